@@ -1,0 +1,42 @@
+# The two-command quick start: `make demo` and `make test`.
+# `make` installs the Debian packages that are missing, configures into build/ and builds with ccache.
+
+BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= 2
+CMAKE_ARGS ?=
+
+# Everything the project needs from Debian 12, for building, testing and the demo.
+DEB_PACKAGES := cmake make g++ pkg-config ccache git \
+	libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev \
+	libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev \
+	libsystemd-dev libgtest-dev libgmock-dev fail2ban sqlite3 procps
+
+.PHONY: all deps configure build test demo clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Debian packages:" $$missing; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	demo/run-demo.sh $(BUILD)/bin
+
+clean:
+	rm -rf $(BUILD)

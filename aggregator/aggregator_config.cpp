@@ -1,0 +1,88 @@
+#include "aggregator/aggregator_config.hpp"
+
+#include <array>
+
+#include "common/errors.hpp"
+
+namespace fleetban::aggregator {
+
+using common::ConfigKey;
+using common::UsageError;
+using common::ValueType;
+
+namespace {
+
+// The one table of aggregator.toml keys; INTERFACE.md documents the same keys.
+constexpr std::array kAggregatorKeys{
+    ConfigKey{"ingest", ValueType::string, "tcp://0.0.0.0:7780", "events, acks and snapshot requests"},
+    ConfigKey{"broadcast", ValueType::string, "tcp://0.0.0.0:7781", "fleet decisions and heartbeats"},
+    ConfigKey{"http", ValueType::string, "127.0.0.1:7782", "dashboard, JSON API, /metrics; empty turns it off"},
+    ConfigKey{"state", ValueType::string, "/var/lib/fleetban/state.db", "the SQLite database"},
+    ConfigKey{"server_key", ValueType::string, "/etc/fleetban/keys/aggregator.key", "the aggregator's secret key"},
+    ConfigKey{"authorized_dir", ValueType::string, "/etc/fleetban/authorized", "one NAME.pub per host or operator allowed in"},
+    ConfigKey{"insecure", ValueType::boolean, "false", "no CURVE at all (lab and tests); both ends must agree"},
+    ConfigKey{"policy.min_reporters", ValueType::integer, "1", "distinct hosts that must report an address before the fleet bans it"},
+    ConfigKey{"policy.report_window", ValueType::integer, "3600", "seconds a report counts toward min_reporters"},
+    ConfigKey{"policy.default_bantime", ValueType::integer, "3600", "seconds, for a report that carries none"},
+    ConfigKey{"policy.max_bantime", ValueType::integer, "604800", "no fleet ban lasts longer, unless permanent (-1) was reported"},
+    ConfigKey{"policy.escalation", ValueType::number, "2.0", "a re-offender's next fleet ban lasts escalation x its last one"},
+    ConfigKey{"policy.host_unban", ValueType::string, "fleet", "an early unban on a host: fleet | retract"},
+    ConfigKey{"policy.allowlist", ValueType::string_list, "", "prefixes never fleet-banned"},
+    ConfigKey{"policy.promote_after", ValueType::integer, "0", ">0: that many banned addresses in one /24 or /64 ban the prefix"},
+    ConfigKey{"policy.min_prefix_v4", ValueType::integer, "16", "shorter IPv4 prefixes are refused"},
+    ConfigKey{"policy.min_prefix_v6", ValueType::integer, "32", "shorter IPv6 prefixes are refused"},
+    ConfigKey{"policy.max_events_per_second", ValueType::integer, "100", "per reporter; beyond it events are refused"},
+};
+
+unsigned in_range(const common::ConfigValues& v, std::string_view key, std::int64_t low, std::int64_t high) {
+  std::int64_t value = v.integer(key);
+  if (value < low || value > high) {
+    throw UsageError(v.origin(key) + ": " + std::to_string(value) + " is not between " + std::to_string(low) +
+                     " and " + std::to_string(high));
+  }
+  return static_cast<unsigned>(value);
+}
+
+}  // namespace
+
+std::span<const ConfigKey> aggregator_config_keys() { return kAggregatorKeys; }
+
+AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::path>& file,
+                                        const common::FlagOverrides& flags) {
+  std::optional<std::filesystem::path> path = file;
+  if (!path && std::filesystem::exists(kDefaultAggregatorConfig)) path = kDefaultAggregatorConfig;
+  common::ConfigValues v = common::load_config(kAggregatorKeys, path, flags);
+
+  AggregatorConfig c;
+  c.ingest = v.string("ingest");
+  c.broadcast = v.string("broadcast");
+  c.http = v.string("http");
+  c.state = v.string("state");
+  if (c.state.empty()) throw UsageError(v.origin("state") + ": must name a database file");
+  c.security.insecure = v.boolean("insecure");
+  c.security.server_key = v.string("server_key");
+  c.security.authorized_dir = v.string("authorized_dir");
+
+  constexpr std::int64_t kTenYears = 10LL * 365 * 24 * 3600;
+  Policy& p = c.policy;
+  p.min_reporters = in_range(v, "policy.min_reporters", 1, 10'000);
+  p.report_window = std::chrono::seconds(in_range(v, "policy.report_window", 1, kTenYears));
+  p.default_bantime = std::chrono::seconds(in_range(v, "policy.default_bantime", 1, kTenYears));
+  p.max_bantime = std::chrono::seconds(in_range(v, "policy.max_bantime", 1, kTenYears));
+  p.escalation = v.number("policy.escalation");
+  if (!(p.escalation >= 1.0 && p.escalation <= 1000.0)) {
+    throw UsageError(v.origin("policy.escalation") + ": must be between 1.0 (no escalation) and 1000");
+  }
+  const std::string& unban = v.string("policy.host_unban");
+  if (unban == "fleet") p.host_unban = HostUnban::fleet;
+  else if (unban == "retract") p.host_unban = HostUnban::retract;
+  else throw UsageError(v.origin("policy.host_unban") + ": '" + unban + "' is not one of fleet, retract");
+  p.allowlist = common::prefix_list(v, "policy.allowlist");
+  p.promote_after = in_range(v, "policy.promote_after", 0, 65'536);
+  p.min_prefix_v4 = in_range(v, "policy.min_prefix_v4", 0, 32);
+  p.min_prefix_v6 = in_range(v, "policy.min_prefix_v6", 0, 128);
+  p.max_events_per_second = in_range(v, "policy.max_events_per_second", 1, 10'000'000);
+  return c;
+}
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,50 @@
+#pragma once
+// aggregator.toml (INTERFACE.md): where the aggregator listens, where it keeps state, and its policy.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/ip_prefix.hpp"
+#include "common/security.hpp"
+
+namespace fleetban::aggregator {
+
+// What an early (manual) unban on one host does to the fleet decision.
+enum class HostUnban { fleet, retract };
+
+struct Policy {
+  unsigned min_reporters = 1;
+  std::chrono::seconds report_window{3600};
+  std::chrono::seconds default_bantime{3600};
+  std::chrono::seconds max_bantime{604800};
+  double escalation = 2.0;
+  HostUnban host_unban = HostUnban::fleet;
+  std::vector<common::IpPrefix> allowlist;
+  unsigned promote_after = 0;
+  unsigned min_prefix_v4 = 16;
+  unsigned min_prefix_v6 = 32;
+  unsigned max_events_per_second = 100;
+};
+
+struct AggregatorConfig {
+  std::string ingest;
+  std::string broadcast;
+  std::string http;
+  std::filesystem::path state;
+  common::ServerSecurity security;
+  Policy policy;
+};
+
+std::span<const common::ConfigKey> aggregator_config_keys();
+
+inline const std::filesystem::path kDefaultAggregatorConfig = "/etc/fleetban/aggregator.toml";
+
+AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::path>& file,
+                                        const common::FlagOverrides& flags);
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,29 @@
+#pragma once
+// What the aggregator keeps about one address or prefix: the current decision, the recent reports
+// that count toward min_reporters, and what escalation needs. Held in FleetState, persisted by Store.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/decision.hpp"
+#include "common/time.hpp"
+
+namespace fleetban::aggregator {
+
+struct Report {
+  std::string host_id;
+  std::string jail;
+  common::UnixSeconds at{};
+  std::chrono::seconds bantime{0};  // as reported: -1 permanent, 0 not given
+
+  friend bool operator==(const Report&, const Report&) = default;
+};
+
+struct FleetRecord {
+  common::Decision decision;
+  std::vector<Report> reports;              // not yet turned into a ban, newest last
+  std::chrono::seconds last_duration{0};    // of the last fleet ban (0: permanent or never banned)
+};
+
+}  // namespace fleetban::aggregator

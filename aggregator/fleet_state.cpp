@@ -1,0 +1,217 @@
+#include "aggregator/fleet_state.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace fleetban::aggregator {
+
+using common::Decision;
+using common::Event;
+using common::EventKind;
+using common::UnixSeconds;
+using std::chrono::seconds;
+
+namespace {
+
+// Bounds memory per address: one report per (host, jail), at most this many.
+constexpr std::size_t kMaxReportsPerRecord = 256;
+
+void add_unique(std::vector<std::string>& names, const std::string& name) {
+  if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+}
+
+UnixSeconds start_of(const Event& event, UnixSeconds now) {
+  // A report cannot start in the future; a clock that runs ahead only shortens nothing.
+  auto start = std::chrono::time_point_cast<seconds>(event.time);
+  return std::min(start, now);
+}
+
+// An unban at or after the ban's own end is Fail2Ban expiring it, not a person lifting it.
+bool is_expiry(const Event& event) {
+  return event.bantime > seconds(0) && event.created >= event.time + event.bantime;
+}
+
+}  // namespace
+
+FleetState::FleetState(Policy policy, std::uint64_t sequence) : policy_(std::move(policy)), sequence_(sequence) {}
+
+std::optional<seconds> FleetState::duration_of(seconds reported) const {
+  if (reported == common::kPermanentBan) return std::nullopt;
+  seconds d = reported == common::kBantimeNotGiven ? policy_.default_bantime : reported;
+  return std::min(d, policy_.max_bantime);
+}
+
+ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
+  const common::IpPrefix& p = event.prefix;
+  unsigned min_length = p.family() == common::Family::v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6;
+  if (p.length() < min_length) {
+    return {.refused = "prefix shorter than /" + std::to_string(min_length)};
+  }
+  for (const auto& allowed : policy_.allowlist) {
+    if (allowed.overlaps(p)) return {.refused = "allowlisted (" + allowed.to_string() + ")"};
+  }
+  return event.kind == EventKind::ban ? ban(event, now) : unban(event);
+}
+
+ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
+  auto [it, inserted] = records_.try_emplace(event.prefix);
+  FleetRecord& record = it->second;
+  if (inserted) record.decision.prefix = event.prefix;
+  Decision& current = record.decision;
+  UnixSeconds start = start_of(event, now);
+  std::optional<seconds> duration = duration_of(event.bantime);
+
+  if (current.active) {
+    // Another report of a banned address: the longest expiry wins, and the report is credited.
+    Decision updated = current;
+    if (!duration) {
+      updated.expires_at.reset();
+    } else if (updated.expires_at) {
+      updated.expires_at = std::max(*updated.expires_at, start + *duration);
+    }
+    add_unique(updated.reporters, event.host_id);
+    add_unique(updated.jails, event.jail);
+    if (updated.expires_at == current.expires_at && updated.reporters == current.reporters &&
+        updated.jails == current.jails) {
+      return {};
+    }
+    Decision& d = change(record);
+    d = std::move(updated);
+    d.sequence = sequence_;
+    track_expiry(d);
+    return {.record_changed = true, .change = d};
+  }
+
+  // Not banned: record the report, then ban once enough distinct hosts reported within the window.
+  std::erase_if(record.reports, [&](const Report& r) {
+    return r.at + policy_.report_window < now || (r.host_id == event.host_id && r.jail == event.jail);
+  });
+  record.reports.push_back({event.host_id, event.jail, start, event.bantime});
+  if (record.reports.size() > kMaxReportsPerRecord) record.reports.erase(record.reports.begin());
+
+  std::set<std::string> hosts;
+  for (const auto& r : record.reports) hosts.insert(r.host_id);
+  if (hosts.size() < policy_.min_reporters) return {.record_changed = true};
+
+  bool permanent = false;
+  seconds longest{0};
+  for (const auto& r : record.reports) {
+    if (auto d = duration_of(r.bantime)) longest = std::max(longest, *d);
+    else permanent = true;
+  }
+  if (!permanent && current.ban_count > 0 && record.last_duration > seconds(0)) {
+    // A re-offender: its next ban lasts `escalation` times its last one, within max_bantime.
+    auto escalated = seconds(static_cast<std::int64_t>(static_cast<double>(record.last_duration.count()) * policy_.escalation));
+    longest = std::min(std::max(longest, escalated), policy_.max_bantime);
+  }
+  if (!permanent && start + longest <= now) {
+    // Reported so late (from a spool) that the ban is already over: remember the report only.
+    return {.record_changed = true};
+  }
+
+  Decision& d = change(record);
+  d.active = true;
+  d.banned_at = now;
+  d.expires_at = permanent ? std::nullopt : std::optional<UnixSeconds>(start + longest);
+  d.reporters.clear();
+  d.jails.clear();
+  for (const auto& r : record.reports) {
+    add_unique(d.reporters, r.host_id);
+    add_unique(d.jails, r.jail);
+  }
+  d.ban_count += 1;
+  d.reason = event.reason;
+  record.last_duration = permanent ? seconds(0) : longest;
+  record.reports.clear();  // these reports made this ban; the next ban needs new ones
+  ++active_count_;
+  track_expiry(d);
+  return {.record_changed = true, .change = d};
+}
+
+ApplyResult FleetState::unban(const Event& event) {
+  auto it = records_.find(event.prefix);
+  if (it == records_.end()) return {};
+  FleetRecord& record = it->second;
+  std::erase_if(record.reports, [&](const Report& r) { return r.host_id == event.host_id; });
+  if (!record.decision.active || is_expiry(event)) return {.record_changed = true};
+
+  if (policy_.host_unban == HostUnban::retract) {
+    auto& reporters = record.decision.reporters;
+    if (std::find(reporters.begin(), reporters.end(), event.host_id) == reporters.end()) {
+      return {.record_changed = true};
+    }
+    if (reporters.size() > 1) {
+      Decision& d = change(record);
+      std::erase(d.reporters, event.host_id);
+      return {.record_changed = true, .change = d};
+    }
+  }
+  end_ban(record);
+  return {.record_changed = true, .change = record.decision};
+}
+
+Decision& FleetState::change(FleetRecord& record) {
+  record.decision.sequence = ++sequence_;
+  return record.decision;
+}
+
+void FleetState::end_ban(FleetRecord& record) {
+  Decision& d = change(record);
+  d.active = false;
+  record.reports.clear();
+  --active_count_;
+}
+
+void FleetState::track_expiry(const Decision& decision) {
+  if (decision.active && decision.expires_at) expiries_.emplace(*decision.expires_at, decision.prefix);
+}
+
+std::vector<Decision> FleetState::expire(UnixSeconds now) {
+  std::vector<Decision> ended;
+  while (!expiries_.empty() && expiries_.top().first <= now) {
+    auto [when, prefix] = expiries_.top();
+    expiries_.pop();
+    auto it = records_.find(prefix);
+    if (it == records_.end()) continue;
+    FleetRecord& record = it->second;
+    // A stale entry: the ban was extended, made permanent or ended since this was queued.
+    if (!record.decision.active || record.decision.expires_at != when) continue;
+    end_ban(record);
+    ended.push_back(record.decision);
+  }
+  return ended;
+}
+
+std::optional<UnixSeconds> FleetState::next_expiry() {
+  while (!expiries_.empty()) {
+    auto& [when, prefix] = expiries_.top();
+    auto it = records_.find(prefix);
+    if (it != records_.end() && it->second.decision.active && it->second.decision.expires_at == when) return when;
+    expiries_.pop();
+  }
+  return std::nullopt;
+}
+
+std::vector<Decision> FleetState::active_decisions() const {
+  std::vector<Decision> active;
+  active.reserve(active_count_);
+  for (const auto& [prefix, record] : records_) {
+    if (record.decision.active) active.push_back(record.decision);
+  }
+  return active;
+}
+
+const FleetRecord* FleetState::find(const common::IpPrefix& prefix) const {
+  auto it = records_.find(prefix);
+  return it == records_.end() ? nullptr : &it->second;
+}
+
+void FleetState::restore(FleetRecord record) {
+  sequence_ = std::max(sequence_, record.decision.sequence);
+  if (record.decision.active) ++active_count_;
+  track_expiry(record.decision);
+  common::IpPrefix prefix = record.decision.prefix;
+  records_.insert_or_assign(prefix, std::move(record));
+}
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,63 @@
+#pragma once
+// The fleet's decisions and the policy that makes them from host reports. Pure logic: no I/O, and
+// time comes in as an argument, so every rule is unit-tested with exact instants.
+
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aggregator/aggregator_config.hpp"
+#include "aggregator/fleet_record.hpp"
+#include "common/event.hpp"
+
+namespace fleetban::aggregator {
+
+struct ApplyResult {
+  std::optional<std::string> refused;       // why the event was not applied (it is still acked)
+  bool record_changed = false;              // the record must be persisted
+  std::optional<common::Decision> change;   // a new fleet decision to broadcast, with its sequence
+};
+
+class FleetState {
+ public:
+  explicit FleetState(Policy policy, std::uint64_t sequence = 0);
+
+  // One host's ban or unban, at `now`.
+  ApplyResult apply(const common::Event& event, common::UnixSeconds now);
+
+  // Ends every ban whose expiry is at or before `now`; returns the resulting decisions.
+  std::vector<common::Decision> expire(common::UnixSeconds now);
+  std::optional<common::UnixSeconds> next_expiry();
+
+  // The active decisions (what a snapshot holds).
+  std::vector<common::Decision> active_decisions() const;
+  std::size_t active_count() const { return active_count_; }
+  const FleetRecord* find(const common::IpPrefix& prefix) const;
+
+  std::uint64_t sequence() const { return sequence_; }
+
+  // Loading from disk.
+  void restore(FleetRecord record);
+  void set_policy(Policy policy) { policy_ = std::move(policy); }
+
+ private:
+  ApplyResult ban(const common::Event& event, common::UnixSeconds now);
+  ApplyResult unban(const common::Event& event);
+  common::Decision& change(FleetRecord& record);
+  void end_ban(FleetRecord& record);
+  void track_expiry(const common::Decision& decision);
+  std::optional<std::chrono::seconds> duration_of(std::chrono::seconds reported) const;
+
+  Policy policy_;
+  std::uint64_t sequence_;
+  std::size_t active_count_ = 0;
+  std::unordered_map<common::IpPrefix, FleetRecord> records_;
+  // Expiry times with their prefix; an entry whose decision has changed since is skipped when popped.
+  using Expiry = std::pair<common::UnixSeconds, common::IpPrefix>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+};
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,210 @@
+#include "aggregator/store.hpp"
+
+#include <cstring>
+#include <random>
+
+#include "common/codec.hpp"
+#include "common/errors.hpp"
+#include "fleetban.pb.h"
+
+namespace fleetban::aggregator {
+
+namespace {
+
+namespace pb = ::fleetban::v1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (prefix BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_events (id BLOB PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_events_by_time ON seen_events (seen_at);
+)sql";
+
+std::string record_key(const common::IpPrefix& prefix) {
+  std::string key(prefix.bytes());
+  key += static_cast<char>(prefix.length());
+  return key;
+}
+
+std::string encode_record(const FleetRecord& record) {
+  pb::Record out;
+  common::decision_to_proto(record.decision, *out.mutable_decision());
+  for (const auto& r : record.reports) {
+    pb::Report& report = *out.add_reports();
+    report.set_host_id(r.host_id);
+    report.set_jail(r.jail);
+    report.set_at(common::to_unix(r.at));
+    report.set_bantime(r.bantime.count());
+  }
+  out.set_last_duration(record.last_duration.count());
+  return out.SerializeAsString();
+}
+
+common::Expected<FleetRecord> decode_record(const void* data, int size) {
+  pb::Record in;
+  if (!in.ParseFromArray(data, size)) return common::Failure{"unparsable record"};
+  auto decision = common::decision_from_proto(in.decision());
+  if (!decision) return common::Failure{decision.error()};
+  FleetRecord record;
+  record.decision = std::move(*decision);
+  for (const auto& r : in.reports()) {
+    record.reports.push_back({r.host_id(), r.jail(), common::from_unix(r.at()), std::chrono::seconds(r.bantime())});
+  }
+  record.last_duration = std::chrono::seconds(in.last_duration());
+  return record;
+}
+
+std::string random_incarnation() {
+  std::random_device device;
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    std::uint32_t word = device();
+    id.append(reinterpret_cast<const char*>(&word), sizeof word);
+  }
+  return id;
+}
+
+}  // namespace
+
+Store::Store(const std::filesystem::path& file) : file_(file) {
+  if (file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+  }
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw common::RuntimeError(file.string() + ": cannot open database: " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA journal_mode = WAL");
+  exec("PRAGMA synchronous = FULL");  // an ack promises the event survives a power cut too
+  exec(kSchema);
+  put_record_ = prepare("INSERT OR REPLACE INTO records (prefix, record) VALUES (?1, ?2)");
+  put_seen_ = prepare("INSERT OR IGNORE INTO seen_events (id, seen_at) VALUES (?1, ?2)");
+  put_meta_ = prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+}
+
+Store::~Store() {
+  sqlite3_finalize(put_record_);
+  sqlite3_finalize(put_seen_);
+  sqlite3_finalize(put_meta_);
+  sqlite3_close(db_);
+}
+
+void Store::fail(const std::string& what) {
+  throw common::RuntimeError(file_.string() + ": " + what + ": " + sqlite3_errmsg(db_));
+}
+
+void Store::exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    throw common::RuntimeError(file_.string() + ": " + message);
+  }
+}
+
+sqlite3_stmt* Store::prepare(const char* sql) {
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr) != SQLITE_OK) fail("cannot prepare statement");
+  return statement;
+}
+
+StoredState Store::load() {
+  StoredState state;
+  sqlite3_stmt* meta = prepare("SELECT key, value FROM meta");
+  while (sqlite3_step(meta) == SQLITE_ROW) {
+    std::string key(reinterpret_cast<const char*>(sqlite3_column_text(meta, 0)));
+    const void* blob = sqlite3_column_blob(meta, 1);
+    std::string value(static_cast<const char*>(blob), static_cast<std::size_t>(sqlite3_column_bytes(meta, 1)));
+    if (key == "sequence") state.sequence = std::stoull(value);
+    if (key == "incarnation") state.incarnation = value;
+  }
+  sqlite3_finalize(meta);
+  if (state.incarnation.empty()) {
+    state.incarnation = random_incarnation();
+    begin();
+    sqlite3_bind_text(put_meta_, 1, "incarnation", -1, SQLITE_STATIC);
+    sqlite3_bind_blob(put_meta_, 2, state.incarnation.data(), static_cast<int>(state.incarnation.size()),
+                      SQLITE_TRANSIENT);
+    if (sqlite3_step(put_meta_) != SQLITE_DONE) fail("cannot write incarnation");
+    sqlite3_reset(put_meta_);
+    commit();
+  }
+
+  sqlite3_stmt* records = prepare("SELECT record FROM records");
+  while (sqlite3_step(records) == SQLITE_ROW) {
+    auto record = decode_record(sqlite3_column_blob(records, 0), sqlite3_column_bytes(records, 0));
+    if (!record) {
+      sqlite3_finalize(records);
+      throw common::RuntimeError(file_.string() + ": corrupt record in database: " + record.error());
+    }
+    state.records.push_back(std::move(*record));
+  }
+  sqlite3_finalize(records);
+
+  sqlite3_stmt* seen = prepare("SELECT id FROM seen_events");
+  while (sqlite3_step(seen) == SQLITE_ROW) {
+    common::EventId id{};
+    if (sqlite3_column_bytes(seen, 0) == static_cast<int>(id.size())) {
+      std::memcpy(id.data(), sqlite3_column_blob(seen, 0), id.size());
+      state.seen_events.push_back(id);
+    }
+  }
+  sqlite3_finalize(seen);
+  return state;
+}
+
+void Store::begin() { exec("BEGIN IMMEDIATE"); }
+
+void Store::commit() {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    rollback();
+    throw common::RuntimeError(file_.string() + ": cannot commit: " + message);
+  }
+}
+
+void Store::rollback() { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+void Store::put(const FleetRecord& record) {
+  std::string key = record_key(record.decision.prefix);
+  std::string value = encode_record(record);
+  sqlite3_bind_blob(put_record_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(put_record_, 2, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  int rc = sqlite3_step(put_record_);
+  sqlite3_reset(put_record_);
+  if (rc != SQLITE_DONE) fail("cannot write record");
+}
+
+void Store::mark_seen(const common::EventId& id, common::UnixSeconds at) {
+  sqlite3_bind_blob(put_seen_, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(put_seen_, 2, common::to_unix(at));
+  int rc = sqlite3_step(put_seen_);
+  sqlite3_reset(put_seen_);
+  if (rc != SQLITE_DONE) fail("cannot write event id");
+}
+
+void Store::set_sequence(std::uint64_t sequence) {
+  std::string value = std::to_string(sequence);
+  sqlite3_bind_text(put_meta_, 1, "sequence", -1, SQLITE_STATIC);
+  sqlite3_bind_blob(put_meta_, 2, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  int rc = sqlite3_step(put_meta_);
+  sqlite3_reset(put_meta_);
+  if (rc != SQLITE_DONE) fail("cannot write sequence");
+}
+
+void Store::forget_events_before(common::UnixSeconds before) {
+  sqlite3_stmt* statement = prepare("DELETE FROM seen_events WHERE seen_at < ?1");
+  sqlite3_bind_int64(statement, 1, common::to_unix(before));
+  int rc = sqlite3_step(statement);
+  sqlite3_finalize(statement);
+  if (rc != SQLITE_DONE) fail("cannot prune event ids");
+}
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,59 @@
+#pragma once
+// The aggregator's durable state in SQLite (WAL, synchronous=FULL): one row per address record,
+// the event ids already applied, and meta (sequence, incarnation). Writes happen in explicit
+// transactions, many events per commit, so durability costs little throughput.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "aggregator/fleet_record.hpp"
+#include "common/event.hpp"
+
+namespace fleetban::aggregator {
+
+struct StoredState {
+  std::uint64_t sequence = 0;
+  std::string incarnation;  // random, made when the database is created
+  std::vector<FleetRecord> records;
+  std::vector<common::EventId> seen_events;
+};
+
+class Store {
+ public:
+  // Opens or creates the database; throws RuntimeError naming the file on failure.
+  explicit Store(const std::filesystem::path& file);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  StoredState load();
+
+  // Every write below happens inside begin()..commit(); commit() throws RuntimeError when the
+  // database cannot make the transaction durable (full disk, I/O error), after rolling back.
+  void begin();
+  void put(const FleetRecord& record);
+  void mark_seen(const common::EventId& id, common::UnixSeconds at);
+  void set_sequence(std::uint64_t sequence);
+  void commit();
+  void rollback();
+
+  // Forgets applied event ids older than `before` (a retry older than that is applied again).
+  void forget_events_before(common::UnixSeconds before);
+
+ private:
+  void exec(const char* sql);
+  sqlite3_stmt* prepare(const char* sql);
+  [[noreturn]] void fail(const std::string& what);
+
+  std::filesystem::path file_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* put_record_ = nullptr;
+  sqlite3_stmt* put_seen_ = nullptr;
+  sqlite3_stmt* put_meta_ = nullptr;
+};
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,99 @@
+#include "common/aggregator_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace fleetban::common {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits for the next reply until `deadline`; nullopt on timeout. Undecodable replies are skipped.
+std::optional<Reply> next_reply(zmq::socket_t& socket, Clock::time_point deadline) {
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, left);
+    if ((item.revents & ZMQ_POLLIN) == 0) continue;
+    zmq::message_t message;
+    if (!socket.recv(message, zmq::recv_flags::dontwait)) continue;
+    auto reply = decode_reply(message.to_string_view());
+    if (reply) return std::move(*reply);
+  }
+}
+
+}  // namespace
+
+Expected<Ack> send_event(zmq::socket_t& ingest, const Event& event, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string frame = encode(Request{event});
+  // With ZMQ_IMMEDIATE a DEALER has no pipe until connected: a non-blocking send fails, so retry
+  // until the deadline rather than block.
+  while (!ingest.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+    if (Clock::now() >= deadline) return Failure{"aggregator not reachable"};
+    zmq::pollitem_t item{ingest.handle(), 0, ZMQ_POLLOUT, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(5));
+  }
+  while (auto reply = next_reply(ingest, deadline)) {
+    if (auto* ack = std::get_if<Ack>(&*reply); ack != nullptr && ack->event_id == event.id) return *ack;
+  }
+  return Failure{"no ack from the aggregator"};
+}
+
+Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+  std::random_device device;
+  std::string request_id = std::to_string(device()) + "-" + std::to_string(device());
+  std::string frame = encode(Request{SnapshotRequest{request_id}});
+  auto deadline = Clock::now() + timeout;
+  while (!ingest.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+    if (Clock::now() >= deadline) return Failure{"aggregator not reachable"};
+    zmq::pollitem_t item{ingest.handle(), 0, ZMQ_POLLOUT, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(5));
+  }
+  Snapshot snapshot;
+  while (auto reply = next_reply(ingest, deadline)) {
+    auto* chunk = std::get_if<SnapshotChunk>(&*reply);
+    if (chunk == nullptr || chunk->request_id != request_id) continue;
+    snapshot.sequence = chunk->sequence;
+    snapshot.incarnation = chunk->incarnation;
+    for (auto& d : chunk->decisions) snapshot.decisions.push_back(std::move(d));
+    if (chunk->last) return snapshot;
+    deadline = Clock::now() + timeout;
+  }
+  return Failure{"no snapshot from the aggregator"};
+}
+
+}  // namespace fleetban::common
+
+namespace fleetban::common {
+
+DrainResult drain_spool(zmq::socket_t& ingest, const Spool& spool, std::size_t max_events,
+                        std::chrono::milliseconds timeout_each) {
+  DrainResult result;
+  for (const auto& file : spool.list()) {
+    if (result.sent + result.moved_aside >= max_events) break;
+    auto read = spool.read(file);
+    if (!read.error.empty()) {
+      spdlog::error("spool_file_unreadable {}", read.error);
+      ++result.moved_aside;
+      continue;
+    }
+    if (!read.event) continue;  // sent and removed by another process meanwhile
+    auto ack = send_event(ingest, *read.event, timeout_each);
+    if (!ack) {
+      result.stalled = true;
+      break;
+    }
+    if (ack->outcome == AckOutcome::refused) {
+      spdlog::warn("spooled_event_refused file={} reason=\"{}\"", file.string(), ack->reason);
+    }
+    spool.remove(file);
+    ++result.sent;
+  }
+  return result;
+}
+
+}  // namespace fleetban::common

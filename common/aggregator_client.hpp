@@ -1,0 +1,44 @@
+#pragma once
+// The two requests a client makes on the aggregator's ingest endpoint, over a DEALER from
+// ClientSockets::ingest(): send an event and wait for its ack; fetch a snapshot.
+
+#include <chrono>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/codec.hpp"
+#include "common/expected.hpp"
+
+namespace fleetban::common {
+
+// Sends the event and waits up to `timeout` for its ack (replies for other events are skipped).
+// A Failure means no ack came: the event must be spooled.
+Expected<Ack> send_event(zmq::socket_t& ingest, const Event& event, std::chrono::milliseconds timeout);
+
+struct Snapshot {
+  std::uint64_t sequence = 0;
+  std::string incarnation;
+  std::vector<Decision> decisions;  // active decisions only
+};
+
+// Asks for the whole fleet state and collects every chunk, waiting at most `timeout` between chunks.
+Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
+
+}  // namespace fleetban::common
+
+#include "common/spool.hpp"
+
+namespace fleetban::common {
+
+struct DrainResult {
+  std::size_t sent = 0;         // acked by the aggregator and removed from the spool
+  std::size_t moved_aside = 0;  // unreadable files moved to the spool's bad/ folder
+  bool stalled = false;         // an event got no ack: the aggregator is away, try later
+};
+
+// Sends up to `max_events` spooled events, oldest first, deleting each only after its ack.
+DrainResult drain_spool(zmq::socket_t& ingest, const Spool& spool, std::size_t max_events,
+                        std::chrono::milliseconds timeout_each);
+
+}  // namespace fleetban::common

@@ -1,0 +1,15 @@
+#pragma once
+// The bans document of INTERFACE.md, served as GET /api/v1/bans and printed by `fleetban list --json`:
+// {"bans": [{"ip": "192.0.2.7", "expires_at": 1795650000, "reporters": ["web-01"], "jails": ["sshd"], "ban_count": 1}]}
+
+#include <string>
+#include <vector>
+
+#include "common/decision.hpp"
+
+namespace fleetban::common {
+
+// Active decisions only, ordered by address.
+std::string bans_json(const std::vector<Decision>& decisions);
+
+}  // namespace fleetban::common

@@ -1,0 +1,251 @@
+#include "common/codec.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "fleetban.pb.h"
+
+namespace fleetban::common {
+
+namespace {
+
+namespace pb = ::fleetban::v1;
+
+constexpr std::size_t kMaxRequestIdBytes = 32;
+constexpr std::size_t kMaxIncarnationBytes = 32;
+constexpr std::size_t kMaxReasonBytes = 256;
+constexpr std::size_t kMaxNamesPerDecision = 1024;
+
+void to_proto(const IpPrefix& prefix, pb::Prefix& out) {
+  out.set_address(std::string(prefix.bytes()));
+  out.set_length(prefix.length());
+}
+
+Expected<IpPrefix> from_proto(const pb::Prefix& in) {
+  auto prefix = IpPrefix::from_bytes(in.address(), in.length());
+  if (!prefix) return Failure{"bad prefix"};
+  return *prefix;
+}
+
+void to_proto(const Event& event, pb::Event& out) {
+  out.set_event_id(event.id.data(), event.id.size());
+  out.set_kind(event.kind == EventKind::ban ? pb::Event::BAN : pb::Event::UNBAN);
+  to_proto(event.prefix, *out.mutable_prefix());
+  out.set_jail(event.jail);
+  out.set_host_id(event.host_id);
+  out.set_bantime(event.bantime.count());
+  out.set_failures(event.failures);
+  out.set_bancount(event.bancount);
+  out.set_time_ms(to_unix_ms(event.time));
+  out.set_created_ms(to_unix_ms(event.created));
+  out.set_reason(event.reason);
+}
+
+Expected<Event> from_proto(const pb::Event& in) {
+  Event event;
+  if (in.event_id().size() != event.id.size()) return Failure{"bad event id"};
+  std::memcpy(event.id.data(), in.event_id().data(), event.id.size());
+  switch (in.kind()) {
+    case pb::Event::BAN: event.kind = EventKind::ban; break;
+    case pb::Event::UNBAN: event.kind = EventKind::unban; break;
+    default: return Failure{"bad event kind"};
+  }
+  auto prefix = from_proto(in.prefix());
+  if (!prefix) return Failure{prefix.error()};
+  event.prefix = *prefix;
+  if (!is_valid_name(in.jail())) return Failure{"bad jail name"};
+  if (!is_valid_name(in.host_id())) return Failure{"bad host id"};
+  event.jail = in.jail();
+  event.host_id = in.host_id();
+  if (in.bantime() < kPermanentBan.count() || in.bantime() > kMaxBantime.count()) return Failure{"bad bantime"};
+  event.bantime = std::chrono::seconds(in.bantime());
+  event.failures = in.failures();
+  event.bancount = in.bancount();
+  // Times before 2000 or after 2200 are a broken clock or a forgery.
+  constexpr std::int64_t kMinMs = 946684800000LL;
+  constexpr std::int64_t kMaxMs = 7258118400000LL;
+  if (in.time_ms() < kMinMs || in.time_ms() > kMaxMs) return Failure{"bad time"};
+  if (in.created_ms() < kMinMs || in.created_ms() > kMaxMs) return Failure{"bad creation time"};
+  event.time = from_unix_ms(in.time_ms());
+  event.created = from_unix_ms(in.created_ms());
+  if (in.reason().size() > kMaxReasonBytes) return Failure{"reason too long"};
+  event.reason = in.reason();
+  return event;
+}
+
+void to_proto(const Decision& d, pb::Decision& out) {
+  out.set_sequence(d.sequence);
+  to_proto(d.prefix, *out.mutable_prefix());
+  out.set_active(d.active);
+  out.set_banned_at(to_unix(d.banned_at));
+  out.set_permanent(d.permanent());
+  out.set_expires_at(d.expires_at ? to_unix(*d.expires_at) : 0);
+  for (const auto& r : d.reporters) out.add_reporters(r);
+  for (const auto& j : d.jails) out.add_jails(j);
+  out.set_ban_count(d.ban_count);
+  out.set_reason(d.reason);
+}
+
+Expected<Decision> from_proto(const pb::Decision& in) {
+  Decision d;
+  d.sequence = in.sequence();
+  auto prefix = from_proto(in.prefix());
+  if (!prefix) return Failure{prefix.error()};
+  d.prefix = *prefix;
+  d.active = in.active();
+  d.banned_at = from_unix(in.banned_at());
+  if (!in.permanent()) d.expires_at = from_unix(in.expires_at());
+  if (in.reporters_size() > static_cast<int>(kMaxNamesPerDecision) ||
+      in.jails_size() > static_cast<int>(kMaxNamesPerDecision)) {
+    return Failure{"too many names"};
+  }
+  for (const auto& r : in.reporters()) {
+    if (!is_valid_name(r)) return Failure{"bad reporter name"};
+    d.reporters.push_back(r);
+  }
+  for (const auto& j : in.jails()) {
+    if (!is_valid_name(j)) return Failure{"bad jail name"};
+    d.jails.push_back(j);
+  }
+  d.ban_count = in.ban_count();
+  if (in.reason().size() > kMaxReasonBytes) return Failure{"reason too long"};
+  d.reason = in.reason();
+  return d;
+}
+
+template <typename Message>
+bool parse(Message& message, std::string_view frame) {
+  return frame.size() <= static_cast<std::size_t>(INT32_MAX) &&
+         message.ParseFromArray(frame.data(), static_cast<int>(frame.size()));
+}
+
+}  // namespace
+
+std::string encode(const Request& request) {
+  pb::Request out;
+  if (const auto* event = std::get_if<Event>(&request)) {
+    to_proto(*event, *out.mutable_event());
+  } else {
+    out.mutable_snapshot()->set_request_id(std::get<SnapshotRequest>(request).request_id);
+  }
+  return out.SerializeAsString();
+}
+
+std::string encode(const Reply& reply) {
+  pb::Reply out;
+  if (const auto* ack = std::get_if<Ack>(&reply)) {
+    pb::Ack& a = *out.mutable_ack();
+    a.set_event_id(ack->event_id.data(), ack->event_id.size());
+    a.set_outcome(ack->outcome == AckOutcome::applied     ? pb::Ack::APPLIED
+                  : ack->outcome == AckOutcome::duplicate ? pb::Ack::DUPLICATE
+                                                          : pb::Ack::REFUSED);
+    a.set_reason(ack->reason);
+  } else {
+    const auto& chunk = std::get<SnapshotChunk>(reply);
+    pb::SnapshotChunk& c = *out.mutable_chunk();
+    c.set_request_id(chunk.request_id);
+    c.set_sequence(chunk.sequence);
+    c.set_incarnation(chunk.incarnation);
+    for (const auto& d : chunk.decisions) to_proto(d, *c.add_decisions());
+    c.set_last(chunk.last);
+  }
+  return out.SerializeAsString();
+}
+
+std::string encode(const Broadcast& broadcast) {
+  pb::Broadcast out;
+  if (const auto* decision = std::get_if<Decision>(&broadcast)) {
+    to_proto(*decision, *out.mutable_decision());
+  } else {
+    const auto& hb = std::get<Heartbeat>(broadcast);
+    out.mutable_heartbeat()->set_sequence(hb.sequence);
+    out.mutable_heartbeat()->set_incarnation(hb.incarnation);
+    out.mutable_heartbeat()->set_time(to_unix(hb.time));
+  }
+  return out.SerializeAsString();
+}
+
+Expected<Request> decode_request(std::string_view frame) {
+  pb::Request in;
+  if (!parse(in, frame)) return Failure{"not a request message"};
+  switch (in.body_case()) {
+    case pb::Request::kEvent: {
+      auto event = from_proto(in.event());
+      if (!event) return Failure{event.error()};
+      return Request{std::move(*event)};
+    }
+    case pb::Request::kSnapshot:
+      if (in.snapshot().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
+      return Request{SnapshotRequest{in.snapshot().request_id()}};
+    default: return Failure{"empty request"};
+  }
+}
+
+Expected<Reply> decode_reply(std::string_view frame) {
+  pb::Reply in;
+  if (!parse(in, frame)) return Failure{"not a reply message"};
+  if (in.has_ack()) {
+    Ack ack;
+    if (in.ack().event_id().size() != ack.event_id.size()) return Failure{"bad event id"};
+    std::memcpy(ack.event_id.data(), in.ack().event_id().data(), ack.event_id.size());
+    switch (in.ack().outcome()) {
+      case pb::Ack::APPLIED: ack.outcome = AckOutcome::applied; break;
+      case pb::Ack::DUPLICATE: ack.outcome = AckOutcome::duplicate; break;
+      case pb::Ack::REFUSED: ack.outcome = AckOutcome::refused; break;
+      default: return Failure{"bad ack outcome"};
+    }
+    ack.reason = in.ack().reason().substr(0, kMaxReasonBytes);
+    return Reply{std::move(ack)};
+  }
+  if (in.has_chunk()) {
+    SnapshotChunk chunk;
+    const pb::SnapshotChunk& c = in.chunk();
+    if (c.request_id().size() > kMaxRequestIdBytes || c.incarnation().size() > kMaxIncarnationBytes) {
+      return Failure{"bad snapshot chunk header"};
+    }
+    chunk.request_id = c.request_id();
+    chunk.sequence = c.sequence();
+    chunk.incarnation = c.incarnation();
+    chunk.last = c.last();
+    chunk.decisions.reserve(static_cast<std::size_t>(c.decisions_size()));
+    for (const auto& d : c.decisions()) {
+      auto decision = from_proto(d);
+      if (!decision) return Failure{decision.error()};
+      chunk.decisions.push_back(std::move(*decision));
+    }
+    return Reply{std::move(chunk)};
+  }
+  return Failure{"empty reply"};
+}
+
+Expected<Broadcast> decode_broadcast(std::string_view frame) {
+  pb::Broadcast in;
+  if (!parse(in, frame)) return Failure{"not a broadcast message"};
+  if (in.has_decision()) {
+    auto decision = from_proto(in.decision());
+    if (!decision) return Failure{decision.error()};
+    return Broadcast{std::move(*decision)};
+  }
+  if (in.has_heartbeat()) {
+    if (in.heartbeat().incarnation().size() > kMaxIncarnationBytes) return Failure{"bad incarnation"};
+    return Broadcast{Heartbeat{in.heartbeat().sequence(), in.heartbeat().incarnation(), from_unix(in.heartbeat().time())}};
+  }
+  return Failure{"empty broadcast"};
+}
+
+void decision_to_proto(const Decision& decision, v1::Decision& out) { to_proto(decision, out); }
+Expected<Decision> decision_from_proto(const v1::Decision& in) { return from_proto(in); }
+
+std::string encode_event(const Event& event) {
+  pb::Event out;
+  to_proto(event, out);
+  return out.SerializeAsString();
+}
+
+Expected<Event> decode_event(std::string_view bytes) {
+  pb::Event in;
+  if (!parse(in, bytes)) return Failure{"not an event"};
+  return from_proto(in);
+}
+
+}  // namespace fleetban::common

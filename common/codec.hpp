@@ -1,0 +1,67 @@
+#pragma once
+// The wire codec: domain values <-> one protobuf frame (proto/fleetban.proto). Decoding validates
+// every field, so nothing malformed gets past this file; a failure says what was wrong.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/decision.hpp"
+#include "common/event.hpp"
+#include "common/expected.hpp"
+
+namespace fleetban::v1 {
+class Decision;
+}
+
+namespace fleetban::common {
+
+struct SnapshotRequest {
+  std::string request_id;  // at most 32 bytes
+};
+
+enum class AckOutcome { applied, duplicate, refused };
+
+struct Ack {
+  EventId event_id{};
+  AckOutcome outcome = AckOutcome::applied;
+  std::string reason;
+};
+
+struct SnapshotChunk {
+  std::string request_id;
+  std::uint64_t sequence = 0;
+  std::string incarnation;
+  std::vector<Decision> decisions;
+  bool last = false;
+};
+
+struct Heartbeat {
+  std::uint64_t sequence = 0;
+  std::string incarnation;
+  UnixSeconds time{};
+};
+
+using Request = std::variant<Event, SnapshotRequest>;
+using Reply = std::variant<Ack, SnapshotChunk>;
+using Broadcast = std::variant<Decision, Heartbeat>;
+
+std::string encode(const Request& request);
+std::string encode(const Reply& reply);
+std::string encode(const Broadcast& broadcast);
+
+Expected<Request> decode_request(std::string_view frame);
+Expected<Reply> decode_reply(std::string_view frame);
+Expected<Broadcast> decode_broadcast(std::string_view frame);
+
+// An event and a decision alone: the spool stores events, the aggregator's database stores decisions.
+std::string encode_event(const Event& event);
+Expected<Event> decode_event(std::string_view bytes);
+
+// For the aggregator's own storage records, which embed a decision.
+void decision_to_proto(const Decision& decision, v1::Decision& out);
+Expected<Decision> decision_from_proto(const v1::Decision& in);
+
+}  // namespace fleetban::common

@@ -1,0 +1,52 @@
+#pragma once
+// Every ZeroMQ socket of fleetban is created and configured here: security (CURVE or, when both ends
+// say `insecure = true`, none), message size limits, linger, IPv6, reconnect backoff, keepalives.
+
+#include <cstddef>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/security.hpp"
+
+namespace fleetban::common {
+
+// The largest frame any fleetban socket accepts; anything bigger is dropped by libzmq.
+inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;  // one event or snapshot request
+inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a snapshot chunk
+
+class ClientSockets {
+ public:
+  // Reads the key files once; throws UsageError naming a key file at fault.
+  ClientSockets(zmq::context_t& context, const ClientSecurity& security);
+
+  // A DEALER connected to the aggregator's ingest endpoint.
+  zmq::socket_t ingest(const std::string& endpoint) const;
+  // A SUB connected to the broadcast endpoint, subscribed to everything.
+  zmq::socket_t broadcast(const std::string& endpoint) const;
+
+ private:
+  void secure(zmq::socket_t& socket) const;
+  zmq::context_t& context_;
+  bool insecure_;
+  std::string server_public_;
+  std::string client_public_;
+  std::string client_secret_;
+};
+
+class ServerSockets {
+ public:
+  ServerSockets(zmq::context_t& context, const ServerSecurity& security);
+
+  // The ROUTER that takes events and snapshot requests.
+  zmq::socket_t ingest(const std::string& endpoint) const;
+  // The PUB that broadcasts decisions and heartbeats.
+  zmq::socket_t broadcast(const std::string& endpoint) const;
+
+ private:
+  void secure(zmq::socket_t& socket) const;
+  zmq::context_t& context_;
+  bool insecure_;
+  std::string server_secret_;
+};
+
+}  // namespace fleetban::common

@@ -1,0 +1,101 @@
+#include "common/spool.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "common/atomic_file.hpp"
+#include "common/codec.hpp"
+#include "common/errors.hpp"
+
+namespace fleetban::common {
+
+namespace {
+
+constexpr std::string_view kSuffix = ".event";
+constexpr std::uintmax_t kMaxSpoolFileBytes = 64 * 1024;
+
+bool is_spool_file(const std::filesystem::directory_entry& entry) {
+  const auto name = entry.path().filename().string();
+  return entry.is_regular_file() && !name.starts_with(".") && name.ends_with(kSuffix);
+}
+
+}  // namespace
+
+Spool::Spool(std::filesystem::path dir, std::uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
+
+Expected<std::filesystem::path> Spool::put(const Event& event) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Failure{dir_.string() + ": cannot create spool directory: " + ec.message()};
+  std::string bytes = encode_event(event);
+  if (max_bytes_ > 0 && size_bytes() + bytes.size() > max_bytes_) {
+    return Failure{dir_.string() + ": spool is full (spool_max_bytes = " + std::to_string(max_bytes_) + ")"};
+  }
+  // The creation time first makes name order the order of events; the id makes the name unique.
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "%016lld", static_cast<long long>(to_unix_ms(event.created)));
+  std::filesystem::path file = dir_ / (std::string(stamp) + "-" + to_hex(event.id) + std::string(kSuffix));
+  try {
+    write_file_atomically(file, bytes, 0600);
+  } catch (const RuntimeError& e) {
+    return Failure{e.what()};
+  }
+  return file;
+}
+
+std::vector<std::filesystem::path> Spool::list() const {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (is_spool_file(*it)) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Spool::ReadResult Spool::read(const std::filesystem::path& file) const {
+  std::string reason;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec == std::errc::no_such_file_or_directory) return {};
+  if (ec) {
+    reason = "cannot stat: " + ec.message();
+  } else if (size > kMaxSpoolFileBytes) {
+    reason = "too large to be an event";
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    if (!in) {
+      reason = "cannot read";
+    } else {
+      auto event = decode_event(buffer.str());
+      if (event) return {.event = std::move(*event), .error = {}};
+      reason = "not a valid event: " + event.error();
+    }
+  }
+  std::filesystem::path bad_dir = dir_ / "bad";
+  std::filesystem::create_directories(bad_dir, ec);
+  std::filesystem::rename(file, bad_dir / file.filename(), ec);
+  return {.event = std::nullopt,
+          .error = file.string() + ": " + reason +
+                   (ec ? "; could not move it aside: " + ec.message()
+                       : "; moved to " + (bad_dir / file.filename()).string())};
+}
+
+void Spool::remove(const std::filesystem::path& file) const {
+  std::error_code ec;
+  std::filesystem::remove(file, ec);
+}
+
+std::uint64_t Spool::size_bytes() const {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (is_spool_file(*it)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace fleetban::common

@@ -1,0 +1,44 @@
+#pragma once
+// The spool: events the aggregator has not acked yet, one file each, named so that a directory
+// listing sorted by name is oldest first. Written durably (atomic_file.hpp).
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "common/event.hpp"
+#include "common/expected.hpp"
+
+namespace fleetban::common {
+
+class Spool {
+ public:
+  Spool(std::filesystem::path dir, std::uint64_t max_bytes);
+
+  // Durably stores the event. A full spool (max_bytes) or a failing disk comes back as a Failure,
+  // which the caller must report loudly: the event is then lost to the fleet.
+  Expected<std::filesystem::path> put(const Event& event) const;
+
+  // Spooled files, oldest first.
+  std::vector<std::filesystem::path> list() const;
+
+  // Reads one spooled event. A file that is gone (another process sent it) gives no event and no
+  // error; one that cannot be read or decoded is moved to DIR/bad/ and reported, never thrown.
+  struct ReadResult {
+    std::optional<Event> event;
+    std::string error;  // set when the file was bad and has been moved aside
+  };
+  ReadResult read(const std::filesystem::path& file) const;
+
+  void remove(const std::filesystem::path& file) const;
+
+  std::uint64_t size_bytes() const;
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::uint64_t max_bytes_;
+};
+
+}  // namespace fleetban::common

@@ -1,0 +1,109 @@
+#include "publisher/publisher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cmath>
+#include <zmq.hpp>
+
+#include "common/aggregator_client.hpp"
+#include "common/errors.hpp"
+#include "common/socket_factory.hpp"
+#include "common/spool.hpp"
+
+namespace fleetban::publisher {
+
+namespace {
+
+// After a successful publish, this many spooled events are sent too (the subscriber drains the rest).
+constexpr std::size_t kDrainAfterPublish = 4;
+
+common::TimePoint parse_time(const std::string& text) {
+  // Fail2Ban passes <time> as a float of seconds ("1795652765.9075983"), or an integer.
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(seconds) ||
+      seconds < 0 || seconds > 7.2e9) {
+    throw common::UsageError("--time: '" + text + "' is not a unix time in seconds");
+  }
+  return common::from_unix_ms(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+}  // namespace
+
+PublishRequest parse_publish_request(common::EventKind kind, const std::string& ip, const std::string& jail,
+                                     std::int64_t bantime, std::int64_t failures, std::int64_t bancount,
+                                     const std::string& time, int restored) {
+  PublishRequest request;
+  request.kind = kind;
+  auto prefix = common::IpPrefix::parse(ip);
+  if (!prefix) throw common::UsageError("--ip: '" + ip + "' is not an IPv4 or IPv6 address or CIDR prefix");
+  request.prefix = *prefix;
+  if (!common::is_valid_name(jail)) {
+    throw common::UsageError("--jail: '" + jail + "' is not a jail name (1-64 of A-Z a-z 0-9 . _ @ : -)");
+  }
+  request.jail = jail;
+  if (bantime < common::kPermanentBan.count() || bantime > common::kMaxBantime.count()) {
+    throw common::UsageError("--bantime: " + std::to_string(bantime) + " is not -1 (permanent) or 0.." +
+                             std::to_string(common::kMaxBantime.count()) + " seconds");
+  }
+  request.bantime = std::chrono::seconds(bantime);
+  if (failures < 0 || failures > UINT32_MAX) throw common::UsageError("--failures: out of range");
+  if (bancount < 0 || bancount > UINT32_MAX) throw common::UsageError("--bancount: out of range");
+  request.failures = static_cast<std::uint32_t>(failures);
+  request.bancount = static_cast<std::uint32_t>(bancount);
+  request.time = time.empty() ? common::now_ms() : parse_time(time);
+  if (restored != 0 && restored != 1) throw common::UsageError("--restored: must be 0 or 1");
+  request.restored = restored == 1;
+  return request;
+}
+
+int publish(const common::HostConfig& config, const PublishRequest& request) {
+  if (request.restored) {
+    // Fail2Ban replays its database at start; the fleet has these bans already.
+    spdlog::debug("restored ban not sent ip={}", request.prefix.to_string());
+    return common::kExitOk;
+  }
+  common::Event event{
+      .id = common::random_event_id(),
+      .kind = request.kind,
+      .prefix = request.prefix,
+      .jail = request.jail,
+      .host_id = config.host_id,
+      .bantime = request.bantime,
+      .failures = request.failures,
+      .bancount = request.bancount,
+      .time = request.time,
+      .created = common::now_ms(),
+  };
+  if (!common::is_valid_name(event.host_id)) {
+    throw common::UsageError("host_id: '" + event.host_id + "' is not a valid host name");
+  }
+  common::Spool spool(config.spool_dir, config.spool_max_bytes);
+  auto started = std::chrono::steady_clock::now();
+
+  zmq::context_t context;
+  common::ClientSockets sockets(context, config.security);
+  zmq::socket_t ingest = sockets.ingest(config.aggregator);
+  auto ack = common::send_event(ingest, event, config.timeout);
+  if (ack) {
+    if (ack->outcome == common::AckOutcome::refused) {
+      spdlog::warn("event_refused ip={} jail={} reason=\"{}\"", event.prefix.to_string(), event.jail, ack->reason);
+    }
+    auto left = config.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started);
+    if (left > std::chrono::milliseconds(0)) common::drain_spool(ingest, spool, kDrainAfterPublish, left);
+    return common::kExitOk;
+  }
+  auto spooled = spool.put(event);
+  if (!spooled) {
+    spdlog::error("event_lost ip={} jail={} reason=\"{}; {}\"", event.prefix.to_string(), event.jail, ack.error(),
+                  spooled.error());
+    return common::kExitRuntime;
+  }
+  spdlog::warn("event_spooled ip={} jail={} file={} reason=\"{}\"", event.prefix.to_string(), event.jail,
+               spooled->string(), ack.error());
+  return common::kExitOk;
+}
+
+}  // namespace fleetban::publisher

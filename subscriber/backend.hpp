@@ -1,0 +1,35 @@
+#pragma once
+// How a host enforces fleet decisions. One small interface; each backend is one file
+// (log_backend, exec_backend; fail2ban and nftables drop in the same way).
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/decision.hpp"
+#include "common/host_config.hpp"
+
+namespace fleetban::subscriber {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Enforces these active decisions (new ones, or changed ones such as a later expiry). Returns
+  // the decisions it could not enforce, so the caller can retry them.
+  virtual std::vector<common::Decision> ban(std::span<const common::Decision> decisions) = 0;
+
+  // Stops enforcing these prefixes; returns the ones it could not lift.
+  virtual std::vector<common::IpPrefix> unban(std::span<const common::IpPrefix> prefixes) = 0;
+
+  // What the backend really enforces now, where it can tell (a Fail2Ban jail, an nftables set);
+  // nullopt where it cannot (exec, log), and then the subscriber's own record is taken as true.
+  virtual std::optional<std::vector<common::IpPrefix>> enforced() { return std::nullopt; }
+};
+
+// Throws UsageError when the config does not give the backend what it needs.
+std::unique_ptr<Backend> make_backend(const common::EnforceConfig& config);
+
+}  // namespace fleetban::subscriber

@@ -1,0 +1,127 @@
+#include "subscriber/enforcer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace fleetban::subscriber {
+
+using common::Decision;
+using common::IpPrefix;
+
+namespace {
+
+// Two decisions that a backend would enforce the same way.
+bool same_enforcement(const Decision& a, const Decision& b) {
+  return a.active == b.active && a.expires_at == b.expires_at && a.reporters == b.reporters && a.jails == b.jails;
+}
+
+bool expired(const Decision& d, common::UnixSeconds now) { return d.expires_at && *d.expires_at <= now; }
+
+}  // namespace
+
+Enforcer::Enforcer(std::unique_ptr<Backend> backend, std::vector<IpPrefix> allowlist)
+    : backend_(std::move(backend)), allowlist_(std::move(allowlist)) {}
+
+bool Enforcer::allowlisted(const IpPrefix& prefix) const {
+  for (const auto& allowed : allowlist_) {
+    if (allowed.overlaps(prefix)) return true;
+  }
+  return false;
+}
+
+void Enforcer::apply(const Decision& decision, common::UnixSeconds now) {
+  const IpPrefix& prefix = decision.prefix;
+  // A newer decision replaces any retry still pending for the same prefix.
+  std::erase_if(failed_bans_, [&](const Decision& d) { return d.prefix == prefix; });
+  auto it = enforced_.find(prefix);
+  if (!decision.active || expired(decision, now)) {
+    if (it != enforced_.end()) unban({prefix});
+    return;
+  }
+  if (allowlisted(prefix)) {
+    spdlog::info("not_enforced ip={} reason=\"host allowlist\"", prefix.to_string());
+    return;
+  }
+  if (it != enforced_.end() && same_enforcement(it->second, decision)) {
+    it->second.sequence = decision.sequence;
+    return;
+  }
+  ban({decision});
+}
+
+void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeconds now) {
+  std::map<IpPrefix, const Decision*> fleet;
+  for (const auto& d : snapshot) {
+    if (d.active && !expired(d, now) && !allowlisted(d.prefix)) fleet.emplace(d.prefix, &d);
+  }
+  std::set<IpPrefix> actual;
+  if (auto held = backend_->enforced()) {
+    actual.insert(held->begin(), held->end());
+  } else {
+    for (const auto& [prefix, d] : enforced_) actual.insert(prefix);
+  }
+
+  std::vector<IpPrefix> to_unban;
+  for (const auto& prefix : actual) {
+    if (!fleet.contains(prefix)) to_unban.push_back(prefix);
+  }
+  std::vector<Decision> to_ban;
+  for (const auto& [prefix, d] : fleet) {
+    auto known = enforced_.find(prefix);
+    if (!actual.contains(prefix) || known == enforced_.end() || !same_enforcement(known->second, *d)) {
+      to_ban.push_back(*d);
+    } else {
+      known->second.sequence = d->sequence;
+    }
+  }
+  // Forget what the backend does not hold any more (a restarted Fail2Ban), so it is banned again.
+  std::erase_if(enforced_, [&](const auto& entry) { return !actual.contains(entry.first); });
+  failed_bans_.clear();
+  failed_unbans_.clear();
+  spdlog::info("reconciled fleet={} ban={} unban={}", fleet.size(), to_ban.size(), to_unban.size());
+  unban(std::move(to_unban));
+  ban(std::move(to_ban));
+}
+
+void Enforcer::tick(common::UnixSeconds now) {
+  std::vector<IpPrefix> ended;
+  for (const auto& [prefix, d] : enforced_) {
+    if (expired(d, now)) ended.push_back(prefix);
+  }
+  if (!ended.empty()) unban(std::move(ended));
+  if (!failed_bans_.empty()) {
+    auto retry = std::move(failed_bans_);
+    failed_bans_.clear();
+    std::erase_if(retry, [&](const Decision& d) { return expired(d, now); });
+    ban(std::move(retry));
+  }
+  if (!failed_unbans_.empty()) {
+    auto retry = std::move(failed_unbans_);
+    failed_unbans_.clear();
+    unban(std::move(retry));
+  }
+}
+
+void Enforcer::ban(std::vector<Decision> decisions) {
+  if (decisions.empty()) return;
+  auto failed = backend_->ban(decisions);
+  std::set<IpPrefix> failed_prefixes;
+  for (const auto& d : failed) failed_prefixes.insert(d.prefix);
+  for (auto& d : decisions) {
+    if (!failed_prefixes.contains(d.prefix)) enforced_.insert_or_assign(d.prefix, std::move(d));
+  }
+  failed_bans_.insert(failed_bans_.end(), failed.begin(), failed.end());
+}
+
+void Enforcer::unban(std::vector<IpPrefix> prefixes) {
+  if (prefixes.empty()) return;
+  auto failed = backend_->unban(prefixes);
+  std::set<IpPrefix> failed_set(failed.begin(), failed.end());
+  for (const auto& p : prefixes) {
+    if (!failed_set.contains(p)) enforced_.erase(p);
+  }
+  failed_unbans_.insert(failed_unbans_.end(), failed.begin(), failed.end());
+}
+
+}  // namespace fleetban::subscriber

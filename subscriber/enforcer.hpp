@@ -1,0 +1,41 @@
+#pragma once
+// What this host enforces, kept in step with the fleet: applies broadcast decisions one by one,
+// reconciles the backend with each snapshot, honours the host allowlist, ends bans at their expiry
+// even when the aggregator is away, and retries what the backend failed to do.
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "subscriber/backend.hpp"
+
+namespace fleetban::subscriber {
+
+class Enforcer {
+ public:
+  Enforcer(std::unique_ptr<Backend> backend, std::vector<common::IpPrefix> allowlist);
+
+  // One broadcast decision (a ban, a change, or the end of a ban).
+  void apply(const common::Decision& decision, common::UnixSeconds now);
+
+  // After a snapshot: make the backend hold exactly the snapshot's active decisions.
+  void reconcile(const std::vector<common::Decision>& snapshot, common::UnixSeconds now);
+
+  // Lifts what has expired, and retries what failed before.
+  void tick(common::UnixSeconds now);
+
+  const std::map<common::IpPrefix, common::Decision>& enforced() const { return enforced_; }
+
+ private:
+  bool allowlisted(const common::IpPrefix& prefix) const;
+  void ban(std::vector<common::Decision> decisions);
+  void unban(std::vector<common::IpPrefix> prefixes);
+
+  std::unique_ptr<Backend> backend_;
+  std::vector<common::IpPrefix> allowlist_;
+  std::map<common::IpPrefix, common::Decision> enforced_;  // what the backend was told to enforce
+  std::vector<common::Decision> failed_bans_;
+  std::vector<common::IpPrefix> failed_unbans_;
+};
+
+}  // namespace fleetban::subscriber
