@@ -91,7 +91,13 @@ class Service {
                  config_.broadcast, config_.state.string(), state_.sequence(), state_.active_count());
     auto next_heartbeat = Clock::now();
     while (!signals_.stop.load()) {
-      if (signals_.reload.exchange(false)) reload_policy();
+      if (signals_.reload.exchange(false)) {
+        reload_policy();
+        sockets_.reload_keys();
+      }
+      if (!sockets_.authenticator_alive()) {
+        throw common::RuntimeError("the ZAP authenticator died: stopping rather than letting every key in");
+      }
       auto now = Clock::now();
       if (now >= next_heartbeat) {
         send_heartbeat();
@@ -167,7 +173,11 @@ class Service {
       }
       const auto& event = std::get<common::Event>(*request);
       common::Ack ack{.event_id = event.id};
-      if (seen_.contains(event.id)) {
+      if (auto refusal = check_identity(payload, event)) {
+        ack.outcome = common::AckOutcome::refused;
+        ack.reason = *refusal;
+        rejected_.warn(fmt::format("rejected_input reason=\"{}\" host_id={}", *refusal, event.host_id));
+      } else if (seen_.contains(event.id)) {
         ack.outcome = common::AckOutcome::duplicate;
       } else {
         ApplyResult result = state_.apply(event, now);
@@ -220,6 +230,18 @@ class Service {
       ingest_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
     }
     for (auto& pending : snapshots) send_snapshot(pending);
+  }
+
+  // The reporter of an event is the key that authenticated it, not what the message says.
+  std::optional<std::string> check_identity(zmq::message_t& payload, const common::Event& event) {
+    if (config_.security.insecure) return std::nullopt;  // lab mode: nobody is authenticated
+    const char* user_id = zmq_msg_gets(payload.handle(), "User-Id");
+    auto peer = user_id != nullptr ? common::parse_user_id(user_id) : std::nullopt;
+    if (!peer) return "unauthenticated";
+    if (peer->role == common::PeerRole::host && peer->name != event.host_id) {
+      return "host_id " + event.host_id + " does not match key " + peer->name;
+    }
+    return std::nullopt;
   }
 
   void send_snapshot(PendingSnapshot& pending) {

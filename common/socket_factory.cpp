@@ -84,7 +84,14 @@ ServerSockets::ServerSockets(zmq::context_t& context, const ServerSecurity& secu
     : context_(context), insecure_(security.insecure) {
   if (insecure_) return;
   server_secret_ = read_secret_key(security.server_key).secret_key;
+  zap_ = std::make_unique<ZapHandler>(context, security.authorized_dir);
 }
+
+void ServerSockets::reload_keys() {
+  if (zap_) zap_->reload();
+}
+
+bool ServerSockets::authenticator_alive() const { return insecure_ || (zap_ && zap_->alive()); }
 
 void ServerSockets::secure(zmq::socket_t& socket) const {
   if (insecure_) return;

@@ -3,10 +3,12 @@
 // say `insecure = true`, none), message size limits, linger, IPv6, reconnect backoff, keepalives.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <zmq.hpp>
 
 #include "common/security.hpp"
+#include "common/zap_handler.hpp"
 
 namespace fleetban::common {
 
@@ -35,7 +37,13 @@ class ClientSockets {
 
 class ServerSockets {
  public:
+  // Unless insecure, starts the ZAP handler before any CURVE socket can exist.
   ServerSockets(zmq::context_t& context, const ServerSecurity& security);
+
+  // Rereads authorized_dir (SIGHUP).
+  void reload_keys();
+  // False once the ZAP handler has died: the caller must stop, or every key would get in.
+  bool authenticator_alive() const;
 
   // The ROUTER that takes events and snapshot requests.
   zmq::socket_t ingest(const std::string& endpoint) const;
@@ -47,6 +55,7 @@ class ServerSockets {
   zmq::context_t& context_;
   bool insecure_;
   std::string server_secret_;
+  std::unique_ptr<ZapHandler> zap_;
 };
 
 }  // namespace fleetban::common

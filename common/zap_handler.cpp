@@ -1,0 +1,112 @@
+#include "common/zap_handler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <map>
+#include <zmq_addon.hpp>
+
+#include "common/errors.hpp"
+#include "common/keys.hpp"
+
+namespace fleetban::common {
+
+namespace {
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+
+using KeyMap = std::map<std::string, std::string>;  // 32 raw key bytes -> "host:NAME" / "operator:NAME"
+
+void read_dir(const std::filesystem::path& dir, const std::string& role, KeyMap& keys) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& path = it->path();
+    if (!it->is_regular_file() || path.extension() != ".pub") continue;
+    std::string z85 = read_public_key(path);
+    std::array<std::uint8_t, 32> raw{};
+    zmq_z85_decode(raw.data(), z85.c_str());
+    keys[std::string(reinterpret_cast<const char*>(raw.data()), raw.size())] = role + ":" + path.stem().string();
+  }
+}
+
+KeyMap load_keys(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) throw UsageError(dir.string() + ": authorized_dir is not a directory");
+  KeyMap keys;
+  read_dir(dir, "host", keys);
+  read_dir(dir / "operators", "operator", keys);
+  return keys;
+}
+
+}  // namespace
+
+std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
+  auto colon = user_id.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto role = user_id.substr(0, colon);
+  PeerIdentity identity{PeerRole::host, std::string(user_id.substr(colon + 1))};
+  if (role == "operator") identity.role = PeerRole::operator_;
+  else if (role != "host") return std::nullopt;
+  return identity;
+}
+
+ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir)
+    : authorized_dir_(std::move(authorized_dir)) {
+  KeyMap keys = load_keys(authorized_dir_);  // fail at start, not at the first connection
+  spdlog::info("zap_keys_loaded count={} dir={}", keys.size(), authorized_dir_.string());
+  zmq::socket_t socket(context, zmq::socket_type::rep);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.bind(kZapEndpoint);
+  thread_ = std::thread([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
+}
+
+ZapHandler::~ZapHandler() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ZapHandler::serve(zmq::socket_t socket) {
+  try {
+    KeyMap keys = load_keys(authorized_dir_);
+    while (!stop_.load()) {
+      if (reload_.exchange(false)) {
+        try {
+          keys = load_keys(authorized_dir_);
+          spdlog::info("zap_keys_reloaded count={}", keys.size());
+        } catch (const std::exception& e) {
+          spdlog::error("zap_keys_not_reloaded error=\"{}\"; keeping the old keys", e.what());
+        }
+      }
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      if ((item.revents & ZMQ_POLLIN) == 0) continue;
+      // Request: version, request id, domain, address, identity, mechanism, credentials...
+      std::vector<zmq::message_t> request;
+      if (!zmq::recv_multipart(socket, std::back_inserter(request))) continue;
+      std::string status = "400";
+      std::string text = "unknown key";
+      std::string user_id;
+      std::string address = request.size() > 3 ? request[3].to_string() : "?";
+      if (request.size() >= 7 && request[0].to_string_view() == "1.0" && request[5].to_string_view() == "CURVE") {
+        auto it = keys.find(request[6].to_string());
+        if (it != keys.end()) {
+          status = "200";
+          text = "OK";
+          user_id = it->second;
+        }
+      } else {
+        text = "CURVE required";
+      }
+      if (status != "200") spdlog::warn("connection_refused peer={} reason=\"{}\"", address, text);
+      std::string request_id = request.size() > 1 ? request[1].to_string() : std::string();
+      std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"), zmq::buffer(request_id),
+                                             zmq::buffer(status),    zmq::buffer(text),
+                                             zmq::buffer(user_id),   zmq::const_buffer{}};
+      zmq::send_multipart(socket, reply);
+    }
+  } catch (const std::exception& e) {
+    spdlog::critical("zap_handler_died error=\"{}\"", e.what());
+  }
+  alive_ = false;
+}
+
+}  // namespace fleetban::common

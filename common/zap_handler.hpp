@@ -1,0 +1,50 @@
+#pragma once
+// The aggregator's ZAP handler (ZeroMQ RFC 27): decides which CURVE client keys may connect.
+// libzmq lets every key in when no handler is bound, so it is bound before any CURVE socket
+// exists, and the service treats a handler that died as fatal (alive()).
+//
+// Admitted keys: authorized_dir/NAME.pub (a host whose host_id is NAME) and
+// authorized_dir/operators/NAME.pub (an operator). The handler hands the connection's identity to
+// libzmq as its User-Id, "host:NAME" or "operator:NAME", which every message then carries.
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <zmq.hpp>
+
+namespace fleetban::common {
+
+enum class PeerRole { host, operator_ };
+
+struct PeerIdentity {
+  PeerRole role = PeerRole::host;
+  std::string name;
+};
+
+// "host:web-01" -> {host, "web-01"}; nullopt for anything else.
+std::optional<PeerIdentity> parse_user_id(std::string_view user_id);
+
+class ZapHandler {
+ public:
+  // Reads the keys (throws UsageError naming a bad key file) and starts answering.
+  ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir);
+  ~ZapHandler();
+  ZapHandler(const ZapHandler&) = delete;
+  ZapHandler& operator=(const ZapHandler&) = delete;
+
+  // Rereads authorized_dir before the next request (SIGHUP). A bad file keeps the old keys.
+  void reload() { reload_ = true; }
+  bool alive() const { return alive_.load(); }
+
+ private:
+  void serve(zmq::socket_t socket);
+
+  std::filesystem::path authorized_dir_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> reload_{false};
+  std::atomic<bool> alive_{true};
+  std::thread thread_;
+};
+
+}  // namespace fleetban::common
