@@ -12,10 +12,13 @@
 # smoke test.
 #
 # Environment: FLEETBAN_DEMO_KEEP=1 keeps the temp dir (configs, logs) for
-# inspection and prints its path.
+# inspection and prints its path. FLEETBAN_DEMO_IP=2001:db8::77 plays the attack
+# from another address (canonical form; 192.0.2.0/24 or 2001:db8::/32 only,
+# as Fail2Ban ignores its own addresses). FLEETBAN_DEMO_CURVE=1 turns CURVE on
+# (see security() below).
 set -euo pipefail
 
-readonly ATTACKER=192.0.2.77   # TEST-NET-1: never a real host, and not ignored by Fail2Ban's ignoreself
+readonly ATTACKER=${FLEETBAN_DEMO_IP:-192.0.2.77}   # documentation ranges: never a real host
 readonly HOSTS=(host1 host2 host3)
 readonly PY=/usr/bin/python3   # Debian's own python3: the one on PATH may be another
 readonly STEP_TIMEOUT_S=20     # the longest any single wait may take
@@ -103,6 +106,7 @@ fail() {
     echo "---- last lines of $log ----" >&2
     tail -n 25 "$log" | sed 's/^/  /' >&2
   done
+  [[ ${FLEETBAN_DEMO_KEEP:-0} == 1 ]] || echo "demo: rerun with FLEETBAN_DEMO_KEEP=1 to keep every config and log" >&2
   exit 1
 }
 
@@ -193,13 +197,14 @@ BROADCAST=tcp://127.0.0.1:$BROADCAST_PORT
 
 # ---------------------------------------------------------------------------
 # Security: every key and CURVE setting of the demo is in this one function.
-# The demo runs without CURVE for now; set USE_CURVE=1 once `fleetban keygen` exists.
-readonly USE_CURVE=0
+# Without CURVE by default (insecure = true on both ends); FLEETBAN_DEMO_CURVE=1
+# runs it with `fleetban keygen` keys: one key per host, admitted by the aggregator.
+readonly USE_CURVE=${FLEETBAN_DEMO_CURVE:-0}
 #   security setup            creates the keys (run once, before any config is written)
 #   security aggregator       prints the TOML lines for aggregator.toml's top level
 #   security host NAME        prints the TOML lines for NAME's host.toml top level
 security() {
-  if (( ! USE_CURVE )); then
+  if [[ $USE_CURVE != 1 ]]; then
     case $1 in
       setup) ;;
       aggregator|host) printf 'insecure = true\n' ;;

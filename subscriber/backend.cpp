@@ -1,7 +1,9 @@
 #include "subscriber/backend.hpp"
 
 #include "common/errors.hpp"
+#include "common/event.hpp"
 #include "subscriber/exec_backend.hpp"
+#include "subscriber/fail2ban_backend.hpp"
 #include "subscriber/log_backend.hpp"
 
 namespace fleetban::subscriber {
@@ -24,9 +26,16 @@ std::unique_ptr<Backend> make_backend(const common::EnforceConfig& config) {
       if (ban.empty()) throw common::UsageError("enforce.ban_command: the exec backend needs a command");
       return std::make_unique<ExecBackend>(std::move(ban), command_from("unban_command", config.unban_command));
     }
-    case common::BackendKind::fail2ban:
+    case common::BackendKind::fail2ban: {
+      auto client = command_from("fail2ban_client", config.fail2ban_client);
+      if (client.empty()) throw common::UsageError("enforce.fail2ban_client: the fail2ban backend needs a command");
+      if (!common::is_valid_name(config.jail)) {
+        throw common::UsageError("enforce.jail: '" + config.jail + "' is not a jail name");
+      }
+      return std::make_unique<Fail2banBackend>(std::move(client), config.jail);
+    }
     case common::BackendKind::nftables:
-      throw common::UsageError("enforce.backend: this build does not have the fail2ban and nftables backends yet");
+      throw common::UsageError("enforce.backend: the nftables backend is not built yet; use fail2ban, exec or log");
   }
   throw common::UsageError("enforce.backend: unknown backend");
 }
