@@ -12,6 +12,7 @@
 #include "common/codec.hpp"
 #include "common/errors.hpp"
 #include "common/socket_factory.hpp"
+#include "common/systemd_notify.hpp"
 
 namespace fleetban::aggregator {
 
@@ -89,6 +90,7 @@ class Service {
   void run() {
     spdlog::info("aggregator started ingest={} broadcast={} state={} sequence={} active_bans={}", config_.ingest,
                  config_.broadcast, config_.state.string(), state_.sequence(), state_.active_count());
+    common::notify_ready();
     auto next_heartbeat = Clock::now();
     while (!signals_.stop.load()) {
       if (signals_.reload.exchange(false)) {
@@ -116,6 +118,7 @@ class Service {
       }
       process_batch();
     }
+    common::notify_stopping();
     spdlog::info("aggregator stopping sequence={}", state_.sequence());
   }
 

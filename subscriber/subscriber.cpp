@@ -9,6 +9,7 @@
 #include "common/aggregator_client.hpp"
 #include "common/socket_factory.hpp"
 #include "common/spool.hpp"
+#include "common/systemd_notify.hpp"
 #include "subscriber/enforcer.hpp"
 
 namespace fleetban::subscriber {
@@ -39,6 +40,8 @@ class Follower {
 
   void run() {
     connect();
+    // Ready once following: a host boots even while the aggregator is away.
+    common::notify_ready();
     while (!stop_.load()) {
       if (need_snapshot_ && !take_snapshot()) {
         back_off();
@@ -184,6 +187,7 @@ void run_subscriber(const common::HostConfig& config, const std::atomic<bool>& s
   spdlog::info("subscriber started host={} aggregator={} broadcast={}", config.host_id, config.aggregator,
                config.broadcast);
   Follower(config, stop).run();
+  common::notify_stopping();
   spdlog::info("subscriber stopping");
 }
 
