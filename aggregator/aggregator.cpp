@@ -4,10 +4,15 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <unordered_set>
 #include <zmq.hpp>
 
 #include "aggregator/fleet_state.hpp"
+#include "aggregator/http_server.hpp"
+#include "aggregator/metrics.hpp"
+#include "aggregator/rate_limiter.hpp"
+#include "aggregator/state_view.hpp"
 #include "aggregator/store.hpp"
 #include "common/codec.hpp"
 #include "common/errors.hpp"
@@ -27,6 +32,7 @@ constexpr std::size_t kSnapshotChunk = 10'000;     // decisions per snapshot mes
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 constexpr auto kForgetEventsAfter = std::chrono::hours(24 * 30);
+constexpr const char* kMonitorEndpoint = "inproc://fleetban-broadcast-monitor";
 
 struct EventIdHash {
   std::size_t operator()(const EventId& id) const noexcept {
@@ -36,7 +42,8 @@ struct EventIdHash {
   }
 };
 
-// Logs at most a few lines per interval for one kind of bad input, then a count of the rest.
+// Logs at most a few lines per interval for bad input, then a count of the rest, so no input
+// can flood the log.
 class RateLimitedLog {
  public:
   void warn(const std::string& message) {
@@ -61,14 +68,18 @@ class RateLimitedLog {
   std::uint64_t suppressed_ = 0;
 };
 
-struct PendingAck {
+struct Routed {
   zmq::message_t identity;
-  common::Ack ack;
+  common::Reply reply;
 };
 
-struct PendingSnapshot {
-  zmq::message_t identity;
-  std::string request_id;
+// What one batch collected: applied after one commit, in this order.
+struct Batch {
+  std::vector<Routed> acks;
+  std::vector<Routed> queries;  // snapshot and status requests, answered after the broadcast
+  std::vector<Decision> changes;
+  std::vector<common::IpPrefix> dirty;
+  std::vector<EventId> new_ids;
 };
 
 class Service {
@@ -81,15 +92,24 @@ class Service {
         flags_(flags),
         store_(config.state),
         state_(config.policy),
+        limiter_(config.policy.max_events_per_second),
         sockets_(context_, config.security),
         ingest_(sockets_.ingest(config.ingest)),
-        broadcast_(sockets_.broadcast(config.broadcast)) {
+        broadcast_(sockets_.broadcast(config.broadcast)),
+        monitor_(context_, zmq::socket_type::pair) {
     load();
+    // Counts subscribers: the broadcast socket reports each connection accepted and closed.
+    if (zmq_socket_monitor(broadcast_.handle(), kMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw common::RuntimeError("cannot monitor the broadcast socket");
+    }
+    monitor_.connect(kMonitorEndpoint);
+    if (!config.http.empty()) http_ = std::make_unique<HttpServer>(config.http, view_, metrics_);
   }
 
   void run() {
-    spdlog::info("aggregator started ingest={} broadcast={} state={} sequence={} active_bans={}", config_.ingest,
-                 config_.broadcast, config_.state.string(), state_.sequence(), state_.active_count());
+    spdlog::info("aggregator started ingest={} broadcast={} http={} state={} sequence={} active_bans={} insecure={}",
+                 config_.ingest, config_.broadcast, config_.http.empty() ? "off" : config_.http,
+                 config_.state.string(), state_.sequence(), state_.active_count(), config_.security.insecure);
     common::notify_ready();
     auto next_heartbeat = Clock::now();
     while (!signals_.stop.load()) {
@@ -110,13 +130,15 @@ class Service {
         auto until = std::chrono::system_clock::time_point(*expiry) - std::chrono::system_clock::now();
         wait = std::min<Clock::duration>(wait, std::max<Clock::duration>(until, Clock::duration::zero()));
       }
-      zmq::pollitem_t item{ingest_.handle(), 0, ZMQ_POLLIN, 0};
+      std::array<zmq::pollitem_t, 2> items{{{ingest_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
       try {
-        zmq::poll(&item, 1, std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+        zmq::poll(items.data(), items.size(), std::chrono::duration_cast<std::chrono::milliseconds>(wait));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;
       }
+      if ((items[1].revents & ZMQ_POLLIN) != 0) count_subscribers();
       process_batch();
+      view_.publish_if_requested(state_);
     }
     common::notify_stopping();
     spdlog::info("aggregator stopping sequence={}", state_.sequence());
@@ -130,12 +152,14 @@ class Service {
     for (auto& record : stored.records) state_.restore(std::move(record));
     seen_.clear();
     seen_.insert(stored.seen_events.begin(), stored.seen_events.end());
+    update_gauges();
   }
 
   void reload_policy() {
     try {
       AggregatorConfig fresh = load_aggregator_config(config_file_, flags_);
       state_.set_policy(fresh.policy);
+      limiter_.set_rate(fresh.policy.max_events_per_second);
       config_.policy = fresh.policy;
       spdlog::info("policy reloaded");
     } catch (const std::exception& e) {
@@ -143,17 +167,18 @@ class Service {
     }
   }
 
-  // Takes every message waiting (up to kMaxBatch), applies the events, commits once, then acks,
-  // broadcasts and answers snapshot requests, in that order: nothing is acked or broadcast before
-  // it is durable, and a snapshot always includes what was broadcast before it.
-  void process_batch() {
-    std::vector<PendingAck> acks;
-    std::vector<PendingSnapshot> snapshots;
-    std::vector<Decision> changes;
-    std::vector<common::IpPrefix> dirty_prefixes;
-    std::vector<EventId> new_ids;
-    auto now = common::now_seconds();
+  void update_gauges() {
+    metrics_.active_bans = state_.active_count();
+    metrics_.last_sequence = state_.sequence();
+    metrics_.reporters = reporters_.size();
+  }
 
+  // Takes every message waiting (up to kMaxBatch), applies the events, commits once, then
+  // broadcasts, acks and answers queries, in that order: nothing is acked or broadcast before it
+  // is durable, and a snapshot always includes what was broadcast before it.
+  void process_batch() {
+    Batch batch;
+    auto now = common::now_seconds();
     for (std::size_t n = 0; n < kMaxBatch; ++n) {
       zmq::message_t identity;
       if (!ingest_.recv(identity, zmq::recv_flags::dontwait)) break;
@@ -162,114 +187,179 @@ class Service {
       if (!ingest_.recv(payload, zmq::recv_flags::dontwait)) continue;
       if (payload.more()) {
         drain_frames();
-        rejected_.warn("rejected_input reason=\"too many frames\"");
+        reject(RejectReason::frames, "rejected_input reason=\"too many frames\"");
         continue;
       }
       auto request = common::decode_request(payload.to_string_view());
       if (!request) {
-        rejected_.warn("rejected_input reason=\"" + request.error() + "\"");
+        reject(RejectReason::malformed, "rejected_input reason=\"" + request.error() + "\"");
         continue;
       }
       if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) {
-        snapshots.push_back({std::move(identity), snapshot->request_id});
-        continue;
-      }
-      const auto& event = std::get<common::Event>(*request);
-      common::Ack ack{.event_id = event.id};
-      if (auto refusal = check_identity(payload, event)) {
-        ack.outcome = common::AckOutcome::refused;
-        ack.reason = *refusal;
-        rejected_.warn(fmt::format("rejected_input reason=\"{}\" host_id={}", *refusal, event.host_id));
-      } else if (seen_.contains(event.id)) {
-        ack.outcome = common::AckOutcome::duplicate;
+        batch.queries.push_back({std::move(identity), common::SnapshotChunk{.request_id = snapshot->request_id}});
+      } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {
+        batch.queries.push_back({std::move(identity), common::Status{.request_id = status->request_id}});
       } else {
-        ApplyResult result = state_.apply(event, now);
-        seen_.insert(event.id);
-        new_ids.push_back(event.id);
-        if (result.refused) {
-          ack.outcome = common::AckOutcome::refused;
-          ack.reason = *result.refused;
-          rejected_.warn(fmt::format("event_refused host={} ip={} reason=\"{}\"", event.host_id,
-                                      event.prefix.to_string(), *result.refused));
-        }
-        if (result.record_changed) dirty_prefixes.push_back(event.prefix);
-        if (result.change) {
-          spdlog::info("decision seq={} ip={} active={} host={} jail={} kind={}", result.change->sequence,
-                       event.prefix.to_string(), result.change->active, event.host_id, event.jail,
-                       event.kind == common::EventKind::ban ? "ban" : "unban");
-          changes.push_back(std::move(*result.change));
-        }
+        auto& event = std::get<common::Event>(*request);
+        batch.acks.push_back({std::move(identity), handle_event(payload, event, now, batch)});
       }
-      acks.push_back({std::move(identity), std::move(ack)});
     }
     for (auto& ended : state_.expire(now)) {
       spdlog::info("decision seq={} ip={} active=false expired", ended.sequence, ended.prefix.to_string());
-      dirty_prefixes.push_back(ended.prefix);
-      changes.push_back(std::move(ended));
+      batch.dirty.push_back(ended.prefix);
+      batch.changes.push_back(std::move(ended));
     }
-
-    if (!new_ids.empty() || !dirty_prefixes.empty()) {
-      try {
-        store_.begin();
-        for (const auto& id : new_ids) store_.mark_seen(id, now);
-        for (const auto& prefix : dirty_prefixes) store_.put(*state_.find(prefix));
-        store_.set_sequence(state_.sequence());
-        store_.commit();
-      } catch (const std::exception& e) {
-        // Nothing of this batch is durable: ack nothing, broadcast nothing, and go back to what
-        // the disk holds. Clients retry from their spools.
-        spdlog::error("commit_failed events={} error=\"{}\"; no acks sent, state reloaded from disk",
-                      new_ids.size(), e.what());
-        load();
-        return;
-      }
-    }
-    for (const auto& decision : changes) {
+    if (!commit(batch, now)) return;
+    for (const auto& decision : batch.changes) {
       broadcast_.send(zmq::buffer(common::encode(common::Broadcast{decision})), zmq::send_flags::dontwait);
     }
-    for (auto& pending : acks) {
-      std::string frame = common::encode(common::Reply{pending.ack});
-      ingest_.send(pending.identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-      ingest_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-    }
-    for (auto& pending : snapshots) send_snapshot(pending);
+    for (auto& routed : batch.acks) send(routed.identity, routed.reply);
+    for (auto& routed : batch.queries) answer(routed);
+    update_gauges();
   }
 
-  // The reporter of an event is the key that authenticated it, not what the message says.
-  std::optional<std::string> check_identity(zmq::message_t& payload, const common::Event& event) {
-    if (config_.security.insecure) return std::nullopt;  // lab mode: nobody is authenticated
-    const char* user_id = zmq_msg_gets(payload.handle(), "User-Id");
-    auto peer = user_id != nullptr ? common::parse_user_id(user_id) : std::nullopt;
-    if (!peer) return "unauthenticated";
-    if (peer->role == common::PeerRole::host && peer->name != event.host_id) {
-      return "host_id " + event.host_id + " does not match key " + peer->name;
+  common::Ack handle_event(const zmq::message_t& payload, common::Event& event, common::UnixSeconds now,
+                           Batch& batch) {
+    common::Ack ack{.event_id = event.id};
+    bool unban = event.kind == common::EventKind::unban;
+    auto refuse = [&](RejectReason reason, const std::string& why) {
+      ack.outcome = common::AckOutcome::refused;
+      ack.reason = why;
+      metrics_.count_event(unban, EventOutcome::refused);
+      reject(reason, fmt::format("event_refused host={} ip={} reason=\"{}\"", event.host_id,
+                                 event.prefix.to_string(), why));
+      return ack;
+    };
+    auto peer = authenticated_peer(payload);
+    std::string reporter = peer ? peer->name : event.host_id;
+    if (!config_.security.insecure) {
+      if (!peer) return refuse(RejectReason::identity, "unauthenticated");
+      if (peer->role == common::PeerRole::operator_) {
+        event.operator_action = true;  // an operator does not run Fail2Ban: whatever it sends is by hand
+      } else if (event.operator_action) {
+        return refuse(RejectReason::not_operator, "key " + peer->name + " is not an operator key");
+      } else if (peer->name != event.host_id) {
+        return refuse(RejectReason::identity, "host_id " + event.host_id + " does not match key " + peer->name);
+      }
     }
-    return std::nullopt;
+    if (seen_.contains(event.id)) {
+      ack.outcome = common::AckOutcome::duplicate;
+      metrics_.count_event(unban, EventOutcome::duplicate);
+      return ack;
+    }
+    if (!event.operator_action && !limiter_.allow(reporter, Clock::now())) {
+      ack.outcome = common::AckOutcome::throttled;
+      ack.reason = "over max_events_per_second";
+      metrics_.count_rejected(RejectReason::rate_limited);
+      throttled_.warn(fmt::format("event_throttled host={} (max_events_per_second = {})", reporter,
+                                  config_.policy.max_events_per_second));
+      return ack;
+    }
+    ApplyResult result = state_.apply(event, now);
+    seen_.insert(event.id);
+    batch.new_ids.push_back(event.id);
+    reporters_.insert(reporter);
+    if (result.record_changed) batch.dirty.push_back(event.prefix);
+    if (result.change) {
+      spdlog::info("decision seq={} ip={} active={} host={} jail={} kind={}{}", result.change->sequence,
+                   event.prefix.to_string(), result.change->active, event.host_id, event.jail, unban ? "unban" : "ban",
+                   event.operator_action ? " by=operator" : "");
+      batch.changes.push_back(std::move(*result.change));
+    }
+    if (result.refused) return refuse(result.refused_because, *result.refused);
+    metrics_.count_event(unban, EventOutcome::applied);
+    return ack;
   }
 
-  void send_snapshot(PendingSnapshot& pending) {
+  // The identity the ZAP handler gave this connection's key; nullopt in insecure mode.
+  std::optional<common::PeerIdentity> authenticated_peer(const zmq::message_t& payload) {
+    if (config_.security.insecure) return std::nullopt;
+    const char* user_id = zmq_msg_gets(const_cast<zmq_msg_t*>(payload.handle()), "User-Id");
+    return user_id != nullptr ? common::parse_user_id(user_id) : std::nullopt;
+  }
+
+  bool commit(Batch& batch, common::UnixSeconds now) {
+    if (batch.new_ids.empty() && batch.dirty.empty()) return true;
+    auto started = Clock::now();
+    try {
+      store_.begin();
+      for (const auto& id : batch.new_ids) store_.mark_seen(id, now);
+      for (const auto& prefix : batch.dirty) store_.put(*state_.find(prefix));
+      store_.set_sequence(state_.sequence());
+      store_.commit();
+    } catch (const std::exception& e) {
+      // Nothing of this batch is durable: ack nothing, broadcast nothing, and go back to what the
+      // disk holds. Clients keep their events in their spools and retry.
+      spdlog::error("commit_failed events={} error=\"{}\"; no acks sent, state reloaded from disk",
+                    batch.new_ids.size(), e.what());
+      load();
+      return false;
+    }
+    metrics_.observe_commit(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+    return true;
+  }
+
+  void answer(Routed& query) {
+    if (auto* status = std::get_if<common::Status>(&query.reply)) {
+      status->sequence = state_.sequence();
+      status->incarnation = incarnation_;
+      status->active_bans = state_.active_count();
+      status->reporters = reporters_.size();
+      status->subscribers = metrics_.subscribers.load();
+      status->started_at = started_at_;
+      send(query.identity, query.reply);
+      return;
+    }
+    send_snapshot(query.identity, std::get<common::SnapshotChunk>(query.reply).request_id);
+  }
+
+  void send_snapshot(const zmq::message_t& identity, const std::string& request_id) {
     std::vector<Decision> active = state_.active_decisions();
     std::size_t sent = 0;
     do {
-      common::SnapshotChunk chunk{.request_id = pending.request_id,
-                                  .sequence = state_.sequence(),
-                                  .incarnation = incarnation_};
+      common::SnapshotChunk chunk{.request_id = request_id, .sequence = state_.sequence(), .incarnation = incarnation_};
       std::size_t end = std::min(active.size(), sent + kSnapshotChunk);
       chunk.decisions.assign(std::make_move_iterator(active.begin() + static_cast<std::ptrdiff_t>(sent)),
                              std::make_move_iterator(active.begin() + static_cast<std::ptrdiff_t>(end)));
       sent = end;
       chunk.last = sent == active.size();
-      zmq::message_t identity;
-      identity.copy(pending.identity);
-      ingest_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-      ingest_.send(zmq::buffer(common::encode(common::Reply{std::move(chunk)})), zmq::send_flags::dontwait);
+      send(identity, common::Reply{std::move(chunk)});
     } while (sent < active.size());
+    metrics_.snapshots_served.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("snapshot_sent sequence={} decisions={}", state_.sequence(), active.size());
+  }
+
+  void send(const zmq::message_t& identity, const common::Reply& reply) {
+    zmq::message_t to;
+    to.copy(const_cast<zmq::message_t&>(identity));
+    // dontwait: a client that went away or stopped reading must not stall the fleet.
+    ingest_.send(to, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    ingest_.send(zmq::buffer(common::encode(reply)), zmq::send_flags::dontwait);
   }
 
   void send_heartbeat() {
     common::Heartbeat heartbeat{state_.sequence(), incarnation_, common::now_seconds()};
     broadcast_.send(zmq::buffer(common::encode(common::Broadcast{heartbeat})), zmq::send_flags::dontwait);
+  }
+
+  void count_subscribers() {
+    zmq::message_t event;
+    while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
+      if (event.size() >= sizeof(std::uint16_t)) {
+        std::uint16_t id = 0;
+        std::memcpy(&id, event.data(), sizeof id);
+        auto current = metrics_.subscribers.load();
+        if (id == ZMQ_EVENT_ACCEPTED) metrics_.subscribers = current + 1;
+        if (id == ZMQ_EVENT_DISCONNECTED && current > 0) metrics_.subscribers = current - 1;
+      }
+      zmq::message_t endpoint;
+      if (event.more()) (void)monitor_.recv(endpoint, zmq::recv_flags::dontwait);
+    }
+  }
+
+  void reject(RejectReason reason, const std::string& message) {
+    metrics_.count_rejected(reason);
+    rejected_.warn(message);
   }
 
   void drain_frames() {
@@ -285,13 +375,21 @@ class Service {
   common::FlagOverrides flags_;
   Store store_;
   FleetState state_;
+  RateLimiter limiter_;
   std::string incarnation_;
   std::unordered_set<EventId, EventIdHash> seen_;
+  std::set<std::string> reporters_;
+  common::UnixSeconds started_at_ = common::now_seconds();
+  Metrics metrics_;
+  StateView view_;
   zmq::context_t context_;
   common::ServerSockets sockets_;
   zmq::socket_t ingest_;
   zmq::socket_t broadcast_;
+  zmq::socket_t monitor_;
+  std::unique_ptr<HttpServer> http_;
   RateLimitedLog rejected_;
+  RateLimitedLog throttled_;
 };
 
 }  // namespace

@@ -45,12 +45,50 @@ ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
   const common::IpPrefix& p = event.prefix;
   unsigned min_length = p.family() == common::Family::v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6;
   if (p.length() < min_length) {
-    return {.refused = "prefix shorter than /" + std::to_string(min_length)};
+    return {.refused = "prefix shorter than /" + std::to_string(min_length),
+            .refused_because = RejectReason::prefix_too_short};
   }
   for (const auto& allowed : policy_.allowlist) {
-    if (allowed.overlaps(p)) return {.refused = "allowlisted (" + allowed.to_string() + ")"};
+    if (allowed.overlaps(p)) {
+      return {.refused = "allowlisted (" + allowed.to_string() + ")", .refused_because = RejectReason::allowlisted};
+    }
   }
+  if (event.operator_action) return event.kind == EventKind::ban ? operator_ban(event, now) : operator_unban(event);
   return event.kind == EventKind::ban ? ban(event, now) : unban(event);
+}
+
+ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
+  // An operator's ban needs no other reporter and is not escalated: it lasts what was asked.
+  auto [it, inserted] = records_.try_emplace(event.prefix);
+  FleetRecord& record = it->second;
+  if (inserted) record.decision.prefix = event.prefix;
+  std::optional<seconds> duration = duration_of(event.bantime);
+  bool was_active = record.decision.active;
+  Decision& d = change(record);
+  d.active = true;
+  d.banned_at = now;
+  d.expires_at = duration ? std::optional<UnixSeconds>(now + *duration) : std::nullopt;
+  if (!was_active) {
+    d.reporters.clear();
+    d.jails.clear();
+    d.ban_count += 1;
+    ++active_count_;
+  }
+  add_unique(d.reporters, event.host_id);
+  add_unique(d.jails, event.jail);
+  d.reason = event.reason;
+  record.last_duration = duration.value_or(seconds(0));
+  record.reports.clear();
+  track_expiry(d);
+  return {.record_changed = true, .change = d};
+}
+
+ApplyResult FleetState::operator_unban(const Event& event) {
+  auto it = records_.find(event.prefix);
+  if (it == records_.end() || !it->second.decision.active) return {};
+  end_ban(it->second);
+  it->second.decision.reason = event.reason;
+  return {.record_changed = true, .change = it->second.decision};
 }
 
 ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {

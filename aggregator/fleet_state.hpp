@@ -11,12 +11,14 @@
 
 #include "aggregator/aggregator_config.hpp"
 #include "aggregator/fleet_record.hpp"
+#include "aggregator/metrics.hpp"
 #include "common/event.hpp"
 
 namespace fleetban::aggregator {
 
 struct ApplyResult {
   std::optional<std::string> refused;       // why the event was not applied (it is still acked)
+  RejectReason refused_because = RejectReason::malformed;  // the metric label, when refused
   bool record_changed = false;              // the record must be persisted
   std::optional<common::Decision> change;   // a new fleet decision to broadcast, with its sequence
 };
@@ -46,6 +48,8 @@ class FleetState {
  private:
   ApplyResult ban(const common::Event& event, common::UnixSeconds now);
   ApplyResult unban(const common::Event& event);
+  ApplyResult operator_ban(const common::Event& event, common::UnixSeconds now);
+  ApplyResult operator_unban(const common::Event& event);
   common::Decision& change(FleetRecord& record);
   void end_ban(FleetRecord& record);
   void track_expiry(const common::Decision& decision);

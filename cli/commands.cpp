@@ -13,6 +13,7 @@
 #include "common/event.hpp"
 #include "common/keys.hpp"
 #include "common/socket_factory.hpp"
+#include "common/spool.hpp"
 
 namespace fleetban::cli {
 
@@ -28,7 +29,97 @@ std::string format_expiry(const common::Decision& d) {
   return text;
 }
 
+// Operator requests wait longer than a publish: a person is waiting, not Fail2Ban.
+std::chrono::milliseconds operator_timeout(const common::HostConfig& config) {
+  return std::max(config.timeout, std::chrono::milliseconds(3000));
+}
+
+int send_operator_event(const common::HostConfig& config, common::Event event, std::ostream& out) {
+  if (!common::is_valid_name(config.host_id)) {
+    throw common::UsageError("host_id: '" + config.host_id + "' is not a valid name");
+  }
+  event.id = common::random_event_id();
+  event.jail = "manual";
+  event.host_id = config.host_id;
+  event.time = common::now_ms();
+  event.created = event.time;
+  event.operator_action = true;
+  zmq::context_t context;
+  common::ClientSockets sockets(context, config.security);
+  zmq::socket_t ingest = sockets.ingest(config.aggregator);
+  auto ack = common::send_event(ingest, event, operator_timeout(config));
+  if (!ack) throw common::RuntimeError(ack.error() + " at " + config.aggregator + "; nothing was changed");
+  if (ack->outcome == common::AckOutcome::refused || ack->outcome == common::AckOutcome::throttled) {
+    throw common::RuntimeError("refused by the aggregator: " + ack->reason);
+  }
+  out << (event.kind == common::EventKind::ban ? "banned " : "unbanned ") << event.prefix.to_string()
+      << " fleet-wide\n";
+  return common::kExitOk;
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+  if (bytes >= 1024 * 1024) return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  if (bytes >= 1024) return fmt::format("{:.1f} KiB", static_cast<double>(bytes) / 1024.0);
+  return fmt::format("{} B", bytes);
+}
+
 }  // namespace
+
+int ban(const common::HostConfig& config, const OperatorBan& request, std::ostream& out) {
+  if (request.bantime < common::kPermanentBan || request.bantime > common::kMaxBantime) {
+    throw common::UsageError("--bantime: must be -1 (permanent) or 0.." + std::to_string(common::kMaxBantime.count()));
+  }
+  if (request.reason.size() > 256) throw common::UsageError("--reason: at most 256 characters");
+  common::Event event;
+  event.kind = common::EventKind::ban;
+  event.prefix = request.prefix;
+  event.bantime = request.bantime;
+  event.reason = request.reason;
+  return send_operator_event(config, std::move(event), out);
+}
+
+int unban(const common::HostConfig& config, const common::IpPrefix& prefix, std::ostream& out) {
+  common::Event event;
+  event.kind = common::EventKind::unban;
+  event.prefix = prefix;
+  return send_operator_event(config, std::move(event), out);
+}
+
+int status(const common::HostConfig& config, std::ostream& out) {
+  int exit = common::kExitOk;
+  zmq::context_t context;
+  common::ClientSockets sockets(context, config.security);
+  zmq::socket_t ingest = sockets.ingest(config.aggregator);
+  auto status = common::fetch_status(ingest, operator_timeout(config));
+  if (status) {
+    std::string incarnation;
+    for (unsigned char c : status->incarnation) incarnation += fmt::format("{:02x}", c);
+    out << fmt::format("aggregator:   reachable at {}\n", config.aggregator)
+        << fmt::format("sequence:     {} (incarnation {})\n", status->sequence, incarnation)
+        << fmt::format("active bans:  {}\n", status->active_bans)
+        << fmt::format("hosts:        {} reported since the aggregator started\n", status->reporters)
+        << fmt::format("subscribers:  {} connected\n", status->subscribers);
+  } else {
+    out << fmt::format("aggregator:   UNREACHABLE at {} ({})\n", config.aggregator, status.error());
+    exit = common::kExitRuntime;
+  }
+  common::Spool spool(config.spool_dir, config.spool_max_bytes);
+  auto files = spool.list();
+  std::uint64_t bytes = spool.size_bytes();
+  out << fmt::format("spool:        {} event{} waiting, {} of {} in {}\n", files.size(), files.size() == 1 ? "" : "s",
+                     human_bytes(bytes), human_bytes(config.spool_max_bytes), config.spool_dir.string());
+  if (config.spool_max_bytes > 0 && bytes * 10 >= config.spool_max_bytes * 9) {
+    out << "spool:        FULL or nearly full: new events will be lost; is the aggregator reachable?\n";
+    exit = common::kExitRuntime;
+  }
+  std::size_t bad = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(config.spool_dir / "bad", ec), end; !ec && it != end; it.increment(ec)) {
+    ++bad;
+  }
+  if (bad > 0) out << fmt::format("spool:        {} unreadable file(s) set aside in {}\n", bad, (config.spool_dir / "bad").string());
+  return exit;
+}
 
 int keygen(const std::string& name, const std::filesystem::path& dir, std::ostream& out) {
   if (!common::is_valid_name(name)) {

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "common/program.hpp"
 
@@ -24,11 +25,39 @@ int main(int argc, char** argv) {
   CLI::App* list = app.add_subcommand("list", "the fleet's active bans");
   list->add_flag("--json", json, "print the same document as GET /api/v1/bans");
 
+  std::string ban_ip;
+  std::int64_t bantime = 0;
+  std::string reason;
+  CLI::App* ban = app.add_subcommand("ban", "ban an address or prefix fleet-wide (operator keys only)");
+  ban->add_option("IP", ban_ip, "IPv4 or IPv6 address or CIDR prefix")->required();
+  ban->add_option("--bantime", bantime, "seconds; -1 permanent (default: the aggregator's default_bantime)");
+  ban->add_option("--reason", reason, "why, for the record and the dashboard");
+
+  std::string unban_ip;
+  CLI::App* unban = app.add_subcommand("unban", "lift a fleet ban everywhere (operator keys only)");
+  unban->add_option("IP", unban_ip, "IPv4 or IPv6 address or CIDR prefix")->required();
+
+  CLI::App* status = app.add_subcommand("status", "the aggregator's state and this host's spool");
+
   if (auto exit = common::parse_command_line(app, argc, argv)) return *exit;
   return common::run_program("fleetban", [&] {
     common::init_logging("fleetban");
     if (keygen->parsed()) return cli::keygen(key_name, key_dir, std::cout);
+    auto parse_ip = [](const std::string& text) {
+      auto prefix = common::IpPrefix::parse(text);
+      if (!prefix) throw common::UsageError("'" + text + "' is not an IPv4 or IPv6 address or CIDR prefix");
+      return *prefix;
+    };
+    if (ban->parsed()) {
+      auto request = cli::OperatorBan{parse_ip(ban_ip), std::chrono::seconds(bantime), reason};
+      return cli::ban(common::load_host_config(flags.config_file, flags.overrides), request, std::cout);
+    }
+    if (unban->parsed()) {
+      auto prefix = parse_ip(unban_ip);
+      return cli::unban(common::load_host_config(flags.config_file, flags.overrides), prefix, std::cout);
+    }
     auto config = common::load_host_config(flags.config_file, flags.overrides);
+    if (status->parsed()) return cli::status(config, std::cout);
     return cli::list(config, json ? cli::ListFormat::json : cli::ListFormat::table, std::cout);
   });
 }

@@ -25,33 +25,52 @@ std::optional<Reply> next_reply(zmq::socket_t& socket, Clock::time_point deadlin
   }
 }
 
+// With ZMQ_IMMEDIATE a DEALER has no pipe until connected: a non-blocking send fails, so retry
+// until the deadline rather than block.
+bool send_until(zmq::socket_t& socket, const std::string& frame, Clock::time_point deadline) {
+  while (!socket.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+    if (Clock::now() >= deadline) return false;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+std::string new_request_id() {
+  std::random_device device;
+  return std::to_string(device()) + "-" + std::to_string(device());
+}
+
 }  // namespace
 
 Expected<Ack> send_event(zmq::socket_t& ingest, const Event& event, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
-  std::string frame = encode(Request{event});
-  // With ZMQ_IMMEDIATE a DEALER has no pipe until connected: a non-blocking send fails, so retry
-  // until the deadline rather than block.
-  while (!ingest.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-    if (Clock::now() >= deadline) return Failure{"aggregator not reachable"};
-    zmq::pollitem_t item{ingest.handle(), 0, ZMQ_POLLOUT, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(5));
-  }
+  if (!send_until(ingest, encode(Request{event}), deadline)) return Failure{"aggregator not reachable"};
   while (auto reply = next_reply(ingest, deadline)) {
     if (auto* ack = std::get_if<Ack>(&*reply); ack != nullptr && ack->event_id == event.id) return *ack;
   }
   return Failure{"no ack from the aggregator"};
 }
 
-Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
-  std::random_device device;
-  std::string request_id = std::to_string(device()) + "-" + std::to_string(device());
-  std::string frame = encode(Request{SnapshotRequest{request_id}});
+Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+  std::string request_id = new_request_id();
   auto deadline = Clock::now() + timeout;
-  while (!ingest.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-    if (Clock::now() >= deadline) return Failure{"aggregator not reachable"};
-    zmq::pollitem_t item{ingest.handle(), 0, ZMQ_POLLOUT, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(5));
+  if (!send_until(ingest, encode(Request{StatusRequest{request_id}}), deadline)) {
+    return Failure{"aggregator not reachable"};
+  }
+  while (auto reply = next_reply(ingest, deadline)) {
+    if (auto* status = std::get_if<Status>(&*reply); status != nullptr && status->request_id == request_id) {
+      return *status;
+    }
+  }
+  return Failure{"no status from the aggregator"};
+}
+
+Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+  std::string request_id = new_request_id();
+  auto deadline = Clock::now() + timeout;
+  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id}}), deadline)) {
+    return Failure{"aggregator not reachable"};
   }
   Snapshot snapshot;
   while (auto reply = next_reply(ingest, deadline)) {
@@ -83,8 +102,8 @@ DrainResult drain_spool(zmq::socket_t& ingest, const Spool& spool, std::size_t m
     }
     if (!read.event) continue;  // sent and removed by another process meanwhile
     auto ack = send_event(ingest, *read.event, timeout_each);
-    if (!ack) {
-      result.stalled = true;
+    if (!ack || ack->outcome == AckOutcome::throttled) {
+      result.stalled = true;  // away, or over this host's rate limit: the file stays for later
       break;
     }
     if (ack->outcome == AckOutcome::refused) {

@@ -22,6 +22,9 @@ struct Snapshot {
   std::vector<Decision> decisions;  // active decisions only
 };
 
+// Asks for the aggregator's status (`fleetban status`).
+Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
+
 // Asks for the whole fleet state and collects every chunk, waiting at most `timeout` between chunks.
 Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
 

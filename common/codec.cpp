@@ -39,6 +39,7 @@ void to_proto(const Event& event, pb::Event& out) {
   out.set_time_ms(to_unix_ms(event.time));
   out.set_created_ms(to_unix_ms(event.created));
   out.set_reason(event.reason);
+  out.set_operator_action(event.operator_action);
 }
 
 Expected<Event> from_proto(const pb::Event& in) {
@@ -70,6 +71,7 @@ Expected<Event> from_proto(const pb::Event& in) {
   event.created = from_unix_ms(in.created_ms());
   if (in.reason().size() > kMaxReasonBytes) return Failure{"reason too long"};
   event.reason = in.reason();
+  event.operator_action = in.operator_action();
   return event;
 }
 
@@ -125,8 +127,10 @@ std::string encode(const Request& request) {
   pb::Request out;
   if (const auto* event = std::get_if<Event>(&request)) {
     to_proto(*event, *out.mutable_event());
+  } else if (const auto* snapshot = std::get_if<SnapshotRequest>(&request)) {
+    out.mutable_snapshot()->set_request_id(snapshot->request_id);
   } else {
-    out.mutable_snapshot()->set_request_id(std::get<SnapshotRequest>(request).request_id);
+    out.mutable_status()->set_request_id(std::get<StatusRequest>(request).request_id);
   }
   return out.SerializeAsString();
 }
@@ -136,10 +140,22 @@ std::string encode(const Reply& reply) {
   if (const auto* ack = std::get_if<Ack>(&reply)) {
     pb::Ack& a = *out.mutable_ack();
     a.set_event_id(ack->event_id.data(), ack->event_id.size());
-    a.set_outcome(ack->outcome == AckOutcome::applied     ? pb::Ack::APPLIED
-                  : ack->outcome == AckOutcome::duplicate ? pb::Ack::DUPLICATE
-                                                          : pb::Ack::REFUSED);
+    switch (ack->outcome) {
+      case AckOutcome::applied: a.set_outcome(pb::Ack::APPLIED); break;
+      case AckOutcome::duplicate: a.set_outcome(pb::Ack::DUPLICATE); break;
+      case AckOutcome::refused: a.set_outcome(pb::Ack::REFUSED); break;
+      case AckOutcome::throttled: a.set_outcome(pb::Ack::THROTTLED); break;
+    }
     a.set_reason(ack->reason);
+  } else if (const auto* status = std::get_if<Status>(&reply)) {
+    pb::Status& st = *out.mutable_status();
+    st.set_request_id(status->request_id);
+    st.set_sequence(status->sequence);
+    st.set_incarnation(status->incarnation);
+    st.set_active_bans(status->active_bans);
+    st.set_reporters(status->reporters);
+    st.set_subscribers(status->subscribers);
+    st.set_started_at(to_unix(status->started_at));
   } else {
     const auto& chunk = std::get<SnapshotChunk>(reply);
     pb::SnapshotChunk& c = *out.mutable_chunk();
@@ -177,6 +193,9 @@ Expected<Request> decode_request(std::string_view frame) {
     case pb::Request::kSnapshot:
       if (in.snapshot().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
       return Request{SnapshotRequest{in.snapshot().request_id()}};
+    case pb::Request::kStatus:
+      if (in.status().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
+      return Request{StatusRequest{in.status().request_id()}};
     default: return Failure{"empty request"};
   }
 }
@@ -192,6 +211,7 @@ Expected<Reply> decode_reply(std::string_view frame) {
       case pb::Ack::APPLIED: ack.outcome = AckOutcome::applied; break;
       case pb::Ack::DUPLICATE: ack.outcome = AckOutcome::duplicate; break;
       case pb::Ack::REFUSED: ack.outcome = AckOutcome::refused; break;
+      case pb::Ack::THROTTLED: ack.outcome = AckOutcome::throttled; break;
       default: return Failure{"bad ack outcome"};
     }
     ack.reason = in.ack().reason().substr(0, kMaxReasonBytes);
@@ -214,6 +234,14 @@ Expected<Reply> decode_reply(std::string_view frame) {
       chunk.decisions.push_back(std::move(*decision));
     }
     return Reply{std::move(chunk)};
+  }
+  if (in.has_status()) {
+    const pb::Status& st = in.status();
+    if (st.request_id().size() > kMaxRequestIdBytes || st.incarnation().size() > kMaxIncarnationBytes) {
+      return Failure{"bad status header"};
+    }
+    return Reply{Status{st.request_id(), st.sequence(), st.incarnation(), st.active_bans(), st.reporters(),
+                        st.subscribers(), from_unix(st.started_at())}};
   }
   return Failure{"empty reply"};
 }

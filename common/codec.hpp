@@ -22,7 +22,11 @@ struct SnapshotRequest {
   std::string request_id;  // at most 32 bytes
 };
 
-enum class AckOutcome { applied, duplicate, refused };
+struct StatusRequest {
+  std::string request_id;  // at most 32 bytes
+};
+
+enum class AckOutcome { applied, duplicate, refused, throttled };
 
 struct Ack {
   EventId event_id{};
@@ -38,14 +42,24 @@ struct SnapshotChunk {
   bool last = false;
 };
 
+struct Status {
+  std::string request_id;
+  std::uint64_t sequence = 0;
+  std::string incarnation;
+  std::uint64_t active_bans = 0;
+  std::uint64_t reporters = 0;
+  std::uint64_t subscribers = 0;
+  UnixSeconds started_at{};
+};
+
 struct Heartbeat {
   std::uint64_t sequence = 0;
   std::string incarnation;
   UnixSeconds time{};
 };
 
-using Request = std::variant<Event, SnapshotRequest>;
-using Reply = std::variant<Ack, SnapshotChunk>;
+using Request = std::variant<Event, SnapshotRequest, StatusRequest>;
+using Reply = std::variant<Ack, SnapshotChunk, Status>;
 using Broadcast = std::variant<Decision, Heartbeat>;
 
 std::string encode(const Request& request);

@@ -34,6 +34,7 @@ struct Event {
   TimePoint time;     // when the ban started (Fail2Ban's <time>)
   TimePoint created;  // when fleetban-publish ran: for an unban, when it happened
   std::string reason;
+  bool operator_action = false;  // `fleetban ban`/`unban`, allowed from operator keys only
 };
 
 EventId random_event_id();

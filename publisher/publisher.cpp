@@ -86,6 +86,9 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
   common::ClientSockets sockets(context, config.security);
   zmq::socket_t ingest = sockets.ingest(config.aggregator);
   auto ack = common::send_event(ingest, event, config.timeout);
+  if (ack && ack->outcome == common::AckOutcome::throttled) {
+    ack = common::Failure{"throttled by the aggregator (this host's max_events_per_second)"};
+  }
   if (ack) {
     if (ack->outcome == common::AckOutcome::refused) {
       spdlog::warn("event_refused ip={} jail={} reason=\"{}\"", event.prefix.to_string(), event.jail, ack->reason);

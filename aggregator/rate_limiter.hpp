@@ -1,0 +1,32 @@
+#pragma once
+// Per-reporter token buckets: each reporter may send `rate` events per second, with a burst of one
+// second's worth. Keeps one host from flooding the fleet; a throttled event is not lost (the
+// client keeps it in its spool and retries).
+
+#include <chrono>
+#include <string>
+#include <unordered_map>
+
+namespace fleetban::aggregator {
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit RateLimiter(unsigned rate_per_second) : rate_(rate_per_second) {}
+
+  // True if `reporter` may send one more event at `now`.
+  bool allow(const std::string& reporter, Clock::time_point now);
+
+  void set_rate(unsigned rate_per_second) { rate_ = rate_per_second; }
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    Clock::time_point updated{};
+  };
+  unsigned rate_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace fleetban::aggregator
