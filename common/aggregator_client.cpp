@@ -112,6 +112,7 @@ DrainResult drain_spool(zmq::socket_t& ingest, const Spool& spool, std::size_t m
     spool.remove(file);
     ++result.sent;
   }
+  if (result.sent > 0 && !result.stalled) spool.mark_reachable();
   return result;
 }
 

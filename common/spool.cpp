@@ -14,6 +14,7 @@ namespace {
 
 constexpr std::string_view kSuffix = ".event";
 constexpr std::uintmax_t kMaxSpoolFileBytes = 64 * 1024;
+constexpr std::string_view kUnreachableMarker = ".aggregator-unreachable";
 
 bool is_spool_file(const std::filesystem::directory_entry& entry) {
   const auto name = entry.path().filename().string();
@@ -87,6 +88,27 @@ Spool::ReadResult Spool::read(const std::filesystem::path& file) const {
 void Spool::remove(const std::filesystem::path& file) const {
   std::error_code ec;
   std::filesystem::remove(file, ec);
+}
+
+void Spool::mark_unreachable() const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  // The marker's mtime is the time of the last failure; its content does not matter.
+  std::FILE* f = std::fopen((dir_ / kUnreachableMarker).c_str(), "w");
+  if (f != nullptr) std::fclose(f);
+}
+
+void Spool::mark_reachable() const {
+  std::error_code ec;
+  std::filesystem::remove(dir_ / kUnreachableMarker, ec);
+}
+
+bool Spool::recently_unreachable(std::chrono::seconds window) const {
+  std::error_code ec;
+  auto modified = std::filesystem::last_write_time(dir_ / kUnreachableMarker, ec);
+  if (ec) return false;
+  auto age = std::filesystem::file_time_type::clock::now() - modified;
+  return age >= std::filesystem::file_time_type::duration::zero() && age < window && !empty();
 }
 
 std::uint64_t Spool::size_bytes() const {

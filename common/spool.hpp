@@ -2,6 +2,7 @@
 // The spool: events the aggregator has not acked yet, one file each, named so that a directory
 // listing sorted by name is oldest first. Written durably (atomic_file.hpp).
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -34,6 +35,14 @@ class Spool {
   void remove(const std::filesystem::path& file) const;
 
   std::uint64_t size_bytes() const;
+  bool empty() const { return list().empty(); }
+
+  // The aggregator did not answer: remembered as a marker file in the spool, so that the next
+  // publishes (each a new process) go straight to the spool instead of each waiting timeout_ms.
+  void mark_unreachable() const;
+  void mark_reachable() const;
+  // True when the spool holds events and the last failure is younger than `window`.
+  bool recently_unreachable(std::chrono::seconds window) const;
   const std::filesystem::path& dir() const { return dir_; }
 
  private:

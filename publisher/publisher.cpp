@@ -17,6 +17,9 @@ namespace {
 
 // After a successful publish, this many spooled events are sent too (the subscriber drains the rest).
 constexpr std::size_t kDrainAfterPublish = 4;
+// During an aggregator outage only one publish in this window waits for an ack (a probe); the
+// others go straight to the spool, so Fail2Ban's one-at-a-time actions are never held up.
+constexpr std::chrono::seconds kProbeInterval{10};
 
 common::TimePoint parse_time(const std::string& text) {
   // Fail2Ban passes <time> as a float of seconds ("1795652765.9075983"), or an integer.
@@ -27,6 +30,18 @@ common::TimePoint parse_time(const std::string& text) {
     throw common::UsageError("--time: '" + text + "' is not a unix time in seconds");
   }
   return common::from_unix_ms(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+int spool_event(const common::Spool& spool, const common::Event& event, const std::string& why) {
+  auto spooled = spool.put(event);
+  if (!spooled) {
+    spdlog::error("event_lost ip={} jail={} reason=\"{}; {}\"", event.prefix.to_string(), event.jail, why,
+                  spooled.error());
+    return common::kExitRuntime;
+  }
+  spdlog::warn("event_spooled ip={} jail={} file={} reason=\"{}\"", event.prefix.to_string(), event.jail,
+               spooled->string(), why);
+  return common::kExitOk;
 }
 
 }  // namespace
@@ -81,6 +96,7 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
   }
   common::Spool spool(config.spool_dir, config.spool_max_bytes);
   auto started = std::chrono::steady_clock::now();
+  if (spool.recently_unreachable(kProbeInterval)) return spool_event(spool, event, "aggregator recently unreachable");
 
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
@@ -90,6 +106,7 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
     ack = common::Failure{"throttled by the aggregator (this host's max_events_per_second)"};
   }
   if (ack) {
+    spool.mark_reachable();
     if (ack->outcome == common::AckOutcome::refused) {
       spdlog::warn("event_refused ip={} jail={} reason=\"{}\"", event.prefix.to_string(), event.jail, ack->reason);
     }
@@ -98,15 +115,8 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
     if (left > std::chrono::milliseconds(0)) common::drain_spool(ingest, spool, kDrainAfterPublish, left);
     return common::kExitOk;
   }
-  auto spooled = spool.put(event);
-  if (!spooled) {
-    spdlog::error("event_lost ip={} jail={} reason=\"{}; {}\"", event.prefix.to_string(), event.jail, ack.error(),
-                  spooled.error());
-    return common::kExitRuntime;
-  }
-  spdlog::warn("event_spooled ip={} jail={} file={} reason=\"{}\"", event.prefix.to_string(), event.jail,
-               spooled->string(), ack.error());
-  return common::kExitOk;
+  spool.mark_unreachable();
+  return spool_event(spool, event, ack.error());
 }
 
 }  // namespace fleetban::publisher
