@@ -137,6 +137,10 @@ class Service {
         if (e.num() != EINTR) throw;
       }
       if ((items[1].revents & ZMQ_POLLIN) != 0) count_subscribers();
+      if (auto failure = sockets_.handshake_failure()) {
+        metrics_.count_rejected(RejectReason::identity);
+        rejected_.warn("handshake_failed reason=\"" + *failure + "\"");
+      }
       process_batch();
       view_.publish_if_requested(state_);
     }

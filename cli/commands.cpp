@@ -48,7 +48,10 @@ int send_operator_event(const common::HostConfig& config, common::Event event, s
   common::ClientSockets sockets(context, config.security);
   zmq::socket_t ingest = sockets.ingest(config.aggregator);
   auto ack = common::send_event(ingest, event, operator_timeout(config));
-  if (!ack) throw common::RuntimeError(ack.error() + " at " + config.aggregator + "; nothing was changed");
+  if (!ack) {
+    throw common::RuntimeError(sockets.handshake_failure().value_or(ack.error()) + " at " + config.aggregator +
+                               "; nothing was changed");
+  }
   if (ack->outcome == common::AckOutcome::refused || ack->outcome == common::AckOutcome::throttled) {
     throw common::RuntimeError("refused by the aggregator: " + ack->reason);
   }
@@ -100,7 +103,8 @@ int status(const common::HostConfig& config, std::ostream& out) {
         << fmt::format("hosts:        {} reported since the aggregator started\n", status->reporters)
         << fmt::format("subscribers:  {} connected\n", status->subscribers);
   } else {
-    out << fmt::format("aggregator:   UNREACHABLE at {} ({})\n", config.aggregator, status.error());
+    out << fmt::format("aggregator:   UNREACHABLE at {} ({})\n", config.aggregator,
+                       sockets.handshake_failure().value_or(status.error()));
     exit = common::kExitRuntime;
   }
   common::Spool spool(config.spool_dir, config.spool_max_bytes);
@@ -136,7 +140,9 @@ int list(const common::HostConfig& config, ListFormat format, std::ostream& out)
   common::ClientSockets sockets(context, config.security);
   zmq::socket_t ingest = sockets.ingest(config.aggregator);
   auto snapshot = common::fetch_snapshot(ingest, std::max(config.timeout, std::chrono::milliseconds(3000)));
-  if (!snapshot) throw common::RuntimeError(snapshot.error() + " at " + config.aggregator);
+  if (!snapshot) {
+    throw common::RuntimeError(sockets.handshake_failure().value_or(snapshot.error()) + " at " + config.aggregator);
+  }
   if (format == ListFormat::json) {
     out << common::bans_json(snapshot->decisions) << "\n";
     return common::kExitOk;

@@ -1,5 +1,8 @@
 #include "common/socket_factory.hpp"
 
+#include <atomic>
+#include <cstring>
+
 #include "common/errors.hpp"
 #include "common/keys.hpp"
 
@@ -39,10 +42,60 @@ void bind(zmq::socket_t& socket, const std::string& endpoint) {
   }
 }
 
+std::string describe_handshake_failure(HandshakeMonitor::Side side, std::uint16_t event, std::uint32_t value) {
+  if (side == HandshakeMonitor::Side::server) {
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return "a client's key is not in authorized_dir";
+    return "a client failed the handshake: insecure = true on one end only, or a wrong server_key";
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return "the peer refused this key (status " + std::to_string(value) +
+           "): is its public key in the aggregator's authorized_dir?";
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+      return "security mismatch: one end has insecure = true and the other does not";
+    }
+    return "handshake protocol error " + std::to_string(value) + " (wrong server_key, or not a fleetban peer?)";
+  }
+  return "handshake failed (wrong server_key or client key?)";
+}
+
 }  // namespace
 
+void HandshakeMonitor::attach(zmq::socket_t& socket) {
+  static std::atomic<unsigned> next{0};
+  std::string endpoint = "inproc://fleetban-handshake-monitor-" + std::to_string(next++);
+  int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0) return;  // diagnostics only
+  zmq::socket_t monitor(context_, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(endpoint);
+  monitors_.push_back(std::move(monitor));
+}
+
+std::optional<std::string> HandshakeMonitor::failure() {
+  std::optional<std::string> last;
+  for (auto& monitor : monitors_) {
+    zmq::message_t event;
+    while (monitor.recv(event, zmq::recv_flags::dontwait)) {
+      // Frame 1: 16-bit event id, 32-bit value; frame 2: the endpoint.
+      if (event.size() >= 6) {
+        std::uint16_t id = 0;
+        std::uint32_t value = 0;
+        std::memcpy(&id, event.data(), sizeof id);
+        std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+        last = describe_handshake_failure(side_, id, value);
+      }
+      zmq::message_t endpoint;
+      if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
+    }
+  }
+  return last;
+}
+
 ClientSockets::ClientSockets(zmq::context_t& context, const ClientSecurity& security)
-    : context_(context), insecure_(security.insecure) {
+    : context_(context), monitor_(context, HandshakeMonitor::Side::client), insecure_(security.insecure) {
   if (insecure_) return;
   server_public_ = read_public_key(security.server_key);
   KeyPair own = read_secret_key(security.client_key);
@@ -63,6 +116,7 @@ zmq::socket_t ClientSockets::ingest(const std::string& endpoint) const {
   set_common_options(socket, kMaxReplyMessageBytes);
   set_client_options(socket);
   secure(socket);
+  monitor_.attach(socket);
   connect(socket, endpoint);
   return socket;
 }
@@ -76,12 +130,13 @@ zmq::socket_t ClientSockets::broadcast(const std::string& endpoint) const {
   socket.set(zmq::sockopt::rcvhwm, 1'000'000);  // a gap costs a snapshot: queue generously instead
   socket.set(zmq::sockopt::subscribe, "");
   secure(socket);
+  monitor_.attach(socket);
   connect(socket, endpoint);
   return socket;
 }
 
 ServerSockets::ServerSockets(zmq::context_t& context, const ServerSecurity& security)
-    : context_(context), insecure_(security.insecure) {
+    : context_(context), monitor_(context, HandshakeMonitor::Side::server), insecure_(security.insecure) {
   if (insecure_) return;
   server_secret_ = read_secret_key(security.server_key).secret_key;
   zap_ = std::make_unique<ZapHandler>(context, security.authorized_dir);
@@ -106,6 +161,7 @@ zmq::socket_t ServerSockets::ingest(const std::string& endpoint) const {
   socket.set(zmq::sockopt::rcvhwm, 100'000);
   socket.set(zmq::sockopt::sndhwm, 100'000);
   secure(socket);
+  monitor_.attach(socket);
   bind(socket, endpoint);
   return socket;
 }
@@ -115,6 +171,7 @@ zmq::socket_t ServerSockets::broadcast(const std::string& endpoint) const {
   set_common_options(socket, kMaxIngestMessageBytes);  // a PUB receives only subscriptions
   socket.set(zmq::sockopt::sndhwm, 1'000'000);
   secure(socket);
+  monitor_.attach(socket);
   bind(socket, endpoint);
   return socket;
 }

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 #include <zmq.hpp>
 
@@ -16,6 +18,23 @@ namespace fleetban::common {
 inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;  // one event or snapshot request
 inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a snapshot chunk
 
+// Watches the handshakes of the sockets it is attached to, so that a security mismatch or a
+// refused key is reported as such instead of as a silent timeout.
+class HandshakeMonitor {
+ public:
+  enum class Side { client, server };
+  HandshakeMonitor(zmq::context_t& context, Side side) : context_(context), side_(side) {}
+  // Call before the socket connects or binds.
+  void attach(zmq::socket_t& socket);
+  // What went wrong with the last failed handshake since the last call, if any; never blocks.
+  std::optional<std::string> failure();
+
+ private:
+  zmq::context_t& context_;
+  Side side_;
+  std::vector<zmq::socket_t> monitors_;
+};
+
 class ClientSockets {
  public:
   // Reads the key files once; throws UsageError naming a key file at fault.
@@ -26,9 +45,14 @@ class ClientSockets {
   // A SUB connected to the broadcast endpoint, subscribed to everything.
   zmq::socket_t broadcast(const std::string& endpoint) const;
 
+  // Why a handshake on any socket made here failed ("the aggregator refused this key", "security
+  // mismatch: ..."), to explain a timeout; nullopt if none failed.
+  std::optional<std::string> handshake_failure() const { return monitor_.failure(); }
+
  private:
   void secure(zmq::socket_t& socket) const;
   zmq::context_t& context_;
+  mutable HandshakeMonitor monitor_;
   bool insecure_;
   std::string server_public_;
   std::string client_public_;
@@ -45,6 +69,9 @@ class ServerSockets {
   // False once the ZAP handler has died: the caller must stop, or every key would get in.
   bool authenticator_alive() const;
 
+  // Handshake failures on the server's sockets (clients with the wrong security settings).
+  std::optional<std::string> handshake_failure() const { return monitor_.failure(); }
+
   // The ROUTER that takes events and snapshot requests.
   zmq::socket_t ingest(const std::string& endpoint) const;
   // The PUB that broadcasts decisions and heartbeats.
@@ -53,6 +80,7 @@ class ServerSockets {
  private:
   void secure(zmq::socket_t& socket) const;
   zmq::context_t& context_;
+  mutable HandshakeMonitor monitor_;
   bool insecure_;
   std::string server_secret_;
   std::unique_ptr<ZapHandler> zap_;

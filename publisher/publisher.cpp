@@ -116,7 +116,7 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
     return common::kExitOk;
   }
   spool.mark_unreachable();
-  return spool_event(spool, event, ack.error());
+  return spool_event(spool, event, sockets.handshake_failure().value_or(ack.error()));
 }
 
 }  // namespace fleetban::publisher

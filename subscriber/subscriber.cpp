@@ -78,7 +78,8 @@ class Follower {
     }
     auto snapshot = common::fetch_snapshot(ingest_, kSnapshotTimeout);
     if (!snapshot) {
-      spdlog::warn("snapshot_failed reason=\"{}\" aggregator={}", snapshot.error(), config_.aggregator);
+      spdlog::warn("snapshot_failed reason=\"{}\" aggregator={}",
+                   sockets_.handshake_failure().value_or(snapshot.error()), config_.aggregator);
       // The DEALER may hold a stale request; start over with new sockets.
       connect();
       return false;
