@@ -266,9 +266,15 @@ class Service {
     if (result.record_changed) batch.dirty.push_back(event.prefix);
     if (result.change) {
       spdlog::info("decision seq={} ip={} active={} host={} jail={} kind={}{}", result.change->sequence,
-                   event.prefix.to_string(), result.change->active, event.host_id, event.jail, unban ? "unban" : "ban",
-                   event.operator_action ? " by=operator" : "");
+                   result.change->prefix.to_string(), result.change->active, event.host_id, event.jail,
+                   unban ? "unban" : "ban", event.operator_action ? " by=operator" : "");
+      batch.dirty.push_back(result.change->prefix);
       batch.changes.push_back(std::move(*result.change));
+    }
+    for (auto& more : result.more_changes) {
+      spdlog::info("decision seq={} ip={} active={} promoted", more.sequence, more.prefix.to_string(), more.active);
+      batch.dirty.push_back(more.prefix);
+      batch.changes.push_back(std::move(more));
     }
     if (result.refused) return refuse(result.refused_because, *result.refused);
     metrics_.count_event(unban, EventOutcome::applied);
@@ -288,7 +294,9 @@ class Service {
     try {
       store_.begin();
       for (const auto& id : batch.new_ids) store_.mark_seen(id, now);
-      for (const auto& prefix : batch.dirty) store_.put(*state_.find(prefix));
+      for (const auto& prefix : batch.dirty) {
+        if (const FleetRecord* record = state_.find(prefix)) store_.put(*record);
+      }
       store_.set_sequence(state_.sequence());
       store_.commit();
     } catch (const std::exception& e) {

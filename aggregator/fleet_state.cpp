@@ -72,14 +72,14 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
     d.reporters.clear();
     d.jails.clear();
     d.ban_count += 1;
-    ++active_count_;
   }
   add_unique(d.reporters, event.host_id);
   add_unique(d.jails, event.jail);
   d.reason = event.reason;
   record.last_duration = duration.value_or(seconds(0));
   record.reports.clear();
-  track_expiry(d);
+  if (was_active) track_expiry(d);
+  else activated(d);
   return {.record_changed = true, .change = d};
 }
 
@@ -92,6 +92,15 @@ ApplyResult FleetState::operator_unban(const Event& event) {
 }
 
 ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
+  if (auto group = promotion_group(event.prefix)) {
+    // The address's whole /24 (/64) is banned already: the report extends that ban instead.
+    auto covering = records_.find(*group);
+    if (covering != records_.end() && covering->second.decision.active) {
+      Event redirected = event;
+      redirected.prefix = *group;
+      return ban(redirected, now);
+    }
+  }
   auto [it, inserted] = records_.try_emplace(event.prefix);
   FleetRecord& record = it->second;
   if (inserted) record.decision.prefix = event.prefix;
@@ -161,9 +170,59 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   d.reason = event.reason;
   record.last_duration = permanent ? seconds(0) : longest;
   record.reports.clear();  // these reports made this ban; the next ban needs new ones
+  activated(d);
+  ApplyResult result{.record_changed = true, .change = d};
+  if (auto group = promotion_group(d.prefix)) {
+    auto found = banned_in_group_.find(*group);
+    if (found != banned_in_group_.end() && found->second.size() >= policy_.promote_after) promote(*group, now, result);
+  }
+  return result;
+}
+
+std::optional<common::IpPrefix> FleetState::promotion_group(const common::IpPrefix& prefix) const {
+  if (policy_.promote_after == 0 || !prefix.is_address()) return std::nullopt;
+  return prefix.truncated(prefix.family() == common::Family::v4 ? 24 : 64);
+}
+
+void FleetState::activated(const Decision& decision) {
+  ++active_count_;
+  track_expiry(decision);
+  if (auto group = promotion_group(decision.prefix)) banned_in_group_[*group].push_back(decision.prefix);
+}
+
+// Bans the whole group for as long as its longest member ban, with every member's reporters and
+// jails, and ends the member bans: subscribers get the prefix first, then the addresses' ends.
+void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyResult& result) {
+  std::vector<common::IpPrefix> members = banned_in_group_[group];
+  auto [it, inserted] = records_.try_emplace(group);
+  FleetRecord& record = it->second;
+  if (inserted) record.decision.prefix = group;
+  Decision& d = change(record);
+  d.active = true;
+  d.banned_at = now;
+  d.expires_at = now;
+  d.reporters.clear();
+  d.jails.clear();
+  d.ban_count += 1;
+  d.reason = "promoted: " + std::to_string(members.size()) + " addresses banned in " + group.to_string();
+  for (const auto& member : members) {
+    const Decision& m = records_.at(member).decision;
+    if (!m.expires_at) d.expires_at.reset();
+    else if (d.expires_at) d.expires_at = std::max(*d.expires_at, *m.expires_at);
+    for (const auto& r : m.reporters) add_unique(d.reporters, r);
+    for (const auto& j : m.jails) add_unique(d.jails, j);
+  }
+  record.last_duration = d.expires_at ? *d.expires_at - now : seconds(0);
   ++active_count_;
   track_expiry(d);
-  return {.record_changed = true, .change = d};
+  // The prefix decision comes first; the folded addresses follow.
+  std::vector<Decision> changes{d};
+  for (const auto& member : members) {
+    end_ban(records_.at(member));
+    changes.push_back(records_.at(member).decision);
+  }
+  // In sequence order after result.change (the member ban that triggered the promotion).
+  result.more_changes.insert(result.more_changes.end(), changes.begin(), changes.end());
 }
 
 ApplyResult FleetState::unban(const Event& event) {
@@ -198,6 +257,13 @@ void FleetState::end_ban(FleetRecord& record) {
   d.active = false;
   record.reports.clear();
   --active_count_;
+  if (auto group = promotion_group(d.prefix)) {
+    auto found = banned_in_group_.find(*group);
+    if (found != banned_in_group_.end()) {
+      std::erase(found->second, d.prefix);
+      if (found->second.empty()) banned_in_group_.erase(found);
+    }
+  }
 }
 
 void FleetState::track_expiry(const Decision& decision) {
@@ -246,8 +312,7 @@ const FleetRecord* FleetState::find(const common::IpPrefix& prefix) const {
 
 void FleetState::restore(FleetRecord record) {
   sequence_ = std::max(sequence_, record.decision.sequence);
-  if (record.decision.active) ++active_count_;
-  track_expiry(record.decision);
+  if (record.decision.active) activated(record.decision);
   common::IpPrefix prefix = record.decision.prefix;
   records_.insert_or_assign(prefix, std::move(record));
 }

@@ -7,6 +7,7 @@
 #include <queue>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "aggregator/aggregator_config.hpp"
@@ -21,6 +22,9 @@ struct ApplyResult {
   RejectReason refused_because = RejectReason::malformed;  // the metric label, when refused
   bool record_changed = false;              // the record must be persisted
   std::optional<common::Decision> change;   // a new fleet decision to broadcast, with its sequence
+  // Prefix promotion changes more than one record: the prefix's decision and the end of each
+  // address folded into it, to broadcast after `change`, in this order (sequences increase).
+  std::vector<common::Decision> more_changes;
 };
 
 class FleetState {
@@ -53,12 +57,17 @@ class FleetState {
   common::Decision& change(FleetRecord& record);
   void end_ban(FleetRecord& record);
   void track_expiry(const common::Decision& decision);
+  void activated(const common::Decision& decision);
+  std::optional<common::IpPrefix> promotion_group(const common::IpPrefix& prefix) const;
+  void promote(const common::IpPrefix& group, common::UnixSeconds now, ApplyResult& result);
   std::optional<std::chrono::seconds> duration_of(std::chrono::seconds reported) const;
 
   Policy policy_;
   std::uint64_t sequence_;
   std::size_t active_count_ = 0;
   std::unordered_map<common::IpPrefix, FleetRecord> records_;
+  // For prefix promotion: the actively banned single addresses in each IPv4 /24 and IPv6 /64.
+  std::unordered_map<common::IpPrefix, std::vector<common::IpPrefix>> banned_in_group_;
   // Expiry times with their prefix; an entry whose decision has changed since is skipped when popped.
   using Expiry = std::pair<common::UnixSeconds, common::IpPrefix>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
