@@ -1,6 +1,8 @@
 #include "common/config.hpp"
 
 #include <charconv>
+#include <fstream>
+#include <sstream>
 #include <toml++/toml.h>
 
 #include "common/errors.hpp"
@@ -100,30 +102,27 @@ bool is_section(std::span<const ConfigKey> table, std::string_view section) {
   return false;
 }
 
-void read_file(std::span<const ConfigKey> table, const std::filesystem::path& file, ConfigValues& values) {
+void read_text(std::span<const ConfigKey> table, std::string_view text, const std::string& source,
+               ConfigValues& values) {
   toml::table root;
   try {
-    root = toml::parse_file(file.string());
+    root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (e.source().path == nullptr && !std::filesystem::exists(file)) {
-      throw UsageError(file.string() + ": cannot read config file");
-    }
-    throw UsageError(file.string() + ":" + std::to_string(where.line) + ": " + std::string(e.description()));
+    throw UsageError(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
   auto take = [&](const std::string& name, const toml::node& node) {
     const ConfigKey* key = find_key(table, name);
-    if (key == nullptr) throw UsageError(file.string() + ": unknown key '" + name + "'");
+    if (key == nullptr) throw UsageError(source + ": unknown key '" + name + "'");
     auto value = from_toml(key->type, node);
     if (!value) {
-      throw UsageError(file.string() + ": key '" + name + "' must be " + std::string(type_name(key->type)));
+      throw UsageError(source + ": key '" + name + "' must be " + std::string(type_name(key->type)));
     }
-    values.set(name, std::move(*value), file.string() + ": key '" + name + "'");
+    values.set(name, std::move(*value), source + ": key '" + name + "'");
   };
   for (const auto& [top_key, node] : root) {
     std::string top(top_key.str());
     if (const toml::table* section = node.as_table()) {
-      if (!is_section(table, top)) throw UsageError(file.string() + ": unknown section [" + top + "]");
+      if (!is_section(table, top)) throw UsageError(source + ": unknown section [" + top + "]");
       for (const auto& [sub_key, sub_node] : *section) take(top + "." + std::string(sub_key.str()), sub_node);
     } else {
       take(top, node);
@@ -175,15 +174,19 @@ std::vector<IpPrefix> prefix_list(const ConfigValues& values, std::string_view k
   return prefixes;
 }
 
-ConfigValues load_config(std::span<const ConfigKey> table, const std::optional<std::filesystem::path>& file,
-                         const FlagOverrides& flags) {
+namespace {
+
+ConfigValues defaults(std::span<const ConfigKey> table) {
   ConfigValues values;
   for (const ConfigKey& key : table) {
     auto value = parse_flag_value(key.type, key.default_value);
     if (!value) throw std::logic_error("bad default in config table for " + std::string(key.name));
     values.set(std::string(key.name), std::move(*value), "default of '" + std::string(key.name) + "'");
   }
-  if (file) read_file(table, *file, values);
+  return values;
+}
+
+void apply_flags(std::span<const ConfigKey> table, const FlagOverrides& flags, ConfigValues& values) {
   for (const auto& [name, text] : flags) {
     const ConfigKey* key = find_key(table, name);
     if (key == nullptr) throw std::logic_error("flag for a key not in the table: " + name);
@@ -193,7 +196,30 @@ ConfigValues load_config(std::span<const ConfigKey> table, const std::optional<s
     }
     values.set(name, std::move(*value), "flag " + flag_for(name));
   }
+}
+
+}  // namespace
+
+ConfigValues load_config_text(std::span<const ConfigKey> table, std::string_view toml_text, const std::string& source,
+                              const FlagOverrides& flags) {
+  ConfigValues values = defaults(table);
+  read_text(table, toml_text, source, values);
+  apply_flags(table, flags, values);
   return values;
+}
+
+ConfigValues load_config(std::span<const ConfigKey> table, const std::optional<std::filesystem::path>& file,
+                         const FlagOverrides& flags) {
+  if (!file) {
+    ConfigValues values = defaults(table);
+    apply_flags(table, flags, values);
+    return values;
+  }
+  std::ifstream in(*file);
+  if (!in) throw UsageError(file->string() + ": cannot read config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_config_text(table, text.str(), file->string(), flags);
 }
 
 }  // namespace fleetban::common

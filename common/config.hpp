@@ -57,6 +57,10 @@ class ConfigValues {
 ConfigValues load_config(std::span<const ConfigKey> table, const std::optional<std::filesystem::path>& file,
                          const FlagOverrides& flags);
 
+// The same for TOML text already in memory; `source` names it in messages (the fuzzer uses this).
+ConfigValues load_config_text(std::span<const ConfigKey> table, std::string_view toml_text, const std::string& source,
+                              const FlagOverrides& flags);
+
 // A list key's entries as prefixes; throws UsageError naming the key and the entry that does not parse.
 std::vector<IpPrefix> prefix_list(const ConfigValues& values, std::string_view key);
 
