@@ -10,9 +10,10 @@ CMAKE_ARGS ?=
 DEB_PACKAGES := cmake make g++ pkg-config ccache git \
 	libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev \
 	libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev \
-	libsystemd-dev libgtest-dev libgmock-dev fail2ban sqlite3 procps
+	libsystemd-dev libgtest-dev libgmock-dev fail2ban sqlite3 procps nftables iproute2 hyperfine \
+	clang libclang-rt-14-dev chromium
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test test-asan fuzz demo bench clean
 
 all: build
 
@@ -35,8 +36,25 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# The whole suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) test BUILD=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DFLEETBAN_SANITIZE=ON"
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DFLEETBAN_FUZZ=ON -DFLEETBAN_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_wire fuzz_config fuzz_ip_prefix
+	tests/fuzz/run-fuzzers.sh build-fuzz/bin $(FUZZ_SECONDS)
+
 demo: build
 	demo/run-demo.sh $(BUILD)/bin
+
+# The benchmark harness (bench/README.md): P1..P5 with their same-run baselines, ~15 minutes with
+# a million bans; results in bench/results/latest.{json,md}. BENCH_ARGS="--bans 100000" for less.
+bench: build
+	bench/run.sh --build $(BUILD) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)
