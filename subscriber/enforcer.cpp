@@ -90,6 +90,15 @@ void Enforcer::tick(common::UnixSeconds now) {
     if (expired(d, now)) ended.push_back(prefix);
   }
   if (!ended.empty()) unban(std::move(ended));
+  if (failed_bans_.empty() && failed_unbans_.empty()) {
+    retry_delay_ = std::chrono::seconds(1);
+    return;
+  }
+  if (now < next_retry_) return;
+  next_retry_ = now + retry_delay_;
+  retry_delay_ = std::min(retry_delay_ * 2, std::chrono::seconds(60));
+  spdlog::info("retrying bans={} unbans={} next_in={}s", failed_bans_.size(), failed_unbans_.size(),
+               retry_delay_.count());
   if (!failed_bans_.empty()) {
     auto retry = std::move(failed_bans_);
     failed_bans_.clear();

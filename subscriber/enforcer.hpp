@@ -3,6 +3,7 @@
 // reconciles the backend with each snapshot, honours the host allowlist, ends bans at their expiry
 // even when the aggregator is away, and retries what the backend failed to do.
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <vector>
@@ -36,6 +37,9 @@ class Enforcer {
   std::map<common::IpPrefix, common::Decision> enforced_;  // what the backend was told to enforce
   std::vector<common::Decision> failed_bans_;
   std::vector<common::IpPrefix> failed_unbans_;
+  // Retries of what the backend failed to do back off from 1 s to 60 s, and reset on success.
+  std::chrono::seconds retry_delay_{1};
+  common::UnixSeconds next_retry_{};
 };
 
 }  // namespace fleetban::subscriber
