@@ -77,7 +77,8 @@ public:
     // (Re)writes aggregator.toml, with extra top-level TOML lines verbatim.
     void write_aggregator_config(std::string_view extra_top_level = "");
 
-    // Writes DIR/<id>/host.toml and creates the host's spool dir.
+    // Writes DIR/<id>/host.toml and creates the host's spool dir. Add every host
+    // before starting the aggregator: with CURVE it admits the keys it finds then.
     const Host& add_host(const std::string& id, const HostOptions& options = {});
 
     // Starts the aggregator and waits until `fleetban list` through `via`

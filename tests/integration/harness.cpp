@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,59 +48,95 @@ int exit_code_of(int status) {
     return -1;
 }
 
-// posix_spawn attributes and file actions, released on every path.
-class SpawnSetup {
-public:
-    SpawnSetup() {
-        posix_spawnattr_init(&attr_);
-        posix_spawn_file_actions_init(&actions_);
-        // A process group of its own, so that killing the group also ends what
-        // the program started (the exec backend's shells); default signal
-        // handling and an empty mask whatever the test runner has set.
+// name itself if it holds a slash, else the first executable of that name on PATH
+// (name itself when there is none, for exec to report).
+std::string find_program(const std::string& name) {
+    if (name.find('/') != std::string::npos) {
+        return name;
+    }
+    const char* path = std::getenv("PATH");
+    std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const auto candidate = std::filesystem::path(dir.empty() ? "." : dir) / name;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+            return candidate.string();
+        }
+    }
+    return name;
+}
+
+// Starts argv with stdout and stderr on the given descriptors and stdin from
+// /dev/null, in a process group of its own (killing the group also ends what
+// the program started, such as the exec backend's shells), with default signal
+// handling whatever the test runner has set, and SIGKILL when the test process
+// dies: a crashed or killed test leaves no program behind.
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) {
+    if (argv.empty()) {
+        throw std::invalid_argument("cannot start a process with an empty argv");
+    }
+    // Everything the child needs is prepared before fork: it only makes system calls.
+    const std::string path = find_program(argv[0]);
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& arg : argv) {
+        args.push_back(const_cast<char*>(arg.c_str()));
+    }
+    args.push_back(nullptr);
+    int exec_error[2];
+    if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+        throw errno_error("pipe2");
+    }
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        const auto error = errno_error("fork");
+        ::close(exec_error[0]);
+        ::close(exec_error[1]);
+        throw error;
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) {
+            ::_exit(127);  // the test process is already gone
+        }
         sigset_t none;
         sigemptyset(&none);
-        sigset_t defaults;
-        sigfillset(&defaults);
-        posix_spawnattr_setsigmask(&attr_, &none);
-        posix_spawnattr_setsigdefault(&attr_, &defaults);
-        posix_spawnattr_setpgroup(&attr_, 0);
-        posix_spawnattr_setflags(
-            &attr_, static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                       POSIX_SPAWN_SETSIGDEF));
-        posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    }
-    ~SpawnSetup() {
-        posix_spawn_file_actions_destroy(&actions_);
-        posix_spawnattr_destroy(&attr_);
-    }
-    SpawnSetup(const SpawnSetup&) = delete;
-    SpawnSetup& operator=(const SpawnSetup&) = delete;
-
-    posix_spawn_file_actions_t* actions() { return &actions_; }
-
-    pid_t spawn(const std::vector<std::string>& argv) {
-        if (argv.empty()) {
-            throw std::invalid_argument("cannot start a process with an empty argv");
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        struct sigaction default_action {};
+        default_action.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; ++sig) {
+            ::sigaction(sig, &default_action, nullptr);  // fails harmlessly for KILL, STOP
         }
-        std::vector<char*> args;
-        args.reserve(argv.size() + 1);
-        for (const auto& arg : argv) {
-            args.push_back(const_cast<char*>(arg.c_str()));
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0 ||
+            ::dup2(stdout_fd, STDOUT_FILENO) < 0 || ::dup2(stderr_fd, STDERR_FILENO) < 0) {
+            const int error = errno;
+            [[maybe_unused]] const auto written = ::write(exec_error[1], &error, sizeof error);
+            ::_exit(127);
         }
-        args.push_back(nullptr);
-        pid_t pid = -1;
-        const int rc = posix_spawnp(&pid, args[0], &actions_, &attr_, args.data(), environ);
-        if (rc != 0) {
-            throw std::system_error(rc, std::generic_category(),
-                                    "cannot start `" + describe(argv) + "`");
-        }
-        return pid;
+        ::execve(path.c_str(), args.data(), environ);
+        const int error = errno;
+        [[maybe_unused]] const auto written = ::write(exec_error[1], &error, sizeof error);
+        ::_exit(127);
     }
-
-private:
-    posix_spawnattr_t attr_{};
-    posix_spawn_file_actions_t actions_{};
-};
+    ::setpgid(pid, pid);  // as the child does: whichever runs first
+    ::close(exec_error[1]);
+    int error = 0;
+    ssize_t n = 0;
+    do {
+        n = ::read(exec_error[0], &error, sizeof error);
+    } while (n < 0 && errno == EINTR);
+    ::close(exec_error[0]);
+    if (n > 0) {  // the exec failed: the child has exited
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        throw std::system_error(error, std::generic_category(),
+                                "cannot start `" + describe(argv) + "`");
+    }
+    return pid;
+}
 
 // An unlinked temporary file, to catch a one-shot command's output.
 class CaptureFile {
@@ -288,11 +324,18 @@ Process::Process(std::vector<std::string> argv, std::filesystem::path log_file)
     if (log_file_.has_parent_path()) {
         std::filesystem::create_directories(log_file_.parent_path());
     }
-    SpawnSetup setup;
-    posix_spawn_file_actions_addopen(setup.actions(), STDOUT_FILENO, log_file_.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(setup.actions(), STDOUT_FILENO, STDERR_FILENO);
-    pid_ = setup.spawn(argv_);
+    const int log_fd =
+        ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+        throw errno_error("cannot open " + log_file_.string());
+    }
+    try {
+        pid_ = spawn(argv_, log_fd, log_fd);
+    } catch (...) {
+        ::close(log_fd);
+        throw;
+    }
+    ::close(log_fd);
 }
 
 Process::~Process() {
@@ -354,13 +397,7 @@ void Process::kill(int sig) {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     CaptureFile out;
     CaptureFile err;
-    pid_t pid = -1;
-    {
-        SpawnSetup setup;
-        posix_spawn_file_actions_adddup2(setup.actions(), out.fd(), STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(setup.actions(), err.fd(), STDERR_FILENO);
-        pid = setup.spawn(argv);
-    }
+    const pid_t pid = spawn(argv, out.fd(), err.fd());
     RunResult result;
     result.command = describe(argv);
     if (const auto code = wait_pid(pid, deadline_in(timeout))) {

@@ -65,9 +65,11 @@ std::vector<std::filesystem::path> regular_files_under(const std::filesystem::pa
 // The argv as one line, for failure messages.
 std::string describe(const std::vector<std::string>& argv);
 
-// A child process running argv, with stdout and stderr appended to log_file and
-// stdin from /dev/null, in a process group of its own. The destructor always
-// kills the whole group and reaps the child, so no test leaves a process behind.
+// A child process running argv (argv[0] a path, or a name looked up on PATH),
+// with stdout and stderr appended to log_file and stdin from /dev/null, in a
+// process group of its own. The destructor always kills the whole group and
+// reaps the child, and the child gets SIGKILL if the test process dies first,
+// so no test leaves a process behind.
 class Process {
 public:
     Process(std::vector<std::string> argv, std::filesystem::path log_file);
@@ -108,7 +110,8 @@ struct RunResult {
     std::string output;     // stdout followed by stderr, for messages
 };
 
-// Runs a one-shot command to its end, or kills it at the timeout.
+// Runs a one-shot command (argv[0] as for Process) to its end, or kills it and its
+// process group at the timeout.
 RunResult run(const std::vector<std::string>& argv,
               std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
