@@ -181,7 +181,15 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
 
 std::optional<common::IpPrefix> FleetState::promotion_group(const common::IpPrefix& prefix) const {
   if (policy_.promote_after == 0 || !prefix.is_address()) return std::nullopt;
-  return prefix.truncated(prefix.family() == common::Family::v4 ? 24 : 64);
+  bool v4 = prefix.family() == common::Family::v4;
+  unsigned length = v4 ? 24 : 64;
+  // Never promote past what a report itself may ban, nor over the fleet's own networks.
+  if (length < (v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6)) return std::nullopt;
+  common::IpPrefix group = prefix.truncated(length);
+  for (const auto& allowed : policy_.allowlist) {
+    if (allowed.overlaps(group)) return std::nullopt;
+  }
+  return group;
 }
 
 void FleetState::activated(const Decision& decision) {
@@ -229,8 +237,9 @@ ApplyResult FleetState::unban(const Event& event) {
   auto it = records_.find(event.prefix);
   if (it == records_.end()) return {};
   FleetRecord& record = it->second;
+  if (is_expiry(event)) return {};  // Fail2Ban's own ban ran out: it withdraws nothing
   std::erase_if(record.reports, [&](const Report& r) { return r.host_id == event.host_id; });
-  if (!record.decision.active || is_expiry(event)) return {.record_changed = true};
+  if (!record.decision.active) return {.record_changed = true};
 
   if (policy_.host_unban == HostUnban::retract) {
     auto& reporters = record.decision.reporters;

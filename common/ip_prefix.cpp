@@ -30,7 +30,7 @@ IpPrefix::IpPrefix(Family family, const std::array<std::uint8_t, 16>& bytes, uns
 
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
   // Longest IPv6 text form is 45 characters, plus "/128".
-  if (text.empty() || text.size() > 49) return std::nullopt;
+  if (text.empty() || text.size() > 49 || text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string_view address = text;
   std::optional<unsigned> length;
   if (auto slash = text.find('/'); slash != std::string_view::npos) {

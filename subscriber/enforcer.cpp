@@ -34,6 +34,7 @@ void Enforcer::apply(const Decision& decision, common::UnixSeconds now) {
   const IpPrefix& prefix = decision.prefix;
   // A newer decision replaces any retry still pending for the same prefix.
   std::erase_if(failed_bans_, [&](const Decision& d) { return d.prefix == prefix; });
+  std::erase(failed_unbans_, prefix);
   auto it = enforced_.find(prefix);
   if (!decision.active || expired(decision, now)) {
     if (it != enforced_.end()) unban({prefix});
