@@ -96,10 +96,12 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
   }
   common::Spool spool(config.spool_dir, config.spool_max_bytes);
   auto started = std::chrono::steady_clock::now();
-  if (spool.recently_unreachable(kProbeInterval)) return spool_event(spool, event, "aggregator recently unreachable");
-
+  // The keys are read (and a secret key that others can read is refused) before anything else,
+  // also on the fast path below. A context starts no thread until its first socket.
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
+  if (spool.recently_unreachable(kProbeInterval)) return spool_event(spool, event, "aggregator recently unreachable");
+
   zmq::socket_t ingest = sockets.ingest(config.aggregator);
   auto ack = common::send_event(ingest, event, config.timeout);
   if (ack && ack->outcome == common::AckOutcome::throttled) {
