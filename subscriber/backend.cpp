@@ -5,6 +5,7 @@
 #include "subscriber/exec_backend.hpp"
 #include "subscriber/fail2ban_backend.hpp"
 #include "subscriber/log_backend.hpp"
+#include "subscriber/nftables_backend.hpp"
 
 namespace fleetban::subscriber {
 
@@ -34,8 +35,12 @@ std::unique_ptr<Backend> make_backend(const common::EnforceConfig& config) {
       }
       return std::make_unique<Fail2banBackend>(std::move(client), config.jail);
     }
-    case common::BackendKind::nftables:
-      throw common::UsageError("enforce.backend: the nftables backend is not built yet; use fail2ban, exec or log");
+    case common::BackendKind::nftables: {
+      auto backend = NftablesBackend::from_config(config);
+      // Fails at start, with nft's own message (not root, no nft), rather than at the first ban.
+      backend->setup();
+      return backend;
+    }
   }
   throw common::UsageError("enforce.backend: unknown backend");
 }

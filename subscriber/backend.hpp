@@ -27,6 +27,11 @@ class Backend {
   // What the backend really enforces now, where it can tell (a Fail2Ban jail, an nftables set);
   // nullopt where it cannot (exec, log), and then the subscriber's own record is taken as true.
   virtual std::optional<std::vector<common::IpPrefix>> enforced() { return std::nullopt; }
+
+  // After a snapshot: makes the backend enforce exactly these active decisions, replacing all it
+  // held, in one atomic step (an nftables transaction). false when it cannot (the default) or it
+  // failed; the caller then reconciles with enforced(), unban() and ban().
+  virtual bool replace_all(std::span<const common::Decision> /*decisions*/) { return false; }
 };
 
 // Throws UsageError when the config does not give the backend what it needs.

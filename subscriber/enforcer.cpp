@@ -30,31 +30,50 @@ bool Enforcer::allowlisted(const IpPrefix& prefix) const {
   return false;
 }
 
-void Enforcer::apply(const Decision& decision, common::UnixSeconds now) {
-  const IpPrefix& prefix = decision.prefix;
-  // A newer decision replaces any retry still pending for the same prefix.
-  std::erase_if(failed_bans_, [&](const Decision& d) { return d.prefix == prefix; });
-  std::erase(failed_unbans_, prefix);
-  auto it = enforced_.find(prefix);
-  if (!decision.active || expired(decision, now)) {
-    if (it != enforced_.end()) unban({prefix});
-    return;
+void Enforcer::apply(const Decision& decision, common::UnixSeconds now) { apply(std::span(&decision, 1), now); }
+
+void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds now) {
+  // A decision is the whole state of its prefix, so within a batch the last one per prefix wins,
+  // and the backend gets one call for all the bans and one for all the unbans.
+  std::map<IpPrefix, const Decision*> latest;
+  for (const auto& d : decisions) latest.insert_or_assign(d.prefix, &d);
+  std::vector<Decision> to_ban;
+  std::vector<IpPrefix> to_unban;
+  for (const auto& [prefix, decision] : latest) {
+    // A newer decision replaces any retry still pending for the same prefix.
+    std::erase_if(failed_bans_, [&](const Decision& d) { return d.prefix == prefix; });
+    std::erase(failed_unbans_, prefix);
+    auto it = enforced_.find(prefix);
+    if (!decision->active || expired(*decision, now)) {
+      if (it != enforced_.end()) to_unban.push_back(prefix);
+    } else if (allowlisted(prefix)) {
+      spdlog::info("not_enforced ip={} reason=\"host allowlist\"", prefix.to_string());
+    } else if (it != enforced_.end() && same_enforcement(it->second, *decision)) {
+      it->second.sequence = decision->sequence;
+    } else {
+      to_ban.push_back(*decision);
+    }
   }
-  if (allowlisted(prefix)) {
-    spdlog::info("not_enforced ip={} reason=\"host allowlist\"", prefix.to_string());
-    return;
-  }
-  if (it != enforced_.end() && same_enforcement(it->second, decision)) {
-    it->second.sequence = decision.sequence;
-    return;
-  }
-  ban({decision});
+  // Bans first: a prefix promoted over its addresses is in place before they are lifted.
+  ban(std::move(to_ban));
+  unban(std::move(to_unban));
 }
 
 void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeconds now) {
   std::map<IpPrefix, const Decision*> fleet;
   for (const auto& d : snapshot) {
     if (d.active && !expired(d, now) && !allowlisted(d.prefix)) fleet.emplace(d.prefix, &d);
+  }
+  failed_bans_.clear();
+  failed_unbans_.clear();
+  std::vector<Decision> wanted;
+  for (const auto& [prefix, d] : fleet) wanted.push_back(*d);
+  if (backend_->replace_all(wanted)) {
+    // The backend swapped its whole state in one step (nftables).
+    enforced_.clear();
+    for (auto& d : wanted) enforced_.emplace(d.prefix, std::move(d));
+    spdlog::info("reconciled fleet={} replaced=all", enforced_.size());
+    return;
   }
   std::set<IpPrefix> actual;
   if (auto held = backend_->enforced()) {
@@ -78,8 +97,6 @@ void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeco
   }
   // Forget what the backend does not hold any more (a restarted Fail2Ban), so it is banned again.
   std::erase_if(enforced_, [&](const auto& entry) { return !actual.contains(entry.first); });
-  failed_bans_.clear();
-  failed_unbans_.clear();
   spdlog::info("reconciled fleet={} ban={} unban={}", fleet.size(), to_ban.size(), to_unban.size());
   unban(std::move(to_unban));
   ban(std::move(to_ban));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "subscriber/backend.hpp"
@@ -18,6 +19,8 @@ class Enforcer {
 
   // One broadcast decision (a ban, a change, or the end of a ban).
   void apply(const common::Decision& decision, common::UnixSeconds now);
+  // Several, in sequence order, with one backend call for their bans and one for their unbans.
+  void apply(std::span<const common::Decision> decisions, common::UnixSeconds now);
 
   // After a snapshot: make the backend hold exactly the snapshot's active decisions.
   void reconcile(const std::vector<common::Decision>& snapshot, common::UnixSeconds now);

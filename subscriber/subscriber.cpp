@@ -26,6 +26,7 @@ constexpr auto kFirstMessageWait = milliseconds(1500);  // lets the subscription
 constexpr auto kPollInterval = milliseconds(200);
 constexpr auto kSpoolDrainInterval = std::chrono::seconds(1);
 constexpr std::size_t kSpoolDrainBatch = 200;
+constexpr std::size_t kMaxBatch = 100'000;  // decisions handed to the backend in one call
 constexpr milliseconds kBackoffMin{200};
 constexpr milliseconds kBackoffMax{10'000};
 
@@ -107,7 +108,8 @@ class Follower {
     backoff_ = std::min(backoff_ * 2, kBackoffMax);
   }
 
-  // Reads what the broadcast holds (waiting up to kPollInterval), applying decisions in order.
+  // Reads what the broadcast holds (waiting up to kPollInterval), and applies the decisions in
+  // order, all that arrived together in one batch: one backend call, however many there are.
   void follow() {
     zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
     try {
@@ -116,8 +118,9 @@ class Follower {
       if (e.num() != EINTR) throw;
       return;
     }
+    std::vector<common::Decision> batch;
     zmq::message_t message;
-    while (!need_snapshot_ && broadcast_.recv(message, zmq::recv_flags::dontwait)) {
+    while (!need_snapshot_ && batch.size() < kMaxBatch && broadcast_.recv(message, zmq::recv_flags::dontwait)) {
       heard_since_connect_ = true;
       last_heard_ = Clock::now();
       auto broadcast = common::decode_broadcast(message.to_string_view());
@@ -128,9 +131,11 @@ class Follower {
       if (auto* heartbeat = std::get_if<common::Heartbeat>(&*broadcast)) {
         on_heartbeat(*heartbeat);
       } else {
-        on_decision(std::get<common::Decision>(*broadcast));
+        on_decision(std::move(std::get<common::Decision>(*broadcast)), batch);
       }
     }
+    // What arrived in order before a gap is still right to apply; the snapshot then corrects the rest.
+    if (!batch.empty()) enforcer_.apply(batch, common::now_seconds());
   }
 
   void on_heartbeat(const common::Heartbeat& heartbeat) {
@@ -144,7 +149,7 @@ class Follower {
     // A heartbeat behind us was queued before the snapshot we took: nothing to do.
   }
 
-  void on_decision(const common::Decision& decision) {
+  void on_decision(common::Decision decision, std::vector<common::Decision>& batch) {
     if (decision.sequence <= sequence_) return;  // already in the snapshot
     if (decision.sequence != sequence_ + 1) {
       spdlog::warn("sequence_gap have={} got={}; taking a new snapshot", sequence_, decision.sequence);
@@ -152,7 +157,7 @@ class Follower {
       return;
     }
     sequence_ = decision.sequence;
-    enforcer_.apply(decision, common::now_seconds());
+    batch.push_back(std::move(decision));
   }
 
   void drain_spool() {

@@ -55,7 +55,12 @@ void print_log(const Process& process) {
 }  // namespace
 
 std::string security_settings(const std::filesystem::path& dir, Peer peer, const std::string& name) {
-    if (!use_curve()) {
+    return security_settings(dir, peer, name, SecurityMode::suite_default);
+}
+
+std::string security_settings(const std::filesystem::path& dir, Peer peer, const std::string& name,
+                              SecurityMode security) {
+    if (security != SecurityMode::curve && !use_curve()) {
         return "insecure = true\n";
     }
     const auto keys = dir / "keys";
@@ -128,8 +133,9 @@ const nlohmann::json* find_ban(const nlohmann::json& document, std::string_view 
 
 // ---------------------------------------------------------------- Fleet
 
-Fleet::Fleet(const TempDir& dir)
+Fleet::Fleet(const TempDir& dir, SecurityMode security)
     : dir_(dir.path()),
+      security_(security),
       aggregator_config_(dir.path() / "aggregator.toml"),
       state_db_(dir.path() / "state.db"),
       ingest_port_(free_tcp_port()),
@@ -171,7 +177,7 @@ void Fleet::write_aggregator_config(std::string_view extra_top_level) {
     toml += "broadcast = " + toml_string(broadcast_endpoint()) + "\n";
     toml += "http      = \"\"\n";
     toml += "state     = " + toml_string(state_db_.string()) + "\n";
-    toml += security_settings(dir_, Peer::aggregator, "aggregator");
+    toml += security_settings(dir_, Peer::aggregator, "aggregator", security_);
     toml += extra_top_level;
     toml += "\n[policy]\nmin_reporters = 1\n";
     write_file(aggregator_config_, toml);
@@ -201,7 +207,7 @@ const Host& Fleet::add_host(const std::string& id, const HostOptions& options) {
     toml += "broadcast  = " + toml_string(broadcast_endpoint()) + "\n";
     toml += "spool_dir  = " + toml_string(host->spool.string()) + "\n";
     toml += "timeout_ms = " + std::to_string(options.timeout.count()) + "\n";
-    toml += security_settings(dir_, Peer::host, id);
+    toml += security_settings(dir_, Peer::host, id, security_);
     toml += options.extra_top_level;
     toml += "\n[enforce]\n";
     toml += "backend       = \"exec\"\n";

@@ -30,6 +30,13 @@ enum class Peer { aggregator, host };
 // temp dir, where keys would be made with `fleetban keygen`.
 std::string security_settings(const std::filesystem::path& dir, Peer peer, const std::string& name);
 
+// A Fleet's security: the suite's default (above), or CURVE whatever the default
+// (the security tests). Keys then live in DIR/keys (NAME.key, NAME.pub, made by
+// `fleetban keygen`), the aggregator's authorized_dir is DIR/keys/authorized.
+enum class SecurityMode { suite_default, curve };
+std::string security_settings(const std::filesystem::path& dir, Peer peer, const std::string& name,
+                              SecurityMode security);
+
 // Seconds since the epoch, as fleetban's --time and expires_at count them.
 std::int64_t unix_now();
 
@@ -62,7 +69,7 @@ const nlohmann::json* find_ban(const nlohmann::json& document, std::string_view 
 class Fleet {
 public:
     // Picks the ports and writes DIR/aggregator.toml; starts nothing.
-    explicit Fleet(const TempDir& dir);
+    explicit Fleet(const TempDir& dir, SecurityMode security = SecurityMode::suite_default);
     // Kills what is still running. If the test has failed, prints the logs of
     // every program it started first.
     ~Fleet();
@@ -71,6 +78,9 @@ public:
 
     const std::filesystem::path& aggregator_config() const { return aggregator_config_; }
     const std::filesystem::path& state_db() const { return state_db_; }
+    // Where the keys are when the fleet uses CURVE (see SecurityMode).
+    std::filesystem::path keys_dir() const { return dir_ / "keys"; }
+    std::filesystem::path authorized_dir() const { return keys_dir() / "authorized"; }
     std::string ingest_endpoint() const;
     std::string broadcast_endpoint() const;
 
@@ -119,6 +129,7 @@ private:
     std::string subscriber_state(const Host& host);
 
     std::filesystem::path dir_;
+    SecurityMode security_;
     std::filesystem::path aggregator_config_;
     std::filesystem::path state_db_;
     std::uint16_t ingest_port_;
