@@ -51,7 +51,7 @@ fuzz: deps
 demo: build
 	demo/run-demo.sh $(BUILD)/bin
 
-# The benchmark harness (bench/README.md): P1..P5 with their same-run baselines, ~15 minutes with
+# The benchmark harness (bench/README.md): P1..P5 with their same-run baselines, 5-10 minutes with
 # a million bans; results in bench/results/latest.{json,md}. BENCH_ARGS="--bans 100000" for less.
 bench: build
 	bench/run.sh --build $(BUILD) $(BENCH_ARGS)

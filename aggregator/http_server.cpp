@@ -1,14 +1,206 @@
-// Placeholder until the HTTP server lands: see http_server.hpp. Constructing it fails loudly.
 #include "aggregator/http_server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "aggregator/dashboard.hpp"
+#include "common/bans_json.hpp"
 #include "common/errors.hpp"
+#include "common/ip_prefix.hpp"
 
 namespace fleetban::aggregator {
+namespace {
 
-struct HttpServer::Impl {};
+constexpr const char* kJson = "application/json";
+constexpr const char* kText = "text/plain; charset=utf-8";
+constexpr const char* kPrometheus = "text/plain; version=0.0.4";
+constexpr const char* kHtml = "text/html; charset=utf-8";
 
-HttpServer::HttpServer(const std::string& address, StateView&, const Metrics&) {
-  throw common::UsageError("http = \"" + address + "\": the HTTP server is not built yet; set http = \"\"");
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+
+// "HOST:PORT" (an IPv4 address or a host name) or "[IPV6]:PORT", with a port from 1 to 65535.
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  ListenAddress address;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::nullopt;
+    address.host = std::string(text.substr(1, close - 1));
+    in6_addr unused{};
+    if (inet_pton(AF_INET6, address.host.c_str(), &unused) != 1) return std::nullopt;
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    address.host = std::string(text.substr(0, colon));
+    bool name_like = std::all_of(address.host.begin(), address.host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    });
+    if (!name_like) return std::nullopt;
+    port = text.substr(colon + 1);
+  }
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || address.port < 1 ||
+      address.port > 65535) {
+    return std::nullopt;
+  }
+  return address;
+}
+
+void json_error(httplib::Response& res, int status, const std::string& message) {
+  res.status = status;
+  // Replaces invalid UTF-8 from the query rather than throwing.
+  res.set_content(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  kJson);
+}
+
+// GET /api/v1/bans[?ip=&reporter=&jail=]: INTERFACE.md's document for the bans that pass every filter
+// given (a repeated one must hold for each of its values).
+void serve_bans(StateView& view, const httplib::Request& req, httplib::Response& res) {
+  std::vector<common::IpPrefix> ips;
+  for (std::size_t i = 0; i < req.get_param_value_count("ip"); ++i) {
+    std::string value = req.get_param_value("ip", i);
+    auto ip = common::IpPrefix::parse(value);
+    if (!ip) return json_error(res, 400, "ip=\"" + value + "\" is not an IPv4 or IPv6 address or prefix");
+    ips.push_back(*ip);
+  }
+  auto has = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  auto decisions = view.decisions();
+  std::vector<common::Decision> chosen;
+  for (const auto& d : *decisions) {
+    bool match = std::all_of(ips.begin(), ips.end(), [&](const auto& ip) { return d.prefix.contains(ip); });
+    for (std::size_t i = 0; match && i < req.get_param_value_count("reporter"); ++i) {
+      match = has(d.reporters, req.get_param_value("reporter", i));
+    }
+    for (std::size_t i = 0; match && i < req.get_param_value_count("jail"); ++i) {
+      match = has(d.jails, req.get_param_value("jail", i));
+    }
+    if (match) chosen.push_back(d);
+  }
+  res.set_content(common::bans_json(chosen), kJson);
+}
+
+void method_not_allowed(const httplib::Request&, httplib::Response& res) {
+  res.status = 405;
+  res.set_header("Allow", "GET, HEAD");
+  res.set_content("method not allowed: this server is read-only\n", kText);
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<bool> finished{false};
+
+  ~Impl() {
+    if (!thread.joinable()) return;
+    server.stop();
+    thread.join();
+  }
+};
+
+HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics)
+    : impl_(std::make_unique<Impl>()) {
+  auto listen = parse_listen_address(address);
+  if (!listen) {
+    throw common::UsageError("http = \"" + address +
+                             "\": expected HOST:PORT or [IPV6]:PORT with a port from 1 to 65535, or \"\" for none");
+  }
+  httplib::Server& server = impl_->server;
+
+  server.Get("/", [&view](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(render_dashboard(*view.decisions(), req.get_param_value("q"), common::now_seconds()), kHtml);
+    res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
+  });
+  server.Get("/api/v1/bans",
+             [&view](const httplib::Request& req, httplib::Response& res) { serve_bans(view, req, res); });
+  server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.render_prometheus(), kPrometheus);
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", kText); });
+  // Refused after the body is read, so that a keep-alive connection stays in step.
+  server.Post(".*", method_not_allowed);
+  server.Put(".*", method_not_allowed);
+  server.Patch(".*", method_not_allowed);
+  server.Delete(".*", method_not_allowed);
+  server.Options(".*", method_not_allowed);
+  // The methods httplib has no handlers for (CONNECT, TRACE, ...), which carry no body.
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    static const std::array kRouted{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    if (std::find(kRouted.begin(), kRouted.end(), req.method) != kRouted.end()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    method_not_allowed(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      res.set_content(req.path.starts_with("/api/") ? R"({"error":"not found"})" : "not found\n",
+                      req.path.starts_with("/api/") ? kJson : kText);
+    }
+  });
+  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("http_error path=\"{}\" error=\"{}\"", req.path, e.what());
+    } catch (...) {
+      spdlog::error("http_error path=\"{}\"", req.path);
+    }
+    res.status = 500;
+    res.set_content("internal error\n", kText);
+  });
+  server.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+  });
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("http_request method={} path=\"{}\" status={}", req.method, req.path, res.status);
+  });
+  // httplib's default sets SO_REUSEPORT, which would let a second aggregator share the port.
+  server.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  // A few workers are plenty for a read-only page; short keep-alives keep shutdown quick.
+  server.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  server.set_keep_alive_timeout(2);
+  server.set_payload_max_length(64 * 1024);
+
+  errno = 0;
+  if (!server.bind_to_port(listen->host, listen->port)) {
+    int error = errno;
+    throw common::RuntimeError("http = \"" + address + "\": cannot listen there" +
+                               (error != 0 ? std::string(": ") + std::strerror(error) : std::string()));
+  }
+  impl_->thread = std::thread([impl = impl_.get()] {
+    if (!impl->server.listen_after_bind()) spdlog::error("http_server_failed: no longer serving HTTP");
+    impl->finished = true;
+  });
+  // cpp-httplib 0.11's stop() does nothing until listen has begun: wait for it, so that the
+  // destructor always stops the server.
+  while (!impl_->server.is_running() && !impl_->finished) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 HttpServer::~HttpServer() = default;

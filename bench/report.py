@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Assembles the bench drivers' results in OUT into OUT/latest.json and OUT/latest.md.
+
+    report.py OUT [--smoke]
+
+Reads OUT/run.meta.json (machine, load) and, for each part p1..p5 present, OUT/pN.json (figures
+and details) and OUT/pN.meta.json (when it ran, load average before and after). Prints the
+Markdown table. With --smoke no target is judged: the counts are too small to mean anything.
+"""
+import json
+import os
+import sys
+
+PARTS = [
+    ("p1", "P1 publish cost"),
+    ("p2", "P2 propagation"),
+    ("p3", "P3 ingest"),
+    ("p4", "P4 scale"),
+    ("p5", "P5 backends"),
+]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def number(value, unit=""):
+    if value is None:
+        return "—"
+    if unit == "events/s" or abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    elif abs(value) >= 1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3f}"
+    return f"{text} {unit}".strip()
+
+
+def verdict(met, smoke):
+    if met is None:
+        return "—"
+    if smoke:
+        return "(smoke)"
+    return "yes" if met else "**NO**"
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    out = sys.argv[1]
+    smoke = "--smoke" in sys.argv[2:]
+    meta = load(os.path.join(out, "run.meta.json")) or {}
+    doc = {"meta": meta, "parts": {}}
+    lines = []
+    mode = "smoke (tiny counts, nothing judged)" if smoke else "full"
+    lines.append(f"### fleetban bench, {meta.get('date', '?')} ({mode})")
+    lines.append("")
+    lines.append(f"- machine: {meta.get('nproc', '?')} CPUs ({meta.get('cpu_model', '?')}), "
+                 f"{meta.get('memory', '?')}, kernel {meta.get('kernel', '?')}; shared with other work")
+    lines.append(f"- build: {meta.get('build_type', '?')}, commit {meta.get('commit', '?')}; "
+                 f"timer: {meta.get('hyperfine', '?')}")
+    lines.append(f"- uptime before: `{meta.get('uptime_before', '?')}`")
+    lines.append(f"- uptime after: `{meta.get('uptime_after', '?')}`")
+    lines.append("")
+    lines.append("| figure | measured | baseline (same run) | ratio | target | met |")
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    notes = []
+    failed = []
+    carried = [k for k, _ in PARTS
+               if (load(os.path.join(out, k + ".meta.json")) or {}).get("started", "~") < meta.get("date", "")]
+    if carried:
+        lines.insert(len(lines) - 3, f"- parts carried over from an earlier run (`--only`): {', '.join(carried)}; "
+                                     "each part's row gives its own time and load")
+    for key, title in PARTS:
+        part = load(os.path.join(out, key + ".json"))
+        part_meta = load(os.path.join(out, key + ".meta.json"))
+        if part is None:
+            if part_meta is not None and part_meta.get("exit_status", 0) != 0:
+                failed.append(key)
+                lines.append(f"| **{title}: FAILED** (exit {part_meta['exit_status']}, see {key}.log) | | | | | |")
+            continue
+        doc["parts"][key] = {"ran": part_meta, **part}
+        when = ""
+        if part_meta:
+            when = (f" — ran {part_meta.get('started', '?')}, load {part_meta.get('loadavg_before', '?')}"
+                    f" → {part_meta.get('loadavg_after', '?')}")
+        lines.append(f"| **{title}**{when} | | | | | |")
+        for f in part.get("figures", []):
+            label = f["label"]
+            if f.get("note"):
+                label += f" ({f['note']})"
+            baseline = number(f.get("baseline"), f.get("unit", ""))
+            if f.get("baseline_label"):
+                baseline = f"{baseline}: {f['baseline_label']}" if f.get("baseline") is not None else f["baseline_label"]
+            ratio = f"{f['ratio']:.2f}x" if f.get("ratio") is not None else "—"
+            lines.append(f"| `{f['id']}` {label} | {number(f.get('value'), f.get('unit', ''))} | {baseline} | "
+                         f"{ratio} | {f.get('target') or '—'} | {verdict(f.get('met'), smoke)} |")
+        nft = part.get("details", {}).get("nftables")
+        if nft:
+            lines.append(f"| `P5.nftables` nftables backend | {nft.get('status')} | — | — | — | — |")
+            notes.append(f"P5 nftables: {nft.get('why', '')}")
+        f2b = part.get("details", {}).get("fail2ban", {})
+        if isinstance(f2b, dict) and str(f2b.get("status", "")).startswith("skipped"):
+            notes.append(f"P5 fail2ban: {f2b['status']}")
+    if notes:
+        lines.append("")
+        for n in notes:
+            lines.append(f"- {n}")
+    markdown = "\n".join(lines) + "\n"
+    doc["markdown"] = markdown
+    with open(os.path.join(out, "latest.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out, "latest.md"), "w") as f:
+        f.write(markdown)
+    print()
+    print(markdown)
+    return 0  # a failed part is reported by run.sh; a crash here exits non-zero
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+#include "aggregator/rate_limiter.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using fleetban::aggregator::RateLimiter;
+using namespace std::chrono_literals;
+
+const RateLimiter::Clock::time_point t0{std::chrono::hours(1000)};
+
+int allowed(RateLimiter& limiter, const std::string& reporter, RateLimiter::Clock::time_point at, int tries) {
+  int n = 0;
+  for (int i = 0; i < tries; ++i) n += limiter.allow(reporter, at) ? 1 : 0;
+  return n;
+}
+
+TEST(RateLimiter, NewReporterHasABurstOfOneSecondsWorth) {
+  RateLimiter limiter(10);
+  EXPECT_EQ(allowed(limiter, "web-01", t0, 25), 10);
+}
+
+TEST(RateLimiter, TokensComeBackAtTheRate) {
+  RateLimiter limiter(10);
+  allowed(limiter, "web-01", t0, 10);
+  EXPECT_FALSE(limiter.allow("web-01", t0 + 50ms));
+  EXPECT_TRUE(limiter.allow("web-01", t0 + 150ms));  // 1.5 tokens earned since t0 + 50 ms
+  EXPECT_FALSE(limiter.allow("web-01", t0 + 150ms));
+  EXPECT_EQ(allowed(limiter, "web-01", t0 + 550ms, 10), 4);  // 0.5 + 4.0 tokens
+}
+
+TEST(RateLimiter, IdleTimeNeverBuildsMoreThanTheBurst) {
+  RateLimiter limiter(10);
+  allowed(limiter, "web-01", t0, 10);
+  EXPECT_EQ(allowed(limiter, "web-01", t0 + 1h, 25), 10);
+}
+
+TEST(RateLimiter, ReportersAreLimitedSeparately) {
+  RateLimiter limiter(3);
+  EXPECT_EQ(allowed(limiter, "web-01", t0, 5), 3);
+  EXPECT_EQ(allowed(limiter, "web-02", t0, 5), 3);
+  EXPECT_FALSE(limiter.allow("web-01", t0));
+}
+
+TEST(RateLimiter, SteadyRateAtTheLimitIsAlwaysAllowed) {
+  RateLimiter limiter(100);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(limiter.allow("web-01", t0 + i * 10ms)) << i;
+  }
+}
+
+TEST(RateLimiter, LoweredRateAppliesToExistingReporters) {
+  RateLimiter limiter(100);
+  EXPECT_TRUE(limiter.allow("web-01", t0));
+  limiter.set_rate(2);
+  EXPECT_EQ(allowed(limiter, "web-01", t0 + 1ms, 10), 2);
+}
+
+}  // namespace

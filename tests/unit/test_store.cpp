@@ -1,0 +1,314 @@
+// The aggregator's SQLite store, against a real database file in a temp dir.
+
+#include "aggregator/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "common/errors.hpp"
+#include "printers.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using namespace fleetban::aggregator;
+using fleetban::common::EventId;
+using fleetban::common::from_unix;
+using fleetban::common::IpPrefix;
+using fleetban::common::RuntimeError;
+using fleetban::testing::TempDir;
+using std::chrono::seconds;
+
+constexpr std::int64_t T = 1'795'650'000;
+
+IpPrefix p(std::string_view text) { return *IpPrefix::parse(text); }
+
+EventId id(std::uint8_t fill) {
+  EventId id{};
+  id.fill(fill);
+  return id;
+}
+
+FleetRecord active_record() {
+  FleetRecord r;
+  r.decision.sequence = 7;
+  r.decision.prefix = p("192.0.2.7");
+  r.decision.active = true;
+  r.decision.banned_at = from_unix(T);
+  r.decision.expires_at = from_unix(T + 600);
+  r.decision.reporters = {"web-01", "web-02"};
+  r.decision.jails = {"sshd"};
+  r.decision.ban_count = 2;
+  r.decision.reason = "because";
+  r.last_duration = seconds(600);
+  return r;
+}
+
+FleetRecord pending_record() {
+  FleetRecord r;
+  r.decision.sequence = 0;
+  r.decision.prefix = p("2001:db8::/64");
+  r.reports = {Report{"web-03", "nginx", from_unix(T + 5), seconds(-1)},
+               Report{"web-04", "sshd", from_unix(T + 6), seconds(0)}};
+  return r;
+}
+
+const FleetRecord* find(const StoredState& state, const IpPrefix& prefix) {
+  auto it = std::find_if(state.records.begin(), state.records.end(),
+                         [&](const FleetRecord& r) { return r.decision.prefix == prefix; });
+  return it == state.records.end() ? nullptr : &*it;
+}
+
+TEST(Store, NewDatabaseIsEmptyWithAnIncarnation) {
+  TempDir dir;
+  Store store(dir / "state.db");
+  StoredState state = store.load();
+  EXPECT_EQ(state.sequence, 0u);
+  EXPECT_TRUE(state.records.empty());
+  EXPECT_TRUE(state.seen_events.empty());
+  EXPECT_FALSE(state.incarnation.empty());
+  EXPECT_TRUE(std::filesystem::exists(dir / "state.db"));
+}
+
+TEST(Store, CreatesMissingParentDirectories) {
+  TempDir dir;
+  auto file = dir / "var/lib/fleetban/state.db";
+  Store store(file);
+  store.load();
+  EXPECT_TRUE(std::filesystem::exists(file));
+}
+
+TEST(Store, RecordsSeenIdsAndSequenceSurviveCloseAndReopen) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    store.load();
+    store.begin();
+    store.put(active_record());
+    store.put(pending_record());
+    store.mark_seen(id(1), from_unix(T));
+    store.mark_seen(id(2), from_unix(T + 1));
+    store.set_sequence(7);
+    store.commit();
+  }
+  Store store(file);
+  StoredState state = store.load();
+  EXPECT_EQ(state.sequence, 7u);
+  ASSERT_EQ(state.records.size(), 2u);
+
+  const FleetRecord* active = find(state, p("192.0.2.7"));
+  ASSERT_NE(active, nullptr);
+  FleetRecord want = active_record();
+  EXPECT_EQ(active->decision.sequence, want.decision.sequence);
+  EXPECT_TRUE(active->decision.active);
+  EXPECT_EQ(active->decision.banned_at, want.decision.banned_at);
+  EXPECT_EQ(active->decision.expires_at, want.decision.expires_at);
+  EXPECT_EQ(active->decision.reporters, want.decision.reporters);
+  EXPECT_EQ(active->decision.jails, want.decision.jails);
+  EXPECT_EQ(active->decision.ban_count, want.decision.ban_count);
+  EXPECT_EQ(active->decision.reason, want.decision.reason);
+  EXPECT_EQ(active->last_duration, seconds(600));
+  EXPECT_TRUE(active->reports.empty());
+
+  const FleetRecord* pending = find(state, p("2001:db8::/64"));
+  ASSERT_NE(pending, nullptr);
+  EXPECT_FALSE(pending->decision.active);
+  EXPECT_EQ(pending->reports, pending_record().reports);
+
+  std::vector<EventId> seen = state.seen_events;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<EventId>{id(1), id(2)}));
+}
+
+TEST(Store, PermanentDecisionStaysPermanent) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    store.load();
+    FleetRecord r = active_record();
+    r.decision.expires_at.reset();
+    store.begin();
+    store.put(r);
+    store.commit();
+  }
+  Store store(file);
+  auto state = store.load();
+  ASSERT_EQ(state.records.size(), 1u);
+  EXPECT_TRUE(state.records[0].decision.permanent());
+}
+
+TEST(Store, PutReplacesTheRecordOfTheSamePrefix) {
+  TempDir dir;
+  Store store(dir / "state.db");
+  store.load();
+  FleetRecord r = active_record();
+  store.begin();
+  store.put(r);
+  store.commit();
+  r.decision.active = false;
+  r.decision.sequence = 8;
+  store.begin();
+  store.put(r);
+  store.commit();
+  auto state = store.load();
+  ASSERT_EQ(state.records.size(), 1u);
+  EXPECT_FALSE(state.records[0].decision.active);
+  EXPECT_EQ(state.records[0].decision.sequence, 8u);
+}
+
+TEST(Store, SameAddressBytesWithDifferentLengthsAreDifferentRecords) {
+  TempDir dir;
+  Store store(dir / "state.db");
+  store.load();
+  FleetRecord net = active_record();
+  net.decision.prefix = p("192.0.2.0/24");
+  FleetRecord address = active_record();
+  address.decision.prefix = p("192.0.2.0");
+  store.begin();
+  store.put(net);
+  store.put(address);
+  store.commit();
+  EXPECT_EQ(store.load().records.size(), 2u);
+}
+
+TEST(Store, MarkingAnIdTwiceKeepsOneCopy) {
+  TempDir dir;
+  Store store(dir / "state.db");
+  store.load();
+  store.begin();
+  store.mark_seen(id(1), from_unix(T));
+  store.mark_seen(id(1), from_unix(T + 10));
+  store.commit();
+  EXPECT_EQ(store.load().seen_events.size(), 1u);
+}
+
+TEST(Store, RolledBackWritesAreGone) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    store.load();
+    store.begin();
+    store.put(active_record());
+    store.mark_seen(id(1), from_unix(T));
+    store.set_sequence(7);
+    store.rollback();
+  }
+  Store store(file);
+  auto state = store.load();
+  EXPECT_EQ(state.sequence, 0u);
+  EXPECT_TRUE(state.records.empty());
+  EXPECT_TRUE(state.seen_events.empty());
+}
+
+TEST(Store, IncarnationIsMadeOnceAndKeptOnReopen) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  std::string first;
+  {
+    Store store(file);
+    first = store.load().incarnation;
+    EXPECT_EQ(store.load().incarnation, first);
+  }
+  Store store(file);
+  EXPECT_EQ(store.load().incarnation, first);
+  EXPECT_GE(first.size(), 8u);
+}
+
+TEST(Store, NewDatabaseHasANewIncarnation) {
+  TempDir dir;
+  Store a(dir / "a.db");
+  Store b(dir / "b.db");
+  EXPECT_NE(a.load().incarnation, b.load().incarnation);
+}
+
+TEST(Store, ForgetEventsBeforeDropsOnlyOlderIds) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    store.load();
+    store.begin();
+    store.mark_seen(id(1), from_unix(T - 100));
+    store.mark_seen(id(2), from_unix(T - 1));
+    store.mark_seen(id(3), from_unix(T));
+    store.mark_seen(id(4), from_unix(T + 100));
+    store.commit();
+    store.forget_events_before(from_unix(T));
+  }
+  Store store(file);
+  std::vector<EventId> seen = store.load().seen_events;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<EventId>{id(3), id(4)}));
+}
+
+TEST(Store, DirectoryThatCannotBeCreatedIsARuntimeError) {
+  TempDir dir;
+  auto blocker = dir.write("not-a-dir", "a file where a directory should be");
+  auto file = blocker / "sub" / "state.db";
+  try {
+    Store store(file);
+    store.load();
+    FAIL() << "opened " << file;
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(Store, FileThatIsNotADatabaseIsARuntimeError) {
+  TempDir dir;
+  auto file = dir.write("state.db", std::string(8192, 'x'));
+  try {
+    Store store(file);
+    store.load();
+    FAIL() << "opened " << file;
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(Store, DirectoryAsTheDatabaseFileIsARuntimeError) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "state.db");
+  EXPECT_THROW(
+      {
+        Store store(dir / "state.db");
+        store.load();
+      },
+      RuntimeError);
+}
+
+TEST(Store, CorruptRecordIsARuntimeErrorOnLoad) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    store.load();
+    FleetRecord r = active_record();
+    store.begin();
+    store.put(r);
+    store.commit();
+  }
+  {
+    // Break the stored record from outside, as a disk fault or a stray tool would.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE records SET record = x'ffffffff'", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Store store(file);
+  EXPECT_THROW(store.load(), RuntimeError);
+}
+
+TEST(Store, CommitWithoutBeginIsARuntimeError) {
+  TempDir dir;
+  Store store(dir / "state.db");
+  store.load();
+  EXPECT_THROW(store.commit(), RuntimeError);
+}
+
+}  // namespace
