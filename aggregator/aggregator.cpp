@@ -153,8 +153,10 @@ class Service {
     StoredState stored = store_.load();
     incarnation_ = stored.incarnation;
     state_ = FleetState(config_.policy, stored.sequence);
+    state_.reserve(stored.records.size() * 2);
     for (auto& record : stored.records) state_.restore(std::move(record));
     seen_.clear();
+    seen_.reserve(stored.seen_events.size() * 2);
     seen_.insert(stored.seen_events.begin(), stored.seen_events.end());
     update_gauges();
   }
@@ -325,20 +327,24 @@ class Service {
     send_snapshot(query.identity, std::get<common::SnapshotChunk>(query.reply).request_id);
   }
 
+  // Streams the active decisions in chunks as it walks the state: no copy of the whole fleet.
   void send_snapshot(const zmq::message_t& identity, const std::string& request_id) {
-    std::vector<Decision> active = state_.active_decisions();
+    const std::size_t total = state_.active_count();
     std::size_t sent = 0;
-    do {
-      common::SnapshotChunk chunk{.request_id = request_id, .sequence = state_.sequence(), .incarnation = incarnation_};
-      std::size_t end = std::min(active.size(), sent + kSnapshotChunk);
-      chunk.decisions.assign(std::make_move_iterator(active.begin() + static_cast<std::ptrdiff_t>(sent)),
-                             std::make_move_iterator(active.begin() + static_cast<std::ptrdiff_t>(end)));
-      sent = end;
-      chunk.last = sent == active.size();
-      send(identity, common::Reply{std::move(chunk)});
-    } while (sent < active.size());
+    common::SnapshotChunk chunk{.request_id = request_id, .sequence = state_.sequence(), .incarnation = incarnation_};
+    auto flush = [&] {
+      sent += chunk.decisions.size();
+      chunk.last = sent >= total;
+      send(identity, common::Reply{chunk});
+      chunk.decisions.clear();
+    };
+    state_.for_each_active([&](const Decision& d) {
+      chunk.decisions.push_back(d);
+      if (chunk.decisions.size() == kSnapshotChunk && sent + kSnapshotChunk < total) flush();
+    });
+    flush();  // the last chunk (also the only one, possibly empty)
     metrics_.snapshots_served.fetch_add(1, std::memory_order_relaxed);
-    spdlog::debug("snapshot_sent sequence={} decisions={}", state_.sequence(), active.size());
+    spdlog::debug("snapshot_sent sequence={} decisions={}", state_.sequence(), sent);
   }
 
   void send(const zmq::message_t& identity, const common::Reply& reply) {

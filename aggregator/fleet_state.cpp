@@ -169,7 +169,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   d.ban_count += 1;
   d.reason = event.reason;
   record.last_duration = permanent ? seconds(0) : longest;
-  record.reports.clear();  // these reports made this ban; the next ban needs new ones
+  record.reports = {};  // these reports made this ban; the next ban needs new ones (and no capacity)
   activated(d);
   ApplyResult result{.record_changed = true, .change = d};
   if (auto group = promotion_group(d.prefix)) {
@@ -264,7 +264,7 @@ Decision& FleetState::change(FleetRecord& record) {
 void FleetState::end_ban(FleetRecord& record) {
   Decision& d = change(record);
   d.active = false;
-  record.reports.clear();
+  record.reports = {};
   --active_count_;
   if (auto group = promotion_group(d.prefix)) {
     auto found = banned_in_group_.find(*group);

@@ -40,12 +40,20 @@ class FleetState {
 
   // The active decisions (what a snapshot holds).
   std::vector<common::Decision> active_decisions() const;
+  // The same without a copy of them all: calls fn(const Decision&) for each.
+  template <typename Fn>
+  void for_each_active(Fn&& fn) const {
+    for (const auto& [prefix, record] : records_) {
+      if (record.decision.active) fn(record.decision);
+    }
+  }
   std::size_t active_count() const { return active_count_; }
   const FleetRecord* find(const common::IpPrefix& prefix) const;
 
   std::uint64_t sequence() const { return sequence_; }
 
   // Loading from disk.
+  void reserve(std::size_t records) { records_.reserve(records); }
   void restore(FleetRecord record);
   void set_policy(Policy policy) { policy_ = std::move(policy); }
 

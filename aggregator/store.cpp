@@ -1,5 +1,6 @@
 #include "aggregator/store.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -16,8 +17,10 @@ namespace pb = ::fleetban::v1;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (prefix BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS seen_events (id BLOB PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_events_by_time ON seen_events (seen_at);
+-- Applied event ids, 16 bytes each, concatenated: one row per commit (and time), not per event,
+-- because a row and an index entry per event cost a quarter of the aggregator's CPU.
+CREATE TABLE IF NOT EXISTS seen_event_batches (seen_at INTEGER NOT NULL, ids BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS seen_event_batches_by_time ON seen_event_batches (seen_at);
 )sql";
 
 std::string record_key(const common::IpPrefix& prefix) {
@@ -81,9 +84,12 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode = WAL");
   exec("PRAGMA synchronous = FULL");  // an ack promises the event survives a power cut too
+  exec("PRAGMA cache_size = -65536");  // 64 MiB: the records of a large fleet stay in memory
+  // Checkpoint less often: each one runs inside a commit, on the ack path.
+  exec("PRAGMA wal_autocheckpoint = 10000");
   exec(kSchema);
   put_record_ = prepare("INSERT OR REPLACE INTO records (prefix, record) VALUES (?1, ?2)");
-  put_seen_ = prepare("INSERT OR IGNORE INTO seen_events (id, seen_at) VALUES (?1, ?2)");
+  put_seen_ = prepare("INSERT INTO seen_event_batches (seen_at, ids) VALUES (?1, ?2)");
   put_meta_ = prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
 }
 
@@ -146,21 +152,34 @@ StoredState Store::load() {
   }
   sqlite3_finalize(records);
 
-  sqlite3_stmt* seen = prepare("SELECT id FROM seen_events");
+  sqlite3_stmt* seen = prepare("SELECT ids FROM seen_event_batches");
   while (sqlite3_step(seen) == SQLITE_ROW) {
+    const auto* bytes = static_cast<const std::uint8_t*>(sqlite3_column_blob(seen, 0));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(seen, 0));
     common::EventId id{};
-    if (sqlite3_column_bytes(seen, 0) == static_cast<int>(id.size())) {
-      std::memcpy(id.data(), sqlite3_column_blob(seen, 0), id.size());
+    for (std::size_t offset = 0; offset + id.size() <= size; offset += id.size()) {
+      std::memcpy(id.data(), bytes + offset, id.size());
       state.seen_events.push_back(id);
     }
   }
   sqlite3_finalize(seen);
+  std::sort(state.seen_events.begin(), state.seen_events.end());
+  state.seen_events.erase(std::unique(state.seen_events.begin(), state.seen_events.end()), state.seen_events.end());
   return state;
 }
 
-void Store::begin() { exec("BEGIN IMMEDIATE"); }
+void Store::begin() {
+  pending_seen_.clear();
+  exec("BEGIN IMMEDIATE");
+}
 
 void Store::commit() {
+  try {
+    write_pending_seen();
+  } catch (const common::RuntimeError&) {
+    rollback();
+    throw;
+  }
   char* error = nullptr;
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error != nullptr ? error : "unknown error";
@@ -170,7 +189,10 @@ void Store::commit() {
   }
 }
 
-void Store::rollback() { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+void Store::rollback() {
+  pending_seen_.clear();
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
 
 void Store::put(const FleetRecord& record) {
   std::string key = record_key(record.decision.prefix);
@@ -183,11 +205,19 @@ void Store::put(const FleetRecord& record) {
 }
 
 void Store::mark_seen(const common::EventId& id, common::UnixSeconds at) {
-  sqlite3_bind_blob(put_seen_, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(put_seen_, 2, common::to_unix(at));
-  int rc = sqlite3_step(put_seen_);
-  sqlite3_reset(put_seen_);
-  if (rc != SQLITE_DONE) fail("cannot write event id");
+  std::string& ids = pending_seen_[common::to_unix(at)];
+  ids.append(reinterpret_cast<const char*>(id.data()), id.size());
+}
+
+void Store::write_pending_seen() {
+  for (const auto& [at, ids] : pending_seen_) {
+    sqlite3_bind_int64(put_seen_, 1, at);
+    sqlite3_bind_blob(put_seen_, 2, ids.data(), static_cast<int>(ids.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(put_seen_);
+    sqlite3_reset(put_seen_);
+    if (rc != SQLITE_DONE) fail("cannot write event ids");
+  }
+  pending_seen_.clear();
 }
 
 void Store::set_sequence(std::uint64_t sequence) {
@@ -200,7 +230,7 @@ void Store::set_sequence(std::uint64_t sequence) {
 }
 
 void Store::forget_events_before(common::UnixSeconds before) {
-  sqlite3_stmt* statement = prepare("DELETE FROM seen_events WHERE seen_at < ?1");
+  sqlite3_stmt* statement = prepare("DELETE FROM seen_event_batches WHERE seen_at < ?1");
   sqlite3_bind_int64(statement, 1, common::to_unix(before));
   int rc = sqlite3_step(statement);
   sqlite3_finalize(statement);

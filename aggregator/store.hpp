@@ -1,12 +1,13 @@
 #pragma once
 // The aggregator's durable state in SQLite (WAL, synchronous=FULL): one row per address record,
-// the event ids already applied, and meta (sequence, incarnation). Writes happen in explicit
+// the event ids already applied (one row per commit), and meta (sequence, incarnation). Writes happen in explicit
 // transactions, many events per commit, so durability costs little throughput.
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,14 @@ class Store {
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);
   [[noreturn]] void fail(const std::string& what);
+  void write_pending_seen();
 
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_record_ = nullptr;
   sqlite3_stmt* put_seen_ = nullptr;
   sqlite3_stmt* put_meta_ = nullptr;
+  std::map<std::int64_t, std::string> pending_seen_;  // ids marked in this transaction, by time
 };
 
 }  // namespace fleetban::aggregator

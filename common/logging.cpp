@@ -11,6 +11,8 @@ void init_logging(const std::string& program) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);
   spdlog::cfg::load_env_levels();
+  // stderr stays unbuffered (one write per line), so nothing is lost when a process is killed:
+  // the lines before a crash are the ones an operator needs.
   spdlog::flush_on(spdlog::level::info);
 }
 
