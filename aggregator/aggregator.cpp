@@ -27,8 +27,8 @@ using common::Decision;
 using common::EventId;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxBatch = 4096;            // events taken into one transaction
-constexpr std::size_t kSnapshotChunk = 10'000;     // decisions per snapshot message
+constexpr std::size_t kMaxBatch = 4096;         // events taken into one transaction
+constexpr std::size_t kSnapshotChunk = 10'000;  // decisions per snapshot message
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 constexpr auto kForgetEventsAfter = std::chrono::hours(24 * 30);
@@ -108,8 +108,8 @@ class Service {
 
   void run() {
     spdlog::info("aggregator started ingest={} broadcast={} http={} state={} sequence={} active_bans={} insecure={}",
-                 config_.ingest, config_.broadcast, config_.http.empty() ? "off" : config_.http,
-                 config_.state.string(), state_.sequence(), state_.active_count(), config_.security.insecure);
+                 config_.ingest, config_.broadcast, config_.http.empty() ? "off" : config_.http, config_.state.string(),
+                 state_.sequence(), state_.active_count(), config_.security.insecure);
     common::notify_ready();
     auto next_heartbeat = Clock::now();
     while (!signals_.stop.load()) {
@@ -130,7 +130,8 @@ class Service {
         auto until = std::chrono::system_clock::time_point(*expiry) - std::chrono::system_clock::now();
         wait = std::min<Clock::duration>(wait, std::max<Clock::duration>(until, Clock::duration::zero()));
       }
-      std::array<zmq::pollitem_t, 2> items{{{ingest_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
+      std::array<zmq::pollitem_t, 2> items{
+          {{ingest_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
       try {
         zmq::poll(items.data(), items.size(), std::chrono::duration_cast<std::chrono::milliseconds>(wait));
       } catch (const zmq::error_t& e) {
@@ -224,16 +225,15 @@ class Service {
     update_gauges();
   }
 
-  common::Ack handle_event(const zmq::message_t& payload, common::Event& event, common::UnixSeconds now,
-                           Batch& batch) {
+  common::Ack handle_event(const zmq::message_t& payload, common::Event& event, common::UnixSeconds now, Batch& batch) {
     common::Ack ack{.event_id = event.id};
     bool unban = event.kind == common::EventKind::unban;
     auto refuse = [&](RejectReason reason, const std::string& why) {
       ack.outcome = common::AckOutcome::refused;
       ack.reason = why;
       metrics_.count_event(unban, EventOutcome::refused);
-      reject(reason, fmt::format("event_refused host={} ip={} reason=\"{}\"", event.host_id,
-                                 event.prefix.to_string(), why));
+      reject(reason,
+             fmt::format("event_refused host={} ip={} reason=\"{}\"", event.host_id, event.prefix.to_string(), why));
       return ack;
     };
     auto peer = authenticated_peer(payload);

@@ -16,7 +16,6 @@ struct StopSignals {
 
 // Runs until signals.stop. Throws RuntimeError/UsageError on a fatal start-up problem.
 void run_aggregator(const AggregatorConfig& config, StopSignals& signals,
-                    const std::optional<std::filesystem::path>& config_file,
-                    const common::FlagOverrides& flags);
+                    const std::optional<std::filesystem::path>& config_file, const common::FlagOverrides& flags);
 
 }  // namespace fleetban::aggregator

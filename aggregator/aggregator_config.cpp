@@ -19,16 +19,21 @@ constexpr std::array kAggregatorKeys{
     ConfigKey{"http", ValueType::string, "127.0.0.1:7782", "dashboard, JSON API, /metrics; empty turns it off"},
     ConfigKey{"state", ValueType::string, "/var/lib/fleetban/state.db", "the SQLite database"},
     ConfigKey{"server_key", ValueType::string, "/etc/fleetban/keys/aggregator.key", "the aggregator's secret key"},
-    ConfigKey{"authorized_dir", ValueType::string, "/etc/fleetban/authorized", "one NAME.pub per host or operator allowed in"},
+    ConfigKey{"authorized_dir", ValueType::string, "/etc/fleetban/authorized",
+              "one NAME.pub per host or operator allowed in"},
     ConfigKey{"insecure", ValueType::boolean, "false", "no CURVE at all (lab and tests); both ends must agree"},
-    ConfigKey{"policy.min_reporters", ValueType::integer, "1", "distinct hosts that must report an address before the fleet bans it"},
+    ConfigKey{"policy.min_reporters", ValueType::integer, "1",
+              "distinct hosts that must report an address before the fleet bans it"},
     ConfigKey{"policy.report_window", ValueType::integer, "3600", "seconds a report counts toward min_reporters"},
     ConfigKey{"policy.default_bantime", ValueType::integer, "3600", "seconds, for a report that carries none"},
-    ConfigKey{"policy.max_bantime", ValueType::integer, "604800", "no fleet ban lasts longer, unless permanent (-1) was reported"},
-    ConfigKey{"policy.escalation", ValueType::number, "2.0", "a re-offender's next fleet ban lasts escalation x its last one"},
+    ConfigKey{"policy.max_bantime", ValueType::integer, "604800",
+              "no fleet ban lasts longer, unless permanent (-1) was reported"},
+    ConfigKey{"policy.escalation", ValueType::number, "2.0",
+              "a re-offender's next fleet ban lasts escalation x its last one"},
     ConfigKey{"policy.host_unban", ValueType::string, "fleet", "an early unban on a host: fleet | retract"},
     ConfigKey{"policy.allowlist", ValueType::string_list, "", "prefixes never fleet-banned"},
-    ConfigKey{"policy.promote_after", ValueType::integer, "0", ">0: that many banned addresses in one /24 or /64 ban the prefix"},
+    ConfigKey{"policy.promote_after", ValueType::integer, "0",
+              ">0: that many banned addresses in one /24 or /64 ban the prefix"},
     ConfigKey{"policy.min_prefix_v4", ValueType::integer, "16", "shorter IPv4 prefixes are refused"},
     ConfigKey{"policy.min_prefix_v6", ValueType::integer, "32", "shorter IPv6 prefixes are refused"},
     ConfigKey{"policy.max_events_per_second", ValueType::integer, "100", "per reporter; beyond it events are refused"},
@@ -37,8 +42,8 @@ constexpr std::array kAggregatorKeys{
 unsigned in_range(const common::ConfigValues& v, std::string_view key, std::int64_t low, std::int64_t high) {
   std::int64_t value = v.integer(key);
   if (value < low || value > high) {
-    throw UsageError(v.origin(key) + ": " + std::to_string(value) + " is not between " + std::to_string(low) +
-                     " and " + std::to_string(high));
+    throw UsageError(v.origin(key) + ": " + std::to_string(value) + " is not between " + std::to_string(low) + " and " +
+                     std::to_string(high));
   }
   return static_cast<unsigned>(value);
 }
@@ -74,9 +79,12 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
     throw UsageError(v.origin("policy.escalation") + ": must be between 1.0 (no escalation) and 1000");
   }
   const std::string& unban = v.string("policy.host_unban");
-  if (unban == "fleet") p.host_unban = HostUnban::fleet;
-  else if (unban == "retract") p.host_unban = HostUnban::retract;
-  else throw UsageError(v.origin("policy.host_unban") + ": '" + unban + "' is not one of fleet, retract");
+  if (unban == "fleet")
+    p.host_unban = HostUnban::fleet;
+  else if (unban == "retract")
+    p.host_unban = HostUnban::retract;
+  else
+    throw UsageError(v.origin("policy.host_unban") + ": '" + unban + "' is not one of fleet, retract");
   p.allowlist = common::prefix_list(v, "policy.allowlist");
   p.promote_after = in_range(v, "policy.promote_after", 0, 65'536);
   p.min_prefix_v4 = in_range(v, "policy.min_prefix_v4", 0, 32);

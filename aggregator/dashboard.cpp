@@ -124,8 +124,11 @@ Civil civil(common::UnixSeconds time) {
   auto day = std::chrono::floor<std::chrono::days>(time);
   std::chrono::year_month_day ymd{day};
   std::chrono::hh_mm_ss hms{time - day};
-  return {static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-          static_cast<long long>(hms.hours().count()), static_cast<long long>(hms.minutes().count()),
+  return {static_cast<int>(ymd.year()),
+          static_cast<unsigned>(ymd.month()),
+          static_cast<unsigned>(ymd.day()),
+          static_cast<long long>(hms.hours().count()),
+          static_cast<long long>(hms.minutes().count()),
           static_cast<long long>(hms.seconds().count())};
 }
 
@@ -133,8 +136,8 @@ Civil civil(common::UnixSeconds time) {
 std::string iso_text(common::UnixSeconds time) {
   Civil c = civil(time);
   char text[64];
-  std::snprintf(text, sizeof text, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", c.year, c.month, c.day, c.hours,
-                c.minutes, c.seconds);
+  std::snprintf(text, sizeof text, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", c.year, c.month, c.day, c.hours, c.minutes,
+                c.seconds);
   return text;
 }
 
@@ -295,30 +298,36 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
   const std::string total = std::to_string(active.size());
   std::string out;
   out.reserve(8192 + rows.size());
-  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-         "<meta name=\"referrer\" content=\"no-referrer\">\n<title>fleetban: ";
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<meta name=\"referrer\" content=\"no-referrer\">\n<title>fleetban: ";
   out += total;
   out += active.size() == 1 ? " active ban" : " active bans";
   out += "</title>\n<style>";
   out += kStyle;
-  out += "</style>\n</head>\n<body>\n<header>\n<h1>fleetban</h1>\n<p class=\"meta\">The fleet&#39;s bans as of <time datetime=\"";
+  out +=
+      "</style>\n</head>\n<body>\n<header>\n<h1>fleetban</h1>\n<p class=\"meta\">The fleet&#39;s bans as of <time "
+      "datetime=\"";
   out += iso_text(now);
   out += "\">";
   out += utc_text(now);
-  out += "</time>.</p>\n</header>\n<main>\n<section class=\"summary\" aria-label=\"Counts\">\n"
-         "<div class=\"card\"><h2>Active bans</h2><span class=\"num\" id=\"total\">";
+  out +=
+      "</time>.</p>\n</header>\n<main>\n<section class=\"summary\" aria-label=\"Counts\">\n"
+      "<div class=\"card\"><h2>Active bans</h2><span class=\"num\" id=\"total\">";
   out += total;
   out += "</span><span class=\"none\">";
   out += std::to_string(permanent);
   out += " permanent</span></div>\n";
   append_counts(out, "Per host", "per-host", "host", per_host);
   append_counts(out, "Per jail", "per-jail", "jail", per_jail);
-  out += "</section>\n<form class=\"search\" method=\"get\" action=\"/\" role=\"search\">"
-         "<label for=\"q\" hidden>Search</label><input id=\"q\" type=\"search\" name=\"q\" value=\"";
+  out +=
+      "</section>\n<form class=\"search\" method=\"get\" action=\"/\" role=\"search\">"
+      "<label for=\"q\" hidden>Search</label><input id=\"q\" type=\"search\" name=\"q\" value=\"";
   append_escaped(out, search);
-  out += "\" placeholder=\"Address, host or jail\" autocomplete=\"off\" spellcheck=\"false\">"
-         "<button type=\"submit\">Search</button>";
+  out +=
+      "\" placeholder=\"Address, host or jail\" autocomplete=\"off\" spellcheck=\"false\">"
+      "<button type=\"submit\">Search</button>";
   if (!search.empty()) out += "<a href=\"/\">Show all</a>";
   out += "</form>\n<p class=\"shown\"><span id=\"shown\">";
   out += std::to_string(shown);
@@ -330,9 +339,10 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
     append_escaped(out, search);
     out += "&rdquo;)";
   }
-  out += ".</p>\n<table class=\"bans\" id=\"bans\">\n<caption hidden>The fleet&#39;s active bans</caption>\n"
-         "<thead><tr><th scope=\"col\">Address</th><th scope=\"col\">Expires</th><th scope=\"col\">Reporters</th>"
-         "<th scope=\"col\">Jails</th><th scope=\"col\">Bans</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n";
+  out +=
+      ".</p>\n<table class=\"bans\" id=\"bans\">\n<caption hidden>The fleet&#39;s active bans</caption>\n"
+      "<thead><tr><th scope=\"col\">Address</th><th scope=\"col\">Expires</th><th scope=\"col\">Reporters</th>"
+      "<th scope=\"col\">Jails</th><th scope=\"col\">Bans</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n";
   out += rows;
   if (shown == 0) {
     out += "<tr class=\"none\"><td colspan=\"6\">";

@@ -22,8 +22,8 @@ struct Report {
 
 struct FleetRecord {
   common::Decision decision;
-  std::vector<Report> reports;              // not yet turned into a ban, newest last
-  std::chrono::seconds last_duration{0};    // of the last fleet ban (0: permanent or never banned)
+  std::vector<Report> reports;            // not yet turned into a ban, newest last
+  std::chrono::seconds last_duration{0};  // of the last fleet ban (0: permanent or never banned)
 };
 
 }  // namespace fleetban::aggregator

@@ -27,9 +27,7 @@ UnixSeconds start_of(const Event& event, UnixSeconds now) {
 }
 
 // An unban at or after the ban's own end is Fail2Ban expiring it, not a person lifting it.
-bool is_expiry(const Event& event) {
-  return event.bantime > seconds(0) && event.created >= event.time + event.bantime;
-}
+bool is_expiry(const Event& event) { return event.bantime > seconds(0) && event.created >= event.time + event.bantime; }
 
 }  // namespace
 
@@ -78,8 +76,10 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
   d.reason = event.reason;
   record.last_duration = duration.value_or(seconds(0));
   record.reports.clear();
-  if (was_active) track_expiry(d);
-  else activated(d);
+  if (was_active)
+    track_expiry(d);
+  else
+    activated(d);
   return {.record_changed = true, .change = d};
 }
 
@@ -116,6 +116,10 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
     } else if (updated.expires_at) {
       updated.expires_at = std::max(*updated.expires_at, start + *duration);
     }
+    if (updated.expires_at) {
+      // No fleet ban outlasts max_bantime, however many reports extend it.
+      updated.expires_at = std::min(*updated.expires_at, updated.banned_at + policy_.max_bantime);
+    }
     add_unique(updated.reporters, event.host_id);
     add_unique(updated.jails, event.jail);
     if (updated.expires_at == current.expires_at && updated.reporters == current.reporters &&
@@ -143,12 +147,15 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   bool permanent = false;
   seconds longest{0};
   for (const auto& r : record.reports) {
-    if (auto d = duration_of(r.bantime)) longest = std::max(longest, *d);
-    else permanent = true;
+    if (auto d = duration_of(r.bantime))
+      longest = std::max(longest, *d);
+    else
+      permanent = true;
   }
   if (!permanent && current.ban_count > 0 && record.last_duration > seconds(0)) {
     // A re-offender: its next ban lasts `escalation` times its last one, within max_bantime.
-    auto escalated = seconds(static_cast<std::int64_t>(static_cast<double>(record.last_duration.count()) * policy_.escalation));
+    auto escalated =
+        seconds(static_cast<std::int64_t>(static_cast<double>(record.last_duration.count()) * policy_.escalation));
     longest = std::min(std::max(longest, escalated), policy_.max_bantime);
   }
   if (!permanent && start + longest <= now) {
@@ -215,8 +222,10 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
   d.reason = "promoted: " + std::to_string(members.size()) + " addresses banned in " + group.to_string();
   for (const auto& member : members) {
     const Decision& m = records_.at(member).decision;
-    if (!m.expires_at) d.expires_at.reset();
-    else if (d.expires_at) d.expires_at = std::max(*d.expires_at, *m.expires_at);
+    if (!m.expires_at)
+      d.expires_at.reset();
+    else if (d.expires_at)
+      d.expires_at = std::max(*d.expires_at, *m.expires_at);
     for (const auto& r : m.reporters) add_unique(d.reporters, r);
     for (const auto& j : m.jails) add_unique(d.jails, j);
   }

@@ -18,10 +18,10 @@
 namespace fleetban::aggregator {
 
 struct ApplyResult {
-  std::optional<std::string> refused;       // why the event was not applied (it is still acked)
+  std::optional<std::string> refused;                      // why the event was not applied (it is still acked)
   RejectReason refused_because = RejectReason::malformed;  // the metric label, when refused
-  bool record_changed = false;              // the record must be persisted
-  std::optional<common::Decision> change;   // a new fleet decision to broadcast, with its sequence
+  bool record_changed = false;                             // the record must be persisted
+  std::optional<common::Decision> change;                  // a new fleet decision to broadcast, with its sequence
   // Prefix promotion changes more than one record: the prefix's decision and the end of each
   // address folded into it, to broadcast after `change`, in this order (sequences increase).
   std::vector<common::Decision> more_changes;

@@ -4,16 +4,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "aggregator/dashboard.hpp"

@@ -32,7 +32,8 @@ std::string Metrics::render_prometheus() const {
   out += "# HELP fleetban_rejected_input_total Input dropped or refused, by reason.\n";
   out += "# TYPE fleetban_rejected_input_total counter\n";
   for (std::size_t r = 0; r < kRejectReasonNames.size(); ++r) {
-    out += fmt::format("fleetban_rejected_input_total{{reason=\"{}\"}} {}\n", kRejectReasonNames[r], rejected[r].load());
+    out +=
+        fmt::format("fleetban_rejected_input_total{{reason=\"{}\"}} {}\n", kRejectReasonNames[r], rejected[r].load());
   }
   out += "# HELP fleetban_commit_seconds Time to commit one group of events to SQLite.\n";
   out += "# TYPE fleetban_commit_seconds histogram\n";

@@ -17,10 +17,10 @@ inline constexpr std::array kEventOutcomeNames{std::string_view{"applied"}, std:
 
 // Why input was dropped or refused; the label values of fleetban_rejected_input_total.
 enum class RejectReason { malformed, frames, identity, not_operator, rate_limited, allowlisted, prefix_too_short };
-inline constexpr std::array kRejectReasonNames{
-    std::string_view{"malformed"},    std::string_view{"frames"},       std::string_view{"identity"},
-    std::string_view{"not_operator"}, std::string_view{"rate_limited"}, std::string_view{"allowlisted"},
-    std::string_view{"prefix_too_short"}};
+inline constexpr std::array kRejectReasonNames{std::string_view{"malformed"},       std::string_view{"frames"},
+                                               std::string_view{"identity"},        std::string_view{"not_operator"},
+                                               std::string_view{"rate_limited"},    std::string_view{"allowlisted"},
+                                               std::string_view{"prefix_too_short"}};
 
 // Upper bounds of the commit latency histogram, in seconds.
 inline constexpr std::array kCommitBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0};
@@ -34,8 +34,8 @@ struct Metrics {
   std::atomic<std::uint64_t> commit_micros_sum{0};
   std::atomic<std::uint64_t> active_bans{0};
   std::atomic<std::uint64_t> last_sequence{0};
-  std::atomic<std::uint64_t> subscribers{0};   // connections on the broadcast socket
-  std::atomic<std::uint64_t> reporters{0};     // distinct hosts that reported since start
+  std::atomic<std::uint64_t> subscribers{0};  // connections on the broadcast socket
+  std::atomic<std::uint64_t> reporters{0};    // distinct hosts that reported since start
   std::atomic<std::uint64_t> snapshots_served{0};
 
   void count_event(bool unban, EventOutcome outcome) {

@@ -81,9 +81,22 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
     db_ = nullptr;
     throw common::RuntimeError(file.string() + ": cannot open database: " + message);
   }
+  try {
+    configure();
+  } catch (...) {
+    // The destructor does not run for a constructor that throws: release the handle here.
+    sqlite3_finalize(put_record_);
+    sqlite3_finalize(put_seen_);
+    sqlite3_finalize(put_meta_);
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+void Store::configure() {
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode = WAL");
-  exec("PRAGMA synchronous = FULL");  // an ack promises the event survives a power cut too
+  exec("PRAGMA synchronous = FULL");   // an ack promises the event survives a power cut too
   exec("PRAGMA cache_size = -65536");  // 64 MiB: the records of a large fleet stay in memory
   // Checkpoint less often: each one runs inside a commit, on the ack path.
   exec("PRAGMA wal_autocheckpoint = 10000");

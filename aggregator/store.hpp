@@ -46,6 +46,7 @@ class Store {
   void forget_events_before(common::UnixSeconds before);
 
  private:
+  void configure();  // pragmas, schema, statements
   void exec(const char* sql);
   sqlite3_stmt* prepare(const char* sql);
   [[noreturn]] void fail(const std::string& what);

@@ -93,8 +93,9 @@ void unban_all(const Fail2banSandbox& f2b, const std::vector<std::string>& addre
 // ---------------------------------------------------------------------------------------------
 nlohmann::json measure_nftables() {
   return {{"status", "not measured"},
-          {"why", "not yet wired into the harness (the backend was written alongside it); see HOOK(nftables) in "
-                  "bench/backend.cpp"}};
+          {"why",
+           "not yet wired into the harness (the backend was written alongside it); see HOOK(nftables) in "
+           "bench/backend.cpp"}};
 }
 
 int run_bench(int argc, char** argv) {
@@ -215,12 +216,13 @@ int run_bench(int argc, char** argv) {
       {"per_address_s", single_s},
       {"per_call_s", per_call},
       {"raw_batched_s", raw_batched_s},
-      {"jail_action", "none (Fail2Ban bookkeeping only; a firewall action would add the same per-address cost to "
-                      "every arm)"}};
-  std::printf("P5 fail2ban: snapshot %zu bans in %.3f s (%zu calls); live %zu bans in %.3f s (%zu calls); "
-              "one call per address %.3f s each; raw batched %zu in %.3f s\n",
-              decisions, snapshot_apply_s, snapshot_calls, live, live_s, live_calls, per_call, decisions,
-              raw_batched_s);
+      {"jail_action",
+       "none (Fail2Ban bookkeeping only; a firewall action would add the same per-address cost to "
+       "every arm)"}};
+  std::printf(
+      "P5 fail2ban: snapshot %zu bans in %.3f s (%zu calls); live %zu bans in %.3f s (%zu calls); "
+      "one call per address %.3f s each; raw batched %zu in %.3f s\n",
+      decisions, snapshot_apply_s, snapshot_calls, live, live_s, live_calls, per_call, decisions, raw_batched_s);
 
   std::string d = std::to_string(decisions);
   std::vector<Figure> figures;
@@ -236,18 +238,18 @@ int run_bench(int argc, char** argv) {
               .met = snapshot_apply_s <= 0.5 * per_address_total};
   if (!in_jail || *in_jail != decisions) snap.note = "the jail did not hold every ban";
   figures.push_back(snap);
-  Figure live_figure{.id = "P5.fail2ban.live",
-                     .label = "subscriber applies decisions from the broadcast (" + std::to_string(live) +
-                              " timed, scaled to " + d + ")",
-                     .value = live_scaled,
-                     .unit = "s",
-                     .baseline_label = "same per-address client calls, scaled",
-                     .baseline = per_address_total,
-                     .ratio = live_scaled / per_address_total,
-                     .target = "<= 0.5x one call per address",
-                     .met = live_scaled <= 0.5 * per_address_total,
-                     .note = std::to_string(live_calls) + " fail2ban-client calls for " + std::to_string(live) +
-                             " decisions"};
+  Figure live_figure{
+      .id = "P5.fail2ban.live",
+      .label =
+          "subscriber applies decisions from the broadcast (" + std::to_string(live) + " timed, scaled to " + d + ")",
+      .value = live_scaled,
+      .unit = "s",
+      .baseline_label = "same per-address client calls, scaled",
+      .baseline = per_address_total,
+      .ratio = live_scaled / per_address_total,
+      .target = "<= 0.5x one call per address",
+      .met = live_scaled <= 0.5 * per_address_total,
+      .note = std::to_string(live_calls) + " fail2ban-client calls for " + std::to_string(live) + " decisions"};
   figures.push_back(live_figure);
   figures.push_back({.id = "P5.fail2ban.raw_batched",
                      .label = "raw batched fail2ban-client calls for " + d + " addresses (no fleetban)",

@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,9 +122,7 @@ std::int64_t realtime_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 TempDir::TempDir() {
   std::string pattern = "/tmp/fleetban-bench.XXXXXX";
@@ -381,10 +379,9 @@ Aggregator::Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::
   probe_key_ = "bench-probe";
   std::string http_line = http ? "127.0.0.1:" + std::to_string(free_tcp_port()) : "";
   // max_events_per_second is raised so the rate limiter does not cap the ingest measurements.
-  write_file(config_, "ingest = " + toml_string(ingest()) + "\n" + "broadcast = " + toml_string(broadcast()) +
-                          "\n" + "http = " + toml_string(http_line) + "\n" + "state = " +
-                          toml_string(state_.string()) + "\n" + "server_key = " +
-                          toml_string(keys_.secret("aggregator").string()) + "\n" +
+  write_file(config_, "ingest = " + toml_string(ingest()) + "\n" + "broadcast = " + toml_string(broadcast()) + "\n" +
+                          "http = " + toml_string(http_line) + "\n" + "state = " + toml_string(state_.string()) + "\n" +
+                          "server_key = " + toml_string(keys_.secret("aggregator").string()) + "\n" +
                           "authorized_dir = " + toml_string(keys_.authorized_dir().string()) + "\n" +
                           "insecure = false\n\n[policy]\nmin_reporters = 1\nallowlist = []\n"
                           "max_events_per_second = 10000000\n" +
@@ -398,10 +395,10 @@ Aggregator::~Aggregator() {
 double Aggregator::start(milliseconds timeout) {
   if (process_) throw std::logic_error("aggregator already running");
   ++starts_;
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{programs_.aggregator(), "--config", config_.string()}, dir_ / "aggregator.log");
-  auto answered = wait_for_status(ingest(), keys_.public_key("aggregator"), keys_.secret(probe_key_), timeout,
-                                  process_.get());
+  process_ = std::make_unique<Process>(std::vector<std::string>{programs_.aggregator(), "--config", config_.string()},
+                                       dir_ / "aggregator.log");
+  auto answered =
+      wait_for_status(ingest(), keys_.public_key("aggregator"), keys_.secret(probe_key_), timeout, process_.get());
   if (!answered) {
     std::string log = this->log();
     if (log.size() > 4000) log = log.substr(log.size() - 4000);
@@ -473,9 +470,8 @@ void write_host_toml(const fs::path& file, const HostToml& h) {
   write_file(file, "host_id = " + toml_string(h.host_id) + "\naggregator = " + toml_string(h.aggregator) +
                        "\nbroadcast = " + toml_string(h.broadcast) + "\nspool_dir = " +
                        toml_string(h.spool_dir.string()) + "\ntimeout_ms = " + std::to_string(h.timeout_ms) +
-                       "\nserver_key = " + toml_string(h.server_key.string()) +
-                       "\nclient_key = " + toml_string(h.client_key.string()) + "\ninsecure = false\n\n[enforce]\n" +
-                       h.enforce + "\n");
+                       "\nserver_key = " + toml_string(h.server_key.string()) + "\nclient_key = " +
+                       toml_string(h.client_key.string()) + "\ninsecure = false\n\n[enforce]\n" + h.enforce + "\n");
 }
 
 std::uint64_t status_kb(pid_t pid, const std::string& field) {
@@ -537,7 +533,7 @@ Summary summarize(std::vector<double> values) {
 }
 
 nlohmann::json to_json(const Summary& s) {
-  return {{"count", s.count}, {"min", s.min}, {"p50", s.p50}, {"p90", s.p90},
+  return {{"count", s.count}, {"min", s.min}, {"p50", s.p50},  {"p90", s.p90},
           {"p99", s.p99},     {"max", s.max}, {"mean", s.mean}};
 }
 

@@ -89,7 +89,7 @@ struct RunResult {
   int exit_code = -1;  // -1: killed at the timeout
   std::string out;     // stdout (stderr goes to err)
   std::string err;
-  double seconds = 0;  // wall time from just before fork to reaping
+  double seconds = 0;      // wall time from just before fork to reaping
   double cpu_seconds = 0;  // user + system CPU of the command (and its waited-for children)
 };
 
@@ -135,8 +135,7 @@ class Keys {
 class Aggregator {
  public:
   // Makes the "aggregator" key in keys. policy_extra: more lines under [policy].
-  Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::string policy_extra = "",
-             bool http = false);
+  Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::string policy_extra = "", bool http = false);
   ~Aggregator();
 
   std::string ingest() const { return "tcp://127.0.0.1:" + std::to_string(ingest_port_); }

@@ -55,7 +55,7 @@ void client_loop(zmq::context_t& context, const LoadOptions& options, const Clie
   event.failures = 5;
   event.bancount = 1;
   bool counted = options.count > 0;
-  std::uint64_t next = 0;       // events this thread made
+  std::uint64_t next = 0;  // events this thread made
   std::uint64_t in_flight = 0;
   std::uint64_t answered = 0;
   std::string frame;
@@ -132,8 +132,8 @@ LoadResult drive(const LoadOptions& options) {
     if (options.count > 0) {
       auto started = Clock::now();
       // Measured from the first ack: connection and CURVE handshakes are not ingest.
-      while (counters.applied.load() + counters.refused.load() + counters.duplicate.load() +
-                 counters.throttled.load() + counters.undecodable.load() ==
+      while (counters.applied.load() + counters.refused.load() + counters.duplicate.load() + counters.throttled.load() +
+                 counters.undecodable.load() ==
              0) {
         sleep_for(milliseconds(1));
         if (seconds_since(started) > 30) throw std::runtime_error("no ack from the aggregator within 30 s");
@@ -165,9 +165,9 @@ LoadResult drive(const LoadOptions& options) {
       auto end = t0 + options.duration;
       std::uint64_t start_count = last;
       while (Clock::now() < end) {
-        sleep_for(std::min<milliseconds>(milliseconds(10), std::chrono::duration_cast<milliseconds>(
-                                                               std::min(next_sample, end) - Clock::now()) +
-                                                               milliseconds(1)));
+        sleep_for(std::min<milliseconds>(
+            milliseconds(10),
+            std::chrono::duration_cast<milliseconds>(std::min(next_sample, end) - Clock::now()) + milliseconds(1)));
         if (Clock::now() >= next_sample && next_sample <= end) {
           std::uint64_t now = counters.applied.load();
           result.per_second.push_back(static_cast<double>(now - last));
@@ -195,9 +195,15 @@ LoadResult drive(const LoadOptions& options) {
 }  // namespace
 
 nlohmann::json LoadResult::to_json() const {
-  return {{"sent", sent},           {"applied", applied},     {"duplicate", duplicate},
-          {"refused", refused},     {"throttled", throttled}, {"undecodable", undecodable},
-          {"seconds", seconds},     {"acks_per_second", acks_per_second}, {"per_second", per_second},
+  return {{"sent", sent},
+          {"applied", applied},
+          {"duplicate", duplicate},
+          {"refused", refused},
+          {"throttled", throttled},
+          {"undecodable", undecodable},
+          {"seconds", seconds},
+          {"acks_per_second", acks_per_second},
+          {"per_second", per_second},
           {"end_index", end_index}};
 }
 

@@ -15,14 +15,14 @@
 namespace fleetban::bench {
 
 struct ClientKey {
-  std::string name;    // host_id of the events = the key's name in authorized_dir
+  std::string name;        // host_id of the events = the key's name in authorized_dir
   std::string public_key;  // Z85
   std::string secret_key;  // Z85
 };
 
 struct LoadOptions {
   std::string endpoint;
-  std::string server_public;      // Z85
+  std::string server_public;       // Z85
   std::vector<ClientKey> clients;  // one thread per client
   unsigned window = 256;           // requests in flight per thread
   // Rate mode (count == 0): warm up, then measure acks over `duration`.
@@ -30,7 +30,7 @@ struct LoadOptions {
   std::chrono::milliseconds duration{10'000};
   // Count mode: send exactly `count` events in all, wait for every ack.
   std::uint64_t count = 0;
-  std::uint64_t first_index = 0;   // addresses bench_address(first_index + i)
+  std::uint64_t first_index = 0;  // addresses bench_address(first_index + i)
   std::int64_t bantime = 86'400;
 };
 
@@ -41,8 +41,8 @@ struct LoadResult {
   std::uint64_t refused = 0;
   std::uint64_t throttled = 0;
   std::uint64_t undecodable = 0;
-  double seconds = 0;        // the measured interval
-  double acks_per_second = 0;  // applied acks in the measured interval / seconds
+  double seconds = 0;              // the measured interval
+  double acks_per_second = 0;      // applied acks in the measured interval / seconds
   std::vector<double> per_second;  // applied acks in each whole second of the interval (rate mode)
   std::uint64_t end_index = 0;     // every address used was bench_address(i) for i < end_index
   nlohmann::json to_json() const;

@@ -34,18 +34,22 @@ Fail2banSandbox::Fail2banSandbox(fs::path dir) : dir_(std::move(dir)) {
   fs::create_directories(dir_ / "etc/action.d");
   fs::create_directories(dir_ / "run");
   write_file(dir_ / "run/auth.log", "");
-  write_file(dir_ / "etc/fail2ban.conf",
-             "[Definition]\nloglevel = INFO\nlogtarget = " + run + "/fail2ban.log\nsyslogsocket = auto\n"
-             "socket = " + run + "/f2b.sock\npidfile = " + run + "/f2b.pid\nallowipv6 = auto\n"
-             "dbfile = " + run + "/f2b.sqlite3\ndbpurgeage = 1d\n");
+  write_file(dir_ / "etc/fail2ban.conf", "[Definition]\nloglevel = INFO\nlogtarget = " + run +
+                                             "/fail2ban.log\nsyslogsocket = auto\n"
+                                             "socket = " +
+                                             run + "/f2b.sock\npidfile = " + run +
+                                             "/f2b.pid\nallowipv6 = auto\n"
+                                             "dbfile = " +
+                                             run + "/f2b.sqlite3\ndbpurgeage = 1d\n");
   write_file(dir_ / "etc/filter.d/test-auth.conf",
              "[Definition]\nfailregex = ^auth failure from <HOST>\\s*$\ndatepattern = {NONE}\n");
   // No action: the ban is Fail2Ban's own bookkeeping (jail, database); a real deployment adds its
   // firewall action here, which costs the same per address whichever way the ban arrives.
-  write_file(dir_ / "etc/jail.local", "[DEFAULT]\nbackend = polling\nusedns = no\nbantime = 3600\n"
-                                      "findtime = 600\nmaxretry = 2\n\n[" + std::string(kJail) +
-                                          "]\nenabled = true\nfilter = test-auth\nlogpath = " + run +
-                                          "/auth.log\naction =\n");
+  write_file(dir_ / "etc/jail.local",
+             "[DEFAULT]\nbackend = polling\nusedns = no\nbantime = 3600\n"
+             "findtime = 600\nmaxretry = 2\n\n[" +
+                 std::string(kJail) + "]\nenabled = true\nfilter = test-auth\nlogpath = " + run +
+                 "/auth.log\naction =\n");
 }
 
 Fail2banSandbox::~Fail2banSandbox() {

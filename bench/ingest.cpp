@@ -75,8 +75,8 @@ int run_bench(int argc, char** argv) {
         options.first_index = r.end_index;  // the next round bans new addresses
         real_rates.push_back(r.acks_per_second);
         details["aggregator"].push_back(r.to_json());
-        std::printf("P3 round %d aggregator: %.0f durable acks/s (applied %llu, refused %llu, throttled %llu)\n",
-                    round, r.acks_per_second, static_cast<unsigned long long>(r.applied),
+        std::printf("P3 round %d aggregator: %.0f durable acks/s (applied %llu, refused %llu, throttled %llu)\n", round,
+                    r.acks_per_second, static_cast<unsigned long long>(r.applied),
                     static_cast<unsigned long long>(r.refused), static_cast<unsigned long long>(r.throttled));
         if (r.refused + r.throttled + r.undecodable > 0) {
           throw std::runtime_error("events were refused or throttled: the measurement is not of durable ingest");
@@ -96,8 +96,8 @@ int run_bench(int argc, char** argv) {
   details["aggregator_cpu_us_per_event"] = real_events > 0 ? real_cpu / real_events * 1e6 : 0.0;
   details["driver_cpu_s_during_aggregator_runs"] = driver_cpu_real;
   details["aggregator_rss_kb"] = status_kb(aggregator.pid(), "VmRSS");
-  details["state_db_bytes"] = file_size_or_zero(aggregator.state_db()) +
-                              file_size_or_zero(aggregator.state_db().string() + "-wal");
+  details["state_db_bytes"] =
+      file_size_or_zero(aggregator.state_db()) + file_size_or_zero(aggregator.state_db().string() + "-wal");
   details["address_note"] = "data only, never contacted: 2001:db8::/32 and 100.64.0.0/10";
   Figure f{.id = "P3.ingest",
            .label = "durable acked ban events/s into the aggregator (" + std::to_string(threads) + " CURVE DEALERs, " +

@@ -148,8 +148,8 @@ int run_bench(int argc, char** argv) {
       {
         std::vector<std::unique_ptr<Process>> children;
         for (int i = 0; i < n; ++i) {
-          children.push_back(std::make_unique<Process>(std::vector<std::string>{stamp, file.string(), "x"},
-                                                       dir / "fanout.log"));
+          children.push_back(
+              std::make_unique<Process>(std::vector<std::string>{stamp, file.string(), "x"}, dir / "fanout.log"));
         }
         for (auto& child : children) child->wait_for_exit(milliseconds(10'000));
       }
@@ -177,8 +177,9 @@ int run_bench(int argc, char** argv) {
                     .server_key = keys.public_key("aggregator"),
                     .client_key = keys.secret(s.name),
                     .enforce = "backend = \"exec\"\nban_command = " +
-                               toml_string(stamp + " " + stamps.path().string() + " <ip> " + s.name) + "\nunban_command = " +
-                               toml_string(stamp + " " + (home / "unbans").string() + " <ip>") + "\n"};
+                               toml_string(stamp + " " + stamps.path().string() + " <ip> " + s.name) +
+                               "\nunban_command = " + toml_string(stamp + " " + (home / "unbans").string() + " <ip>") +
+                               "\n"};
       write_host_toml(home / "host.toml", host);
       s.process = std::make_unique<Process>(
           std::vector<std::string>{programs.subscriber(), "--config", (home / "host.toml").string()},
@@ -227,9 +228,9 @@ int run_bench(int argc, char** argv) {
     int direct_lost = 0;
     {
       zmq::context_t context;
-      common::ClientSockets sockets(context, {.insecure = false,
-                                              .server_key = keys.public_key("aggregator"),
-                                              .client_key = keys.secret("publisher")});
+      common::ClientSockets sockets(
+          context,
+          {.insecure = false, .server_key = keys.public_key("aggregator"), .client_key = keys.secret("publisher")});
       zmq::socket_t ingest = sockets.ingest(aggregator.ingest());
       if (!common::fetch_status(ingest, std::chrono::seconds(10))) throw std::runtime_error("no status answer");
       for (int k = 0; k < publishes; ++k) {
@@ -270,12 +271,14 @@ int run_bench(int argc, char** argv) {
                          {"direct_not_reached", direct_lost},
                          {"all_ready_s", ready_s}};
     details["rounds"].push_back(round);
-    std::printf("P2 N=%3d  p50 %7.2f ms  p90 %7.2f  p99 %7.2f  max %7.2f  (samples %zu, lost %d; publish p50 %.2f ms; "
-                "exec floor p50 %.2f ms)\n",
-                n, s.p50, s.p90, s.p99, s.max, s.count, lost, wall.p50, floor.p50);
-    std::printf("P2 N=%3d  connected client: p50 %7.2f ms  p90 %7.2f  p99 %7.2f  max %7.2f  (lost %d); fan-out floor "
-                "p50 %.2f p99 %.2f ms\n",
-                n, d.p50, d.p90, d.p99, d.max, direct_lost, fan.p50, fan.p99);
+    std::printf(
+        "P2 N=%3d  p50 %7.2f ms  p90 %7.2f  p99 %7.2f  max %7.2f  (samples %zu, lost %d; publish p50 %.2f ms; "
+        "exec floor p50 %.2f ms)\n",
+        n, s.p50, s.p90, s.p99, s.max, s.count, lost, wall.p50, floor.p50);
+    std::printf(
+        "P2 N=%3d  connected client: p50 %7.2f ms  p90 %7.2f  p99 %7.2f  max %7.2f  (lost %d); fan-out floor "
+        "p50 %.2f p99 %.2f ms\n",
+        n, d.p50, d.p90, d.p99, d.max, direct_lost, fan.p50, fan.p99);
     Figure f{.id = "P2.p99.N" + std::to_string(n),
              .label = "publish -> every subscriber's exec backend, p99, N=" + std::to_string(n) + " (p50 " +
                       fmt::format("{:.2f}", s.p50) + " ms)",

@@ -81,13 +81,20 @@ std::string joined(const std::vector<std::string>& argv) {
 
 // Appends each command's run times (seconds) to times[name], and its CPU seconds (user + system,
 // per run, or hyperfine's mean per round) to cpu[name].
-void time_round(const std::vector<Command>& commands, int warmup, int runs, bool use_hyperfine,
-                const fs::path& dir, int round, std::map<std::string, std::vector<double>>& times,
+void time_round(const std::vector<Command>& commands, int warmup, int runs, bool use_hyperfine, const fs::path& dir,
+                int round, std::map<std::string, std::vector<double>>& times,
                 std::map<std::string, std::vector<double>>& cpu) {
   if (use_hyperfine) {
     fs::path json = dir / ("hyperfine-" + std::to_string(round) + ".json");
-    std::vector<std::string> argv{*find_program("hyperfine"), "-N", "--style", "basic", "--warmup",
-                                  std::to_string(warmup), "--runs", std::to_string(runs), "--export-json",
+    std::vector<std::string> argv{*find_program("hyperfine"),
+                                  "-N",
+                                  "--style",
+                                  "basic",
+                                  "--warmup",
+                                  std::to_string(warmup),
+                                  "--runs",
+                                  std::to_string(runs),
+                                  "--export-json",
                                   json.string()};
     for (const auto& c : commands) {
       argv.insert(argv.end(), {"-n", c.name, joined(c.argv)});
@@ -183,10 +190,12 @@ int run_bench(int argc, char** argv) {
   std::vector<Command> commands{
       {"true", {"/bin/true"}},
       {"minimal_client", minimal_argv},
-      {"publish", {programs.publish(), "ban", "--ip", "192.0.2.10", "--jail", "sshd", "--bantime", "600",
-                   "--config", (dir / "host.toml").string()}},
-      {"publish_spool", {programs.publish(), "ban", "--ip", "192.0.2.11", "--jail", "sshd", "--bantime", "600",
-                         "--config", (dir / "host-down.toml").string()}},
+      {"publish",
+       {programs.publish(), "ban", "--ip", "192.0.2.10", "--jail", "sshd", "--bantime", "600", "--config",
+        (dir / "host.toml").string()}},
+      {"publish_spool",
+       {programs.publish(), "ban", "--ip", "192.0.2.11", "--jail", "sshd", "--bantime", "600", "--config",
+        (dir / "host-down.toml").string()}},
   };
   std::unique_ptr<Fail2banSandbox> f2b;
   double f2b_start = 0;

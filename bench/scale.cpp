@@ -31,8 +31,8 @@ struct ListRun {
 // `fleetban list --json` into a file; counts the bans by their "ip" keys.
 ListRun timed_list(const Programs& programs, const fs::path& host_toml, const fs::path& file, pid_t aggregator) {
   double aggregator_cpu = cpu_seconds(aggregator);
-  auto result = run({programs.fleetban(), "list", "--json", "--config", host_toml.string()}, milliseconds(600'000),
-                    file);
+  auto result =
+      run({programs.fleetban(), "list", "--json", "--config", host_toml.string()}, milliseconds(600'000), file);
   if (result.exit_code != 0) {
     fs::remove(file);
     auto error = result.err;
@@ -148,7 +148,8 @@ int run_bench(int argc, char** argv) {
       std::printf("P4 fleetban list --json FAILED after %.3f s: %s; again with timeout_ms = 120000\n", list.seconds,
                   list.error.c_str());
       list = timed_list(programs, dir / "cli-patient.toml", list_file, aggregator.pid());
-      if (!list.ok) throw std::runtime_error("fleetban list --json failed even with timeout_ms = 120000: " + list.error);
+      if (!list.ok)
+        throw std::runtime_error("fleetban list --json failed even with timeout_ms = 120000: " + list.error);
     }
     list_times.push_back(list.seconds);
     list_cpu.push_back(list.cpu_seconds);
@@ -177,12 +178,20 @@ int run_bench(int argc, char** argv) {
 
   double mb = 1024.0;
   details["bans"] = bans;
-  details["rss_kb"] = {{"empty", rss_empty},          {"loaded", rss_loaded},       {"loaded_peak", hwm_loaded},
-                       {"after_list", rss_after_list}, {"after_list_peak", hwm_after_list},
+  details["rss_kb"] = {{"empty", rss_empty},
+                       {"loaded", rss_loaded},
+                       {"loaded_peak", hwm_loaded},
+                       {"after_list", rss_after_list},
+                       {"after_list_peak", hwm_after_list},
                        {"restarted", rss_restarted}};
   details["state_db_bytes"] = {{"empty", db_empty}, {"db", db_bytes}, {"wal", wal_bytes}};
-  details["list"] = {{"seconds", list_times}, {"cpu_seconds", list_cpu}, {"failures_with_default_timeout", list_failures}, {"bans", listed}, {"json_bytes", list_bytes}, {"empty_seconds", empty_list}};
-  details["restart"] = {{"seconds", restart_times}, {"cpu_seconds", restart_cpu}, {"stop_seconds", stop_times}, {"empty_seconds", empty_start},
+  details["list"] = {
+      {"seconds", list_times}, {"cpu_seconds", list_cpu},  {"failures_with_default_timeout", list_failures},
+      {"bans", listed},        {"json_bytes", list_bytes}, {"empty_seconds", empty_list}};
+  details["restart"] = {{"seconds", restart_times},
+                        {"cpu_seconds", restart_cpu},
+                        {"stop_seconds", stop_times},
+                        {"empty_seconds", empty_start},
                         {"active_bans_after", active ? nlohmann::json(*active) : nlohmann::json(nullptr)}};
   details["address_note"] = "data only, never contacted: 2001:db8::/32 and 100.64.0.0/10";
 
@@ -190,7 +199,8 @@ int run_bench(int argc, char** argv) {
   double rss_worst = static_cast<double>(std::max({rss_loaded, rss_after_list, rss_restarted})) / mb;
   std::vector<Figure> figures;
   figures.push_back({.id = "P4.rss",
-                     .label = "aggregator VmRSS with " + n + " active bans (largest of: after load, after snapshots, "
+                     .label = "aggregator VmRSS with " + n +
+                              " active bans (largest of: after load, after snapshots, "
                               "after restart)",
                      .value = rss_worst,
                      .unit = "MB",
@@ -202,16 +212,16 @@ int run_bench(int argc, char** argv) {
                      .note = "peak (VmHWM) " + std::to_string(std::max(hwm_loaded, hwm_after_list) / 1024) + " MB"});
   double list_s = median_of(list_times);
   double empty_list_s = median_of(empty_list);
-  Figure snapshot{.id = "P4.snapshot",
-                  .label = "new `fleetban list --json` with " + n + " bans (median of " +
-                           std::to_string(list_repeat) + ")",
-                  .value = list_s,
-                  .unit = "s",
-                  .baseline_label = "same command, no ban",
-                  .baseline = empty_list_s,
-                  .ratio = list_s / empty_list_s,
-                  .target = "< 3 s",
-                  .met = list_s < 3.0 && listed == bans};
+  Figure snapshot{
+      .id = "P4.snapshot",
+      .label = "new `fleetban list --json` with " + n + " bans (median of " + std::to_string(list_repeat) + ")",
+      .value = list_s,
+      .unit = "s",
+      .baseline_label = "same command, no ban",
+      .baseline = empty_list_s,
+      .ratio = list_s / empty_list_s,
+      .target = "< 3 s",
+      .met = list_s < 3.0 && listed == bans};
   if (listed != bans) snapshot.note = "listed " + std::to_string(listed) + " bans, not " + n;
   if (!list_failures.empty()) {
     snapshot.met = false;

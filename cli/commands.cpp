@@ -121,7 +121,9 @@ int status(const common::HostConfig& config, std::ostream& out) {
   for (std::filesystem::directory_iterator it(config.spool_dir / "bad", ec), end; !ec && it != end; it.increment(ec)) {
     ++bad;
   }
-  if (bad > 0) out << fmt::format("spool:        {} unreadable file(s) set aside in {}\n", bad, (config.spool_dir / "bad").string());
+  if (bad > 0)
+    out << fmt::format("spool:        {} unreadable file(s) set aside in {}\n", bad,
+                       (config.spool_dir / "bad").string());
   return exit;
 }
 
@@ -154,8 +156,7 @@ int list(const common::HostConfig& config, ListFormat format, std::ostream& out)
     out << fmt::format("{:<40} {:<21} {:>5}  {:<24} {}\n", d.prefix.to_string(), format_expiry(d), d.ban_count,
                        fmt::join(d.jails, ","), fmt::join(d.reporters, ","));
   }
-  out << bans.size() << " active ban" << (bans.size() == 1 ? "" : "s") << " at sequence " << snapshot->sequence
-      << "\n";
+  out << bans.size() << " active ban" << (bans.size() == 1 ? "" : "s") << " at sequence " << snapshot->sequence << "\n";
   return common::kExitOk;
 }
 

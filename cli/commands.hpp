@@ -1,9 +1,9 @@
 #pragma once
 // The operator's tool, one function per subcommand; cli/main.cpp parses the flags and calls one.
 
+#include <chrono>
 #include <filesystem>
 #include <iosfwd>
-#include <chrono>
 #include <string>
 
 #include "common/host_config.hpp"

@@ -2,9 +2,9 @@
 // Durable writes: a temporary file in the same directory, fsync, rename, fsync of the directory.
 // A reader sees the old file or the whole new one, never a part, even after a crash.
 
+#include <sys/types.h>
 #include <filesystem>
 #include <string_view>
-#include <sys/types.h>
 
 namespace fleetban::common {
 

@@ -256,7 +256,8 @@ Expected<Broadcast> decode_broadcast(std::string_view frame) {
   }
   if (in.has_heartbeat()) {
     if (in.heartbeat().incarnation().size() > kMaxIncarnationBytes) return Failure{"bad incarnation"};
-    return Broadcast{Heartbeat{in.heartbeat().sequence(), in.heartbeat().incarnation(), from_unix(in.heartbeat().time())}};
+    return Broadcast{
+        Heartbeat{in.heartbeat().sequence(), in.heartbeat().incarnation(), from_unix(in.heartbeat().time())}};
   }
   return Failure{"empty broadcast"};
 }

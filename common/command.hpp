@@ -31,10 +31,10 @@ class CommandTemplate {
 };
 
 struct CommandResult {
-  int exit_code = -1;      // -1 when it could not start, was killed or timed out
+  int exit_code = -1;  // -1 when it could not start, was killed or timed out
   bool timed_out = false;
-  std::string output;      // stdout, when captured
-  std::string error;       // why it could not start
+  std::string output;  // stdout, when captured
+  std::string error;   // why it could not start
 };
 
 enum class CaptureOutput { no, yes };

@@ -1,9 +1,9 @@
 #include "common/config.hpp"
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/errors.hpp"
 

@@ -20,7 +20,7 @@ namespace fleetban::common {
 enum class ValueType { string, integer, number, boolean, string_list };
 
 struct ConfigKey {
-  std::string_view name;           // "timeout_ms", or "enforce.backend" for a key in [enforce]
+  std::string_view name;  // "timeout_ms", or "enforce.backend" for a key in [enforce]
   ValueType type;
   std::string_view default_value;  // in flag syntax: "500", "true", "a,b" for a list; "" for empty
   std::string_view help;

@@ -14,7 +14,7 @@ namespace fleetban::common {
 struct Decision {
   std::uint64_t sequence = 0;  // the broadcast sequence number of the change that made it so
   IpPrefix prefix;
-  bool active = false;         // false: the fleet no longer bans it
+  bool active = false;  // false: the fleet no longer bans it
   UnixSeconds banned_at{};
   std::optional<UnixSeconds> expires_at;  // nullopt: permanent
   std::vector<std::string> reporters;

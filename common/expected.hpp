@@ -14,7 +14,7 @@ struct Failure {
 template <typename T>
 class Expected {
  public:
-  Expected(T value) : state_(std::move(value)) {}  // NOLINT: implicit on purpose, like std::expected
+  Expected(T value) : state_(std::move(value)) {}            // NOLINT: implicit on purpose, like std::expected
   Expected(Failure failure) : state_(std::move(failure)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(state_); }

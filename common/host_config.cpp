@@ -10,13 +10,14 @@ namespace fleetban::common {
 
 namespace {
 
-// The one table of host.toml keys; INTERFACE.md documents the same keys (tests/unit/test_host_config.cpp
+// The one table of host.toml keys; INTERFACE.md documents the same keys (tests/unit/test_config.cpp
 // checks that they agree).
 constexpr std::array kHostKeys{
     ConfigKey{"host_id", ValueType::string, "", "this host's name in the fleet (default: the hostname)"},
     ConfigKey{"aggregator", ValueType::string, "", "the aggregator's ingest endpoint, e.g. tcp://198.51.100.5:7780"},
     ConfigKey{"broadcast", ValueType::string, "", "the aggregator's broadcast endpoint, e.g. tcp://198.51.100.5:7781"},
-    ConfigKey{"spool_dir", ValueType::string, "/var/spool/fleetban", "where events wait until the aggregator acks them"},
+    ConfigKey{"spool_dir", ValueType::string, "/var/spool/fleetban",
+              "where events wait until the aggregator acks them"},
     ConfigKey{"timeout_ms", ValueType::integer, "500", "the longest one publish waits for its ack"},
     ConfigKey{"server_key", ValueType::string, "/etc/fleetban/keys/aggregator.pub", "the aggregator's public key"},
     ConfigKey{"client_key", ValueType::string, "", "this host's secret key (default: /etc/fleetban/keys/HOST_ID.key)"},
@@ -25,7 +26,8 @@ constexpr std::array kHostKeys{
     ConfigKey{"enforce.backend", ValueType::string, "log", "fail2ban | nftables | exec | log"},
     ConfigKey{"enforce.jail", ValueType::string, "fleetban", "fail2ban: the local jail that receives fleet bans"},
     ConfigKey{"enforce.fail2ban_client", ValueType::string, "fail2ban-client", "fail2ban: command prefix"},
-    ConfigKey{"enforce.ban_command", ValueType::string, "", "exec: run per banned address; tags <ip> <bantime> <jails> <reporters> <expires>"},
+    ConfigKey{"enforce.ban_command", ValueType::string, "",
+              "exec: run per banned address; tags <ip> <bantime> <jails> <reporters> <expires>"},
     ConfigKey{"enforce.unban_command", ValueType::string, "", "exec: run per unbanned address"},
     ConfigKey{"enforce.nft_table", ValueType::string, "inet fleetban", "nftables: the table that holds the sets"},
     ConfigKey{"enforce.allowlist", ValueType::string_list, "", "prefixes never enforced on this host"},
@@ -63,11 +65,16 @@ HostConfig load_host_config(const std::optional<std::filesystem::path>& file, co
       v.string("client_key").empty() ? "/etc/fleetban/keys/" + c.host_id + ".key" : v.string("client_key");
 
   const std::string& backend = v.string("enforce.backend");
-  if (backend == "fail2ban") c.enforce.backend = BackendKind::fail2ban;
-  else if (backend == "nftables") c.enforce.backend = BackendKind::nftables;
-  else if (backend == "exec") c.enforce.backend = BackendKind::exec;
-  else if (backend == "log") c.enforce.backend = BackendKind::log;
-  else throw UsageError(v.origin("enforce.backend") + ": '" + backend + "' is not one of fail2ban, nftables, exec, log");
+  if (backend == "fail2ban")
+    c.enforce.backend = BackendKind::fail2ban;
+  else if (backend == "nftables")
+    c.enforce.backend = BackendKind::nftables;
+  else if (backend == "exec")
+    c.enforce.backend = BackendKind::exec;
+  else if (backend == "log")
+    c.enforce.backend = BackendKind::log;
+  else
+    throw UsageError(v.origin("enforce.backend") + ": '" + backend + "' is not one of fail2ban, nftables, exec, log");
   c.enforce.jail = v.string("enforce.jail");
   c.enforce.fail2ban_client = v.string("enforce.fail2ban_client");
   c.enforce.ban_command = v.string("enforce.ban_command");

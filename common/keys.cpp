@@ -63,8 +63,7 @@ KeyPair read_secret_key(const std::filesystem::path& file) {
   struct stat st {};
   if (stat(file.c_str(), &st) != 0) throw UsageError(file.string() + ": cannot read key file");
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    throw UsageError(file.string() + ": secret key is accessible by group or others; run: chmod 600 " +
-                     file.string());
+    throw UsageError(file.string() + ": secret key is accessible by group or others; run: chmod 600 " + file.string());
   }
   KeyPair keys;
   keys.secret_key = read_key_text(file);

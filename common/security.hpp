@@ -8,9 +8,9 @@ namespace fleetban::common {
 
 // A client (publisher, subscriber, operator tool): it checks the server's key and proves its own.
 struct ClientSecurity {
-  bool insecure = false;                 // no CURVE at all; the server must say so too
-  std::filesystem::path server_key;      // the aggregator's public key file
-  std::filesystem::path client_key;      // this host's (or operator's) secret key file
+  bool insecure = false;             // no CURVE at all; the server must say so too
+  std::filesystem::path server_key;  // the aggregator's public key file
+  std::filesystem::path client_key;  // this host's (or operator's) secret key file
 };
 
 // The aggregator: its own secret key, and the directory of public keys it lets in.

@@ -65,8 +65,8 @@ std::string describe_handshake_failure(HandshakeMonitor::Side side, std::uint16_
 void HandshakeMonitor::attach(zmq::socket_t& socket) {
   static std::atomic<unsigned> next{0};
   std::string endpoint = "inproc://fleetban-handshake-monitor-" + std::to_string(next++);
-  int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  int events =
+      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0) return;  // diagnostics only
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);

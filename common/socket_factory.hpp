@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "common/security.hpp"
@@ -15,7 +15,7 @@
 namespace fleetban::common {
 
 // The largest frame any fleetban socket accepts; anything bigger is dropped by libzmq.
-inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;  // one event or snapshot request
+inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;        // one event or snapshot request
 inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a snapshot chunk
 
 // Watches the handshakes of the sockets it is attached to, so that a security mismatch or a

@@ -44,8 +44,10 @@ std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
   if (colon == std::string_view::npos) return std::nullopt;
   auto role = user_id.substr(0, colon);
   PeerIdentity identity{PeerRole::host, std::string(user_id.substr(colon + 1))};
-  if (role == "operator") identity.role = PeerRole::operator_;
-  else if (role != "host") return std::nullopt;
+  if (role == "operator")
+    identity.role = PeerRole::operator_;
+  else if (role != "host")
+    return std::nullopt;
   return identity;
 }
 
@@ -98,9 +100,8 @@ void ZapHandler::serve(zmq::socket_t socket) {
       }
       if (status != "200") spdlog::warn("connection_refused peer={} reason=\"{}\"", address, text);
       std::string request_id = request.size() > 1 ? request[1].to_string() : std::string();
-      std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"), zmq::buffer(request_id),
-                                             zmq::buffer(status),    zmq::buffer(text),
-                                             zmq::buffer(user_id),   zmq::const_buffer{}};
+      std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(status),
+                                             zmq::buffer(text),      zmq::buffer(user_id),    zmq::const_buffer{}};
       zmq::send_multipart(socket, reply);
     }
   } catch (const std::exception& e) {

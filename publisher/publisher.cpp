@@ -25,8 +25,8 @@ common::TimePoint parse_time(const std::string& text) {
   // Fail2Ban passes <time> as a float of seconds ("1795652765.9075983"), or an integer.
   double seconds = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(seconds) ||
-      seconds < 0 || seconds > 7.2e9) {
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(seconds) || seconds < 0 ||
+      seconds > 7.2e9) {
     throw common::UsageError("--time: '" + text + "' is not a unix time in seconds");
   }
   return common::from_unix_ms(static_cast<std::int64_t>(seconds * 1000.0));
@@ -112,8 +112,8 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
     if (ack->outcome == common::AckOutcome::refused) {
       spdlog::warn("event_refused ip={} jail={} reason=\"{}\"", event.prefix.to_string(), event.jail, ack->reason);
     }
-    auto left = config.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::now() - started);
+    auto left = config.timeout -
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     if (left > std::chrono::milliseconds(0)) common::drain_spool(ingest, spool, kDrainAfterPublish, left);
     return common::kExitOk;
   }

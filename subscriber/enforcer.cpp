@@ -110,6 +110,7 @@ void Enforcer::tick(common::UnixSeconds now) {
   if (!ended.empty()) unban(std::move(ended));
   if (failed_bans_.empty() && failed_unbans_.empty()) {
     retry_delay_ = std::chrono::seconds(1);
+    next_retry_ = {};  // the next failure is retried at once, then after 1 s
     return;
   }
   if (now < next_retry_) return;

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -175,10 +175,14 @@ std::optional<NftTable> NftTable::parse(std::string_view text) {
   }
   if (words.size() != 2) return std::nullopt;
   NftTable table;
-  if (words[0] == "inet") table.family = NftFamily::inet;
-  else if (words[0] == "ip") table.family = NftFamily::ip;
-  else if (words[0] == "ip6") table.family = NftFamily::ip6;
-  else return std::nullopt;
+  if (words[0] == "inet")
+    table.family = NftFamily::inet;
+  else if (words[0] == "ip")
+    table.family = NftFamily::ip;
+  else if (words[0] == "ip6")
+    table.family = NftFamily::ip6;
+  else
+    return std::nullopt;
   std::string_view name = words[1];
   auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
@@ -269,7 +273,7 @@ std::string NftablesBackend::change_text(const NftTable& table, const NftChange&
     auto of_family = [f](const IpPrefix& p) { return p.family() == f; };
 
     // Each element's text once: "192.0.2.7" and "192.0.2.7 timeout 600s".
-    std::vector<std::string> bare;  // removals, then rewrites
+    std::vector<std::string> bare;   // removals, then rewrites
     std::vector<std::string> timed;  // rewrites, then inserts
     if (!change.replace_addresses) {
       for (const auto& p : change.remove) {
@@ -349,8 +353,7 @@ std::unique_ptr<NftablesBackend> NftablesBackend::from_config(const common::Enfo
   return std::make_unique<NftablesBackend>(std::move(*table), command->words());
 }
 
-bool NftablesBackend::run_batch(const std::string& text, std::string_view what, std::size_t count,
-                                LogFailure log) {
+bool NftablesBackend::run_batch(const std::string& text, std::string_view what, std::size_t count, LogFailure log) {
   RulesetFile file(text);
   if (!file.ok()) {
     spdlog::error("nft_failed op={} table=\"{}\" elements={} error=\"cannot write {}\"", what, table_.to_string(),

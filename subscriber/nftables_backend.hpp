@@ -57,10 +57,10 @@ struct NftElement {
 // What one transaction does to the sets. Elements of a family the table does not hold are left out;
 // an address appears in one list at most.
 struct NftChange {
-  bool replace_addresses = false;        // flush the address sets first (a snapshot)
-  std::vector<common::IpPrefix> remove;  // addresses to take out, whether present or not
-  std::vector<NftElement> rewrite;       // addresses that may be present (or expired): new timeout
-  std::vector<NftElement> insert;        // addresses new to this backend: a plain add
+  bool replace_addresses = false;                   // flush the address sets first (a snapshot)
+  std::vector<common::IpPrefix> remove;             // addresses to take out, whether present or not
+  std::vector<NftElement> rewrite;                  // addresses that may be present (or expired): new timeout
+  std::vector<NftElement> insert;                   // addresses new to this backend: a plain add
   std::optional<std::vector<NftElement>> prefixes;  // when set: the prefix sets' whole new content
 };
 

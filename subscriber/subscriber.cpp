@@ -165,8 +165,7 @@ class Follower {
     if (spool_.list().empty()) return;
     auto result = common::drain_spool(ingest_, spool_, kSpoolDrainBatch, config_.timeout);
     if (result.sent > 0 || result.moved_aside > 0) {
-      spdlog::info("spool_drained sent={} moved_aside={} stalled={}", result.sent, result.moved_aside,
-                   result.stalled);
+      spdlog::info("spool_drained sent={} moved_aside={} stalled={}", result.sent, result.moved_aside, result.stalled);
     }
   }
 

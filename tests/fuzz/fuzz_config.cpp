@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto values = common::load_config_text(table, text, "fuzz.toml", {});
       // Typed access of every key must agree with the table's types.
       for (const auto& key : table) (void)values.origin(key.name);
-      (void)common::prefix_list(values, table.data() == common::host_config_keys().data() ? "enforce.allowlist"
-                                                                                          : "policy.allowlist");
+      (void)common::prefix_list(
+          values, table.data() == common::host_config_keys().data() ? "enforce.allowlist" : "policy.allowlist");
     } catch (const common::UsageError&) {
     }
   }

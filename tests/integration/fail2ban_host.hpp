@@ -23,56 +23,56 @@ bool fail2ban_available();
 std::filesystem::path shipped_action_file();
 
 class Fail2banHost {
-public:
-    // Writes DIR/etc (fail2ban.conf, filter.d/test-auth.conf, action.d/fleetban.conf
-    // copied from the repo) and DIR/etc/jail.local from jail_local, in which
-    // "@DIR@" stands for dir. Creates DIR/run/auth.log. Starts nothing.
-    Fail2banHost(std::string name, std::filesystem::path dir, std::string_view jail_local);
-    // Stops the server if it runs; prints its logs first when the test has failed.
-    ~Fail2banHost();
-    Fail2banHost(const Fail2banHost&) = delete;
-    Fail2banHost& operator=(const Fail2banHost&) = delete;
+ public:
+  // Writes DIR/etc (fail2ban.conf, filter.d/test-auth.conf, action.d/fleetban.conf
+  // copied from the repo) and DIR/etc/jail.local from jail_local, in which
+  // "@DIR@" stands for dir. Creates DIR/run/auth.log. Starts nothing.
+  Fail2banHost(std::string name, std::filesystem::path dir, std::string_view jail_local);
+  // Stops the server if it runs; prints its logs first when the test has failed.
+  ~Fail2banHost();
+  Fail2banHost(const Fail2banHost&) = delete;
+  Fail2banHost& operator=(const Fail2banHost&) = delete;
 
-    const std::string& name() const { return name_; }
-    const std::filesystem::path& dir() const { return dir_; }
-    std::filesystem::path etc() const { return dir_ / "etc"; }
-    std::filesystem::path socket() const { return dir_ / "run" / "f2b.sock"; }
-    std::filesystem::path auth_log() const { return dir_ / "run" / "auth.log"; }
-    std::filesystem::path server_log() const { return dir_ / "run" / "fail2ban.log"; }
-    // "fail2ban-client -c DIR/etc -s DIR/run/f2b.sock", for host.toml's fail2ban_client.
-    std::string client_command() const;
+  const std::string& name() const { return name_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path etc() const { return dir_ / "etc"; }
+  std::filesystem::path socket() const { return dir_ / "run" / "f2b.sock"; }
+  std::filesystem::path auth_log() const { return dir_ / "run" / "auth.log"; }
+  std::filesystem::path server_log() const { return dir_ / "run" / "fail2ban.log"; }
+  // "fail2ban-client -c DIR/etc -s DIR/run/f2b.sock", for host.toml's fail2ban_client.
+  std::string client_command() const;
 
-    // Starts fail2ban-server in the foreground (in a process group of its own)
-    // and polls `ping` until it answers; fails if it exits or does not answer.
-    ::testing::AssertionResult start(Deadline deadline = deadline_in(kSoon));
-    // `fail2ban-client stop`, then waits for the server to exit (SIGTERM and
-    // SIGKILL if it does not). Returns whether `stop` was answered and the server exited by itself.
-    ::testing::AssertionResult stop();
-    bool running();
+  // Starts fail2ban-server in the foreground (in a process group of its own)
+  // and polls `ping` until it answers; fails if it exits or does not answer.
+  ::testing::AssertionResult start(Deadline deadline = deadline_in(kSoon));
+  // `fail2ban-client stop`, then waits for the server to exit (SIGTERM and
+  // SIGKILL if it does not). Returns whether `stop` was answered and the server exited by itself.
+  ::testing::AssertionResult stop();
+  bool running();
 
-    // fail2ban-client -c DIR/etc -s DIR/run/f2b.sock ARGS..., to its end.
-    RunResult client(const std::vector<std::string>& args) const;
+  // fail2ban-client -c DIR/etc -s DIR/run/f2b.sock ARGS..., to its end.
+  RunResult client(const std::vector<std::string>& args) const;
 
-    // `get JAIL banned`, parsed; nullopt when the server does not answer it.
-    std::optional<std::vector<std::string>> banned(std::string_view jail) const;
-    bool holds(std::string_view jail, std::string_view ip) const;
-    // Polls until the jail holds ip / no longer holds ip (the server answering).
-    ::testing::AssertionResult holds_soon(std::string_view jail, std::string_view ip,
-                                          Deadline deadline = deadline_in(kSoon)) const;
-    ::testing::AssertionResult releases_soon(std::string_view jail, std::string_view ip,
-                                             Deadline deadline = deadline_in(kSoon)) const;
+  // `get JAIL banned`, parsed; nullopt when the server does not answer it.
+  std::optional<std::vector<std::string>> banned(std::string_view jail) const;
+  bool holds(std::string_view jail, std::string_view ip) const;
+  // Polls until the jail holds ip / no longer holds ip (the server answering).
+  ::testing::AssertionResult holds_soon(std::string_view jail, std::string_view ip,
+                                        Deadline deadline = deadline_in(kSoon)) const;
+  ::testing::AssertionResult releases_soon(std::string_view jail, std::string_view ip,
+                                           Deadline deadline = deadline_in(kSoon)) const;
 
-    // Appends `times` lines "auth failure from IP" to the watched log.
-    void fail(std::string_view ip, int times) const;
+  // Appends `times` lines "auth failure from IP" to the watched log.
+  void fail(std::string_view ip, int times) const;
 
-private:
-    std::string describe_jail(std::string_view jail) const;
+ private:
+  std::string describe_jail(std::string_view jail) const;
 
-    std::string name_;
-    std::filesystem::path dir_;
-    int starts_ = 0;
-    std::unique_ptr<Process> server_;
-    std::vector<std::unique_ptr<Process>> stopped_;  // kept for their logs
+  std::string name_;
+  std::filesystem::path dir_;
+  int starts_ = 0;
+  std::unique_ptr<Process> server_;
+  std::vector<std::unique_ptr<Process>> stopped_;  // kept for their logs
 };
 
 // The [DEFAULT] section every test jail.local starts with (backend polling, no DNS,
@@ -90,7 +90,7 @@ std::string fleet_jail_local();
 // Rewrites host.toml of `host` (made by Fleet::add_host) so that its subscriber
 // enforces through the fail2ban backend into `f2b`'s jail `fleetban`, with an
 // optional host allowlist. `test_dir` is the Fleet's temp dir (for the keys).
-void use_fail2ban_backend(const Fleet& fleet, const TempDir& test_dir, const Host& host,
-                          const Fail2banHost& f2b, const std::vector<std::string>& allowlist = {});
+void use_fail2ban_backend(const Fleet& fleet, const TempDir& test_dir, const Host& host, const Fail2banHost& f2b,
+                          const std::vector<std::string>& allowlist = {});
 
 }  // namespace fleetban::testing

@@ -44,19 +44,19 @@ std::int64_t unix_now();
 std::string toml_string(std::string_view text);
 
 struct HostOptions {
-    std::chrono::milliseconds timeout{2000};  // timeout_ms
-    std::string extra_top_level;              // more top-level TOML lines, verbatim
+  std::chrono::milliseconds timeout{2000};  // timeout_ms
+  std::string extra_top_level;              // more top-level TOML lines, verbatim
 };
 
 // One host's files. Its exec backend appends "<ip> <expires>" to ban_log for
 // every ban it enforces and "<ip>" to unban_log for every unban.
 struct Host {
-    std::string id;
-    std::filesystem::path dir;
-    std::filesystem::path config;
-    std::filesystem::path spool;
-    std::filesystem::path ban_log;
-    std::filesystem::path unban_log;
+  std::string id;
+  std::filesystem::path dir;
+  std::filesystem::path config;
+  std::filesystem::path spool;
+  std::filesystem::path ban_log;
+  std::filesystem::path unban_log;
 };
 
 // The addresses an exec backend log holds, one per line, in order.
@@ -67,79 +67,76 @@ bool recorded(const std::filesystem::path& log, std::string_view ip);
 const nlohmann::json* find_ban(const nlohmann::json& document, std::string_view ip);
 
 class Fleet {
-public:
-    // Picks the ports and writes DIR/aggregator.toml; starts nothing.
-    explicit Fleet(const TempDir& dir, SecurityMode security = SecurityMode::suite_default);
-    // Kills what is still running. If the test has failed, prints the logs of
-    // every program it started first.
-    ~Fleet();
-    Fleet(const Fleet&) = delete;
-    Fleet& operator=(const Fleet&) = delete;
+ public:
+  // Picks the ports and writes DIR/aggregator.toml; starts nothing.
+  explicit Fleet(const TempDir& dir, SecurityMode security = SecurityMode::suite_default);
+  // Kills what is still running. If the test has failed, prints the logs of
+  // every program it started first.
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
 
-    const std::filesystem::path& aggregator_config() const { return aggregator_config_; }
-    const std::filesystem::path& state_db() const { return state_db_; }
-    // Where the keys are when the fleet uses CURVE (see SecurityMode).
-    std::filesystem::path keys_dir() const { return dir_ / "keys"; }
-    std::filesystem::path authorized_dir() const { return keys_dir() / "authorized"; }
-    std::string ingest_endpoint() const;
-    std::string broadcast_endpoint() const;
+  const std::filesystem::path& aggregator_config() const { return aggregator_config_; }
+  const std::filesystem::path& state_db() const { return state_db_; }
+  // Where the keys are when the fleet uses CURVE (see SecurityMode).
+  std::filesystem::path keys_dir() const { return dir_ / "keys"; }
+  std::filesystem::path authorized_dir() const { return keys_dir() / "authorized"; }
+  std::string ingest_endpoint() const;
+  std::string broadcast_endpoint() const;
 
-    // (Re)writes aggregator.toml, with extra top-level TOML lines verbatim.
-    void write_aggregator_config(std::string_view extra_top_level = "");
+  // (Re)writes aggregator.toml, with extra top-level TOML lines verbatim.
+  void write_aggregator_config(std::string_view extra_top_level = "");
 
-    // Writes DIR/<id>/host.toml and creates the host's spool dir. Add every host
-    // before starting the aggregator: with CURVE it admits the keys it finds then.
-    const Host& add_host(const std::string& id, const HostOptions& options = {});
+  // Writes DIR/<id>/host.toml and creates the host's spool dir. Add every host
+  // before starting the aggregator: with CURVE it admits the keys it finds then.
+  const Host& add_host(const std::string& id, const HostOptions& options = {});
 
-    // Starts the aggregator and waits until `fleetban list` through `via`
-    // answers (exit 0). Fails if it does not, or if the aggregator exits.
-    ::testing::AssertionResult start_aggregator(const Host& via);
-    // SIGTERM, then SIGKILL after a grace period; returns the exit code.
-    int stop_aggregator();
-    Process* aggregator() { return aggregator_.get(); }
+  // Starts the aggregator and waits until `fleetban list` through `via`
+  // answers (exit 0). Fails if it does not, or if the aggregator exits.
+  ::testing::AssertionResult start_aggregator(const Host& via);
+  // SIGTERM, then SIGKILL after a grace period; returns the exit code.
+  int stop_aggregator();
+  Process* aggregator() { return aggregator_.get(); }
 
-    Process& start_subscriber(const Host& host);
+  Process& start_subscriber(const Host& host);
 
-    // fleetban-publish ARGS --config HOST_TOML, to its end.
-    RunResult publish(const Host& host, std::vector<std::string> args,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
-    // fleetban list --json --config HOST_TOML, once.
-    RunResult list(const Host& via) const;
+  // fleetban-publish ARGS --config HOST_TOML, to its end.
+  RunResult publish(const Host& host, std::vector<std::string> args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+  // fleetban list --json --config HOST_TOML, once.
+  RunResult list(const Host& via) const;
 
-    // Polls until the host's backend has enforced a ban / an unban of ip.
-    ::testing::AssertionResult enforced(const Host& host, std::string_view ip,
-                                        Deadline deadline = deadline_in(kSoon));
-    ::testing::AssertionResult lifted(const Host& host, std::string_view ip,
-                                      Deadline deadline = deadline_in(kSoon));
+  // Polls until the host's backend has enforced a ban / an unban of ip.
+  ::testing::AssertionResult enforced(const Host& host, std::string_view ip, Deadline deadline = deadline_in(kSoon));
+  ::testing::AssertionResult lifted(const Host& host, std::string_view ip, Deadline deadline = deadline_in(kSoon));
 
-    // Polls `fleetban list --json` until predicate holds for the document; the
-    // last document seen is left in *last.
-    ::testing::AssertionResult list_until(const Host& via, std::string_view what,
-                                          const std::function<bool(const nlohmann::json&)>& predicate,
-                                          nlohmann::json* last = nullptr,
-                                          Deadline deadline = deadline_in(kSoon));
+  // Polls `fleetban list --json` until predicate holds for the document; the
+  // last document seen is left in *last.
+  ::testing::AssertionResult list_until(const Host& via, std::string_view what,
+                                        const std::function<bool(const nlohmann::json&)>& predicate,
+                                        nlohmann::json* last = nullptr, Deadline deadline = deadline_in(kSoon));
 
-    // Publishes a ban of a fresh probe address (192.0.2.200 and up) through via
-    // and waits until every running subscriber has enforced it. Afterwards every
-    // subscriber follows the broadcast and has applied every event that the
-    // aggregator acked before the probe: a barrier for "this did not happen".
-    ::testing::AssertionResult probe_subscribers(const Host& via);
+  // Publishes a ban of a fresh probe address (192.0.2.200 and up) through via
+  // and waits until every running subscriber has enforced it. Afterwards every
+  // subscriber follows the broadcast and has applied every event that the
+  // aggregator acked before the probe: a barrier for "this did not happen".
+  ::testing::AssertionResult probe_subscribers(const Host& via);
 
-private:
-    std::string subscriber_state(const Host& host);
+ private:
+  std::string subscriber_state(const Host& host);
 
-    std::filesystem::path dir_;
-    SecurityMode security_;
-    std::filesystem::path aggregator_config_;
-    std::filesystem::path state_db_;
-    std::uint16_t ingest_port_;
-    std::uint16_t broadcast_port_;
-    std::map<std::string, std::unique_ptr<Host>> hosts_;
-    std::unique_ptr<Process> aggregator_;
-    int aggregator_starts_ = 0;
-    std::map<std::string, std::unique_ptr<Process>> subscribers_;
-    std::vector<std::unique_ptr<Process>> stopped_;  // kept for their logs
-    int probes_ = 0;
+  std::filesystem::path dir_;
+  SecurityMode security_;
+  std::filesystem::path aggregator_config_;
+  std::filesystem::path state_db_;
+  std::uint16_t ingest_port_;
+  std::uint16_t broadcast_port_;
+  std::map<std::string, std::unique_ptr<Host>> hosts_;
+  std::unique_ptr<Process> aggregator_;
+  int aggregator_starts_ = 0;
+  std::map<std::string, std::unique_ptr<Process>> subscribers_;
+  std::vector<std::unique_ptr<Process>> stopped_;  // kept for their logs
+  int probes_ = 0;
 };
 
 }  // namespace fleetban::testing

@@ -26,465 +26,463 @@ namespace {
 
 // What one request got back.
 struct Answer {
-    int status = -1;  // -1: no answer at all
-    std::string content_type;
-    std::string body;
-    std::string error;  // why there was no answer
+  int status = -1;  // -1: no answer at all
+  std::string content_type;
+  std::string body;
+  std::string error;  // why there was no answer
 };
 
 // ---------------------------------------------------------------- Prometheus text
 
 struct Sample {
-    std::string name;
-    std::map<std::string, std::string> labels;
-    double value = 0;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
 };
 
 bool metric_name_char(char c, bool first) {
-    return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || c == ':' ||
-           (!first && std::isdigit(static_cast<unsigned char>(c)) != 0);
+  return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || c == ':' ||
+         (!first && std::isdigit(static_cast<unsigned char>(c)) != 0);
 }
 
 std::optional<double> prometheus_number(const std::string& text) {
-    if (text == "+Inf" || text == "Inf") return HUGE_VAL;
-    if (text == "-Inf") return -HUGE_VAL;
-    if (text == "NaN") return NAN;
-    if (text.empty()) return std::nullopt;
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (end != text.c_str() + text.size()) return std::nullopt;
-    return value;
+  if (text == "+Inf" || text == "Inf") return HUGE_VAL;
+  if (text == "-Inf") return -HUGE_VAL;
+  if (text == "NaN") return NAN;
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) return std::nullopt;
+  return value;
 }
 
 // Parses `name{label="value",...} value`; nullopt (and *why) if the line is anything else.
 std::optional<Sample> parse_sample(const std::string& line, std::string* why) {
-    Sample sample;
-    std::size_t at = 0;
-    while (at < line.size() && metric_name_char(line[at], at == 0)) ++at;
-    sample.name = line.substr(0, at);
-    if (sample.name.empty()) {
-        *why = "no metric name";
+  Sample sample;
+  std::size_t at = 0;
+  while (at < line.size() && metric_name_char(line[at], at == 0)) ++at;
+  sample.name = line.substr(0, at);
+  if (sample.name.empty()) {
+    *why = "no metric name";
+    return std::nullopt;
+  }
+  if (at < line.size() && line[at] == '{') {
+    ++at;
+    while (at < line.size() && line[at] != '}') {
+      const std::size_t start = at;
+      while (at < line.size() && metric_name_char(line[at], at == start) && line[at] != ':') ++at;
+      const std::string label = line.substr(start, at - start);
+      if (label.empty() || line.compare(at, 2, "=\"") != 0) {
+        *why = "a label is not name=\"value\"";
         return std::nullopt;
-    }
-    if (at < line.size() && line[at] == '{') {
-        ++at;
-        while (at < line.size() && line[at] != '}') {
-            const std::size_t start = at;
-            while (at < line.size() && metric_name_char(line[at], at == start) && line[at] != ':') ++at;
-            const std::string label = line.substr(start, at - start);
-            if (label.empty() || line.compare(at, 2, "=\"") != 0) {
-                *why = "a label is not name=\"value\"";
-                return std::nullopt;
-            }
-            at += 2;
-            std::string value;
-            while (at < line.size() && line[at] != '"') {
-                if (line[at] == '\\' && at + 1 < line.size()) ++at;
-                value += line[at++];
-            }
-            if (at >= line.size()) {
-                *why = "an unterminated label value";
-                return std::nullopt;
-            }
-            ++at;  // the closing quote
-            if (!sample.labels.emplace(label, value).second) {
-                *why = "label " + label + " twice";
-                return std::nullopt;
-            }
-            if (at < line.size() && line[at] == ',') ++at;
-        }
-        if (at >= line.size()) {
-            *why = "no closing brace";
-            return std::nullopt;
-        }
-        ++at;  // '}'
-    }
-    if (at >= line.size() || line[at] != ' ') {
-        *why = "no space before the value";
+      }
+      at += 2;
+      std::string value;
+      while (at < line.size() && line[at] != '"') {
+        if (line[at] == '\\' && at + 1 < line.size()) ++at;
+        value += line[at++];
+      }
+      if (at >= line.size()) {
+        *why = "an unterminated label value";
         return std::nullopt;
-    }
-    const auto value = prometheus_number(line.substr(at + 1));
-    if (!value) {
-        *why = "the value is not a number";
+      }
+      ++at;  // the closing quote
+      if (!sample.labels.emplace(label, value).second) {
+        *why = "label " + label + " twice";
         return std::nullopt;
+      }
+      if (at < line.size() && line[at] == ',') ++at;
     }
-    sample.value = *value;
-    return sample;
+    if (at >= line.size()) {
+      *why = "no closing brace";
+      return std::nullopt;
+    }
+    ++at;  // '}'
+  }
+  if (at >= line.size() || line[at] != ' ') {
+    *why = "no space before the value";
+    return std::nullopt;
+  }
+  const auto value = prometheus_number(line.substr(at + 1));
+  if (!value) {
+    *why = "the value is not a number";
+    return std::nullopt;
+  }
+  sample.value = *value;
+  return sample;
 }
 
 // Checks a /metrics body: every line a comment or `name{labels} value` with a numeric value,
 // and every sample in a family declared by an earlier `# TYPE` line. Returns the samples;
 // each problem found is added to *problems.
 std::vector<Sample> parse_prometheus(const std::string& text, std::vector<std::string>* problems) {
-    static const std::set<std::string> kTypes{"counter", "gauge", "histogram", "summary", "untyped"};
-    std::map<std::string, std::string> types;  // family -> type
-    std::vector<Sample> samples;
-    std::istringstream lines(text);
-    std::string line;
-    int number = 0;
-    while (std::getline(lines, line)) {
-        ++number;
-        const std::string where = "line " + std::to_string(number) + " `" + line + "`: ";
-        if (line.empty()) continue;
-        if (line[0] == '#') {
-            std::istringstream words(line);
-            std::string hash, keyword, family, type;
-            words >> hash >> keyword >> family >> type;
-            if (keyword == "TYPE") {
-                if (kTypes.count(type) == 0) problems->push_back(where + "unknown type");
-                if (!types.emplace(family, type).second) problems->push_back(where + "a second TYPE");
-            }
-            continue;
-        }
-        std::string why;
-        auto sample = parse_sample(line, &why);
-        if (!sample) {
-            problems->push_back(where + why);
-            continue;
-        }
-        std::string family = sample->name;
-        if (types.count(family) == 0) {
-            for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
-                const auto& name = sample->name;
-                if (name.size() > suffix.size() && name.ends_with(suffix)) {
-                    const std::string base = name.substr(0, name.size() - suffix.size());
-                    const auto type = types.find(base);
-                    if (type != types.end() && (type->second == "histogram" ||
-                                                (type->second == "summary" && suffix != "_bucket"))) {
-                        family = base;
-                    }
-                }
-            }
-        }
-        const auto type = types.find(family);
-        if (type == types.end()) {
-            problems->push_back(where + "no # TYPE line for its family before it");
-        } else if (type->second == "histogram" && sample->name == family + "_bucket" &&
-                   sample->labels.count("le") == 0) {
-            problems->push_back(where + "a histogram bucket without le");
-        }
-        samples.push_back(std::move(*sample));
+  static const std::set<std::string> kTypes{"counter", "gauge", "histogram", "summary", "untyped"};
+  std::map<std::string, std::string> types;  // family -> type
+  std::vector<Sample> samples;
+  std::istringstream lines(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    const std::string where = "line " + std::to_string(number) + " `" + line + "`: ";
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      std::istringstream words(line);
+      std::string hash, keyword, family, type;
+      words >> hash >> keyword >> family >> type;
+      if (keyword == "TYPE") {
+        if (kTypes.count(type) == 0) problems->push_back(where + "unknown type");
+        if (!types.emplace(family, type).second) problems->push_back(where + "a second TYPE");
+      }
+      continue;
     }
-    return samples;
+    std::string why;
+    auto sample = parse_sample(line, &why);
+    if (!sample) {
+      problems->push_back(where + why);
+      continue;
+    }
+    std::string family = sample->name;
+    if (types.count(family) == 0) {
+      for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+        const auto& name = sample->name;
+        if (name.size() > suffix.size() && name.ends_with(suffix)) {
+          const std::string base = name.substr(0, name.size() - suffix.size());
+          const auto type = types.find(base);
+          if (type != types.end() &&
+              (type->second == "histogram" || (type->second == "summary" && suffix != "_bucket"))) {
+            family = base;
+          }
+        }
+      }
+    }
+    const auto type = types.find(family);
+    if (type == types.end()) {
+      problems->push_back(where + "no # TYPE line for its family before it");
+    } else if (type->second == "histogram" && sample->name == family + "_bucket" && sample->labels.count("le") == 0) {
+      problems->push_back(where + "a histogram bucket without le");
+    }
+    samples.push_back(std::move(*sample));
+  }
+  return samples;
 }
 
 std::optional<double> find_sample(const std::vector<Sample>& samples, std::string_view name,
                                   const std::map<std::string, std::string>& labels) {
-    for (const auto& sample : samples) {
-        if (sample.name == name && sample.labels == labels) return sample.value;
-    }
-    return std::nullopt;
+  for (const auto& sample : samples) {
+    if (sample.name == name && sample.labels == labels) return sample.value;
+  }
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------- the fixture
 
 std::vector<std::string> sorted_ips(const nlohmann::json& document) {
-    std::vector<std::string> ips;
-    if (document.contains("bans") && document["bans"].is_array()) {
-        for (const auto& ban : document["bans"]) ips.push_back(ban.value("ip", std::string("?")));
-    }
-    std::sort(ips.begin(), ips.end());
-    return ips;
+  std::vector<std::string> ips;
+  if (document.contains("bans") && document["bans"].is_array()) {
+    for (const auto& ban : document["bans"]) ips.push_back(ban.value("ip", std::string("?")));
+  }
+  std::sort(ips.begin(), ips.end());
+  return ips;
 }
 
 // The last "<ip> <expires>" that the exec backend recorded for each address.
 std::map<std::string, std::string> enforced_expiries(const std::filesystem::path& log) {
-    std::map<std::string, std::string> last;
-    std::istringstream lines(read_file(log));
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::istringstream words(line);
-        std::string ip, expires;
-        if (words >> ip >> expires) last[ip] = expires;
-    }
-    return last;
+  std::map<std::string, std::string> last;
+  std::istringstream lines(read_file(log));
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string ip, expires;
+    if (words >> ip >> expires) last[ip] = expires;
+  }
+  return last;
 }
 
 class Http : public ::testing::Test {
-protected:
-    void SetUp() override {
-        // Fleet writes `http = ""` (off); this suite turns it on, on a port of its own.
-        const std::string toml = read_file(fleet.aggregator_config());
-        std::istringstream lines(toml);
-        std::string line, rewritten;
-        bool replaced = false;
-        while (std::getline(lines, line)) {
-            if (line.rfind("http", 0) == 0 && line.find('=') != std::string::npos &&
-                line.substr(4, line.find('=') - 4).find_first_not_of(' ') == std::string::npos) {
-                line = "http = " + toml_string(address());
-                replaced = true;
-            }
-            rewritten += line + "\n";
-        }
-        ASSERT_TRUE(replaced) << "no http key to replace in " << fleet.aggregator_config() << ":\n" << toml;
-        write_file(fleet.aggregator_config(), rewritten);
-        client.set_connection_timeout(std::chrono::seconds(5));
-        client.set_read_timeout(std::chrono::seconds(10));
+ protected:
+  void SetUp() override {
+    // Fleet writes `http = ""` (off); this suite turns it on, on a port of its own.
+    const std::string toml = read_file(fleet.aggregator_config());
+    std::istringstream lines(toml);
+    std::string line, rewritten;
+    bool replaced = false;
+    while (std::getline(lines, line)) {
+      if (line.rfind("http", 0) == 0 && line.find('=') != std::string::npos &&
+          line.substr(4, line.find('=') - 4).find_first_not_of(' ') == std::string::npos) {
+        line = "http = " + toml_string(address());
+        replaced = true;
+      }
+      rewritten += line + "\n";
     }
+    ASSERT_TRUE(replaced) << "no http key to replace in " << fleet.aggregator_config() << ":\n" << toml;
+    write_file(fleet.aggregator_config(), rewritten);
+    client.set_connection_timeout(std::chrono::seconds(5));
+    client.set_read_timeout(std::chrono::seconds(10));
+  }
 
-    std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
 
-    Answer request(const std::string& method, const std::string& path) {
-        httplib::Result result = method == "GET"    ? client.Get(path)
-                                 : method == "POST" ? client.Post(path, R"({"bans":[]})", "application/json")
-                                 : method == "PUT"  ? client.Put(path, "x", "text/plain")
-                                                    : client.Delete(path);
-        Answer answer;
-        if (!result) {
-            answer.error = method + " " + path + ": " + httplib::to_string(result.error());
-            return answer;
-        }
-        answer.status = result->status;
-        answer.content_type = result->get_header_value("Content-Type");
-        answer.body = result->body;
-        return answer;
+  Answer request(const std::string& method, const std::string& path) {
+    httplib::Result result = method == "GET"    ? client.Get(path)
+                             : method == "POST" ? client.Post(path, R"({"bans":[]})", "application/json")
+                             : method == "PUT"  ? client.Put(path, "x", "text/plain")
+                                                : client.Delete(path);
+    Answer answer;
+    if (!result) {
+      answer.error = method + " " + path + ": " + httplib::to_string(result.error());
+      return answer;
     }
-    Answer get(const std::string& path) { return request("GET", path); }
+    answer.status = result->status;
+    answer.content_type = result->get_header_value("Content-Type");
+    answer.body = result->body;
+    return answer;
+  }
+  Answer get(const std::string& path) { return request("GET", path); }
 
-    // GET path as JSON (a discarded value when it is not JSON).
-    nlohmann::json get_json(const std::string& path, Answer* answer = nullptr) {
-        Answer got = get(path);
-        auto document = nlohmann::json::parse(got.body, nullptr, /*allow_exceptions=*/false);
-        if (answer != nullptr) *answer = got;
-        return document;
-    }
+  // GET path as JSON (a discarded value when it is not JSON).
+  nlohmann::json get_json(const std::string& path, Answer* answer = nullptr) {
+    Answer got = get(path);
+    auto document = nlohmann::json::parse(got.body, nullptr, /*allow_exceptions=*/false);
+    if (answer != nullptr) *answer = got;
+    return document;
+  }
 
-    // Publishes a ban and counts it for fleetban_events_total.
-    ::testing::AssertionResult ban(const Host& host, const std::string& ip, const std::string& jail,
-                                   const std::string& bantime) {
-        const auto result = fleet.publish(host, {"ban", "--ip", ip, "--jail", jail, "--bantime", bantime});
-        if (result.exit_code != 0) return ::testing::AssertionFailure() << describe(result);
-        ++bans_published;
-        return ::testing::AssertionSuccess();
-    }
+  // Publishes a ban and counts it for fleetban_events_total.
+  ::testing::AssertionResult ban(const Host& host, const std::string& ip, const std::string& jail,
+                                 const std::string& bantime) {
+    const auto result = fleet.publish(host, {"ban", "--ip", ip, "--jail", jail, "--bantime", bantime});
+    if (result.exit_code != 0) return ::testing::AssertionFailure() << describe(result);
+    ++bans_published;
+    return ::testing::AssertionSuccess();
+  }
 
-    TempDir dir;
-    Fleet fleet{dir};
-    std::uint16_t port = free_tcp_port();
-    httplib::Client client{"127.0.0.1", port};
-    int bans_published = 0;
+  TempDir dir;
+  Fleet fleet{dir};
+  std::uint16_t port = free_tcp_port();
+  httplib::Client client{"127.0.0.1", port};
+  int bans_published = 0;
 };
 
 std::string describe_answer(const Answer& answer) {
-    if (answer.status < 0) return "no answer: " + answer.error;
-    return "HTTP " + std::to_string(answer.status) + " (" + answer.content_type + ")\n" + answer.body;
+  if (answer.status < 0) return "no answer: " + answer.error;
+  return "HTTP " + std::to_string(answer.status) + " (" + answer.content_type + ")\n" + answer.body;
 }
 
 TEST_F(Http, BansDocumentIsWhatFleetbanListPrintsAndWhatASubscriberEnforces) {
-    const Host& host1 = fleet.add_host("host1");
-    const Host& host2 = fleet.add_host("host2");
-    ASSERT_TRUE(fleet.start_aggregator(host1));
-    fleet.start_subscriber(host2);
-    ASSERT_TRUE(fleet.probe_subscribers(host1));
+  const Host& host1 = fleet.add_host("host1");
+  const Host& host2 = fleet.add_host("host2");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  fleet.start_subscriber(host2);
+  ASSERT_TRUE(fleet.probe_subscribers(host1));
 
-    ASSERT_TRUE(ban(host1, "192.0.2.10", "sshd", "600"));
-    ASSERT_TRUE(ban(host2, "198.51.100.0/24", "nginx", "3600"));
-    ASSERT_TRUE(ban(host1, "2001:db8::5", "postfix", "-1"));
-    ASSERT_TRUE(ban(host2, "2001:db8::5", "sshd", "600"));
-    for (const char* ip : {"192.0.2.10", "198.51.100.0/24", "2001:db8::5"}) {
-        ASSERT_TRUE(fleet.enforced(host2, ip));
-    }
-    ASSERT_TRUE(fleet.probe_subscribers(host1));  // every decision above has reached host2
+  ASSERT_TRUE(ban(host1, "192.0.2.10", "sshd", "600"));
+  ASSERT_TRUE(ban(host2, "198.51.100.0/24", "nginx", "3600"));
+  ASSERT_TRUE(ban(host1, "2001:db8::5", "postfix", "-1"));
+  ASSERT_TRUE(ban(host2, "2001:db8::5", "sshd", "600"));
+  for (const char* ip : {"192.0.2.10", "198.51.100.0/24", "2001:db8::5"}) {
+    ASSERT_TRUE(fleet.enforced(host2, ip));
+  }
+  ASSERT_TRUE(fleet.probe_subscribers(host1));  // every decision above has reached host2
 
-    Answer answer;
-    const nlohmann::json served = get_json("/api/v1/bans", &answer);
-    ASSERT_EQ(answer.status, 200) << describe_answer(answer);
-    EXPECT_EQ(answer.content_type, "application/json");
-    ASSERT_FALSE(served.is_discarded()) << describe_answer(answer);
+  Answer answer;
+  const nlohmann::json served = get_json("/api/v1/bans", &answer);
+  ASSERT_EQ(answer.status, 200) << describe_answer(answer);
+  EXPECT_EQ(answer.content_type, "application/json");
+  ASSERT_FALSE(served.is_discarded()) << describe_answer(answer);
 
-    const auto listed = fleet.list(host1);
-    ASSERT_EQ(listed.exit_code, 0) << describe(listed);
-    const nlohmann::json printed = nlohmann::json::parse(listed.out, nullptr, false);
-    ASSERT_FALSE(printed.is_discarded()) << describe(listed);
-    EXPECT_EQ(served, printed) << "GET /api/v1/bans:\n" << served.dump(2) << "\nfleetban list --json:\n"
-                               << printed.dump(2);
+  const auto listed = fleet.list(host1);
+  ASSERT_EQ(listed.exit_code, 0) << describe(listed);
+  const nlohmann::json printed = nlohmann::json::parse(listed.out, nullptr, false);
+  ASSERT_FALSE(printed.is_discarded()) << describe(listed);
+  EXPECT_EQ(served, printed) << "GET /api/v1/bans:\n"
+                             << served.dump(2) << "\nfleetban list --json:\n"
+                             << printed.dump(2);
 
-    const nlohmann::json* both = find_ban(served, "2001:db8::5");
-    ASSERT_NE(both, nullptr) << served.dump(2);
-    EXPECT_TRUE((*both)["expires_at"].is_null()) << "a permanent report makes a permanent ban: " << both->dump();
+  const nlohmann::json* both = find_ban(served, "2001:db8::5");
+  ASSERT_NE(both, nullptr) << served.dump(2);
+  EXPECT_TRUE((*both)["expires_at"].is_null()) << "a permanent report makes a permanent ban: " << both->dump();
 
-    // The subscriber's exec backend was given the same bans, with the same expiry.
-    const auto enforced = enforced_expiries(host2.ban_log);
-    std::set<std::string> lifted;
-    for (const auto& ip : recorded_addresses(host2.unban_log)) lifted.insert(ip);
-    std::vector<std::string> held;
-    for (const auto& [ip, expires] : enforced) {
-        if (lifted.count(ip) == 0) held.push_back(ip);
-    }
-    EXPECT_EQ(sorted_ips(served), held) << "served:\n" << served.dump(2) << "\n" << read_file(host2.ban_log);
-    for (const auto& entry : served["bans"]) {
-        const std::string ip = entry["ip"].get<std::string>();
-        const std::string expires =
-            entry["expires_at"].is_null() ? "never" : std::to_string(entry["expires_at"].get<std::int64_t>());
-        EXPECT_EQ(enforced.count(ip) ? enforced.at(ip) : "(not enforced)", expires) << ip;
-    }
+  // The subscriber's exec backend was given the same bans, with the same expiry.
+  const auto enforced = enforced_expiries(host2.ban_log);
+  std::set<std::string> lifted;
+  for (const auto& ip : recorded_addresses(host2.unban_log)) lifted.insert(ip);
+  std::vector<std::string> held;
+  for (const auto& [ip, expires] : enforced) {
+    if (lifted.count(ip) == 0) held.push_back(ip);
+  }
+  EXPECT_EQ(sorted_ips(served), held) << "served:\n" << served.dump(2) << "\n" << read_file(host2.ban_log);
+  for (const auto& entry : served["bans"]) {
+    const std::string ip = entry["ip"].get<std::string>();
+    const std::string expires =
+        entry["expires_at"].is_null() ? "never" : std::to_string(entry["expires_at"].get<std::int64_t>());
+    EXPECT_EQ(enforced.count(ip) ? enforced.at(ip) : "(not enforced)", expires) << ip;
+  }
 }
 
 TEST_F(Http, BansFiltersByAddressReporterAndJail) {
-    const Host& host1 = fleet.add_host("host1");
-    const Host& host2 = fleet.add_host("host2");
-    ASSERT_TRUE(fleet.start_aggregator(host1));
-    ASSERT_TRUE(ban(host1, "192.0.2.10", "sshd", "600"));
-    ASSERT_TRUE(ban(host2, "198.51.100.0/24", "nginx", "600"));
-    ASSERT_TRUE(ban(host1, "2001:db8::/48", "nginx", "600"));
-    ASSERT_TRUE(fleet.list_until(host1, "all three bans", [](const nlohmann::json& doc) {
-        return find_ban(doc, "192.0.2.10") && find_ban(doc, "198.51.100.0/24") && find_ban(doc, "2001:db8::/48");
-    }));
+  const Host& host1 = fleet.add_host("host1");
+  const Host& host2 = fleet.add_host("host2");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  ASSERT_TRUE(ban(host1, "192.0.2.10", "sshd", "600"));
+  ASSERT_TRUE(ban(host2, "198.51.100.0/24", "nginx", "600"));
+  ASSERT_TRUE(ban(host1, "2001:db8::/48", "nginx", "600"));
+  ASSERT_TRUE(fleet.list_until(host1, "all three bans", [](const nlohmann::json& doc) {
+    return find_ban(doc, "192.0.2.10") && find_ban(doc, "198.51.100.0/24") && find_ban(doc, "2001:db8::/48");
+  }));
 
-    using Ips = std::vector<std::string>;
-    const std::vector<std::pair<std::string, Ips>> cases{
-        {"", {"192.0.2.10", "198.51.100.0/24", "2001:db8::/48"}},
-        {"?ip=192.0.2.10", {"192.0.2.10"}},
-        {"?ip=192.0.2.11", {}},
-        {"?ip=198.51.100.7", {"198.51.100.0/24"}},          // inside the banned prefix
-        {"?ip=198.51.100.0/24", {"198.51.100.0/24"}},       // the prefix itself
-        {"?ip=198.51.100.128/25", {"198.51.100.0/24"}},     // a prefix inside it
-        {"?ip=198.51.0.0/16", {}},                          // wider than any ban
-        {"?ip=2001:db8:0:1::99", {"2001:db8::/48"}},
-        {"?ip=2001:0DB8::", {"2001:db8::/48"}},
-        {"?reporter=host2", {"198.51.100.0/24"}},
-        {"?reporter=host1", {"192.0.2.10", "2001:db8::/48"}},
-        {"?reporter=host", {}},                             // names are exact
-        {"?jail=nginx", {"198.51.100.0/24", "2001:db8::/48"}},
-        {"?jail=ssh", {}},
-        {"?reporter=host1&jail=nginx", {"2001:db8::/48"}},  // AND
-        {"?reporter=host2&jail=sshd", {}},
-        {"?ip=198.51.100.9&jail=nginx&reporter=host2", {"198.51.100.0/24"}},
-        {"?ip=198.51.100.9&reporter=host1", {}},
-    };
-    for (const auto& [query, expected] : cases) {
-        Answer answer;
-        const nlohmann::json document = get_json("/api/v1/bans" + query, &answer);
-        EXPECT_EQ(answer.status, 200) << query << "\n" << describe_answer(answer);
-        EXPECT_EQ(sorted_ips(document), expected) << query << "\n" << describe_answer(answer);
-    }
+  using Ips = std::vector<std::string>;
+  const std::vector<std::pair<std::string, Ips>> cases{
+      {"", {"192.0.2.10", "198.51.100.0/24", "2001:db8::/48"}},
+      {"?ip=192.0.2.10", {"192.0.2.10"}},
+      {"?ip=192.0.2.11", {}},
+      {"?ip=198.51.100.7", {"198.51.100.0/24"}},       // inside the banned prefix
+      {"?ip=198.51.100.0/24", {"198.51.100.0/24"}},    // the prefix itself
+      {"?ip=198.51.100.128/25", {"198.51.100.0/24"}},  // a prefix inside it
+      {"?ip=198.51.0.0/16", {}},                       // wider than any ban
+      {"?ip=2001:db8:0:1::99", {"2001:db8::/48"}},
+      {"?ip=2001:0DB8::", {"2001:db8::/48"}},
+      {"?reporter=host2", {"198.51.100.0/24"}},
+      {"?reporter=host1", {"192.0.2.10", "2001:db8::/48"}},
+      {"?reporter=host", {}},  // names are exact
+      {"?jail=nginx", {"198.51.100.0/24", "2001:db8::/48"}},
+      {"?jail=ssh", {}},
+      {"?reporter=host1&jail=nginx", {"2001:db8::/48"}},  // AND
+      {"?reporter=host2&jail=sshd", {}},
+      {"?ip=198.51.100.9&jail=nginx&reporter=host2", {"198.51.100.0/24"}},
+      {"?ip=198.51.100.9&reporter=host1", {}},
+  };
+  for (const auto& [query, expected] : cases) {
+    Answer answer;
+    const nlohmann::json document = get_json("/api/v1/bans" + query, &answer);
+    EXPECT_EQ(answer.status, 200) << query << "\n" << describe_answer(answer);
+    EXPECT_EQ(sorted_ips(document), expected) << query << "\n" << describe_answer(answer);
+  }
 
-    for (const std::string bad : {"999.1.1.1", "192.0.2.0/33", "not-an-address", ""}) {
-        Answer answer;
-        const nlohmann::json document = get_json("/api/v1/bans?ip=" + bad, &answer);
-        EXPECT_EQ(answer.status, 400) << bad << "\n" << describe_answer(answer);
-        EXPECT_EQ(answer.content_type, "application/json") << bad;
-        ASSERT_TRUE(document.is_object() && document.contains("error") && document["error"].is_string())
-            << describe_answer(answer);
-        EXPECT_NE(document["error"].get<std::string>().find("\"" + bad + "\""), std::string::npos)
-            << "the error names the value: " << describe_answer(answer);
-    }
+  for (const std::string bad : {"999.1.1.1", "192.0.2.0/33", "not-an-address", ""}) {
+    Answer answer;
+    const nlohmann::json document = get_json("/api/v1/bans?ip=" + bad, &answer);
+    EXPECT_EQ(answer.status, 400) << bad << "\n" << describe_answer(answer);
+    EXPECT_EQ(answer.content_type, "application/json") << bad;
+    ASSERT_TRUE(document.is_object() && document.contains("error") && document["error"].is_string())
+        << describe_answer(answer);
+    EXPECT_NE(document["error"].get<std::string>().find("\"" + bad + "\""), std::string::npos)
+        << "the error names the value: " << describe_answer(answer);
+  }
 }
 
 TEST_F(Http, MetricsAreValidPrometheusTextAndCountThePublishes) {
-    const Host& host1 = fleet.add_host("host1");
-    ASSERT_TRUE(fleet.start_aggregator(host1));
-    ASSERT_TRUE(ban(host1, "192.0.2.20", "sshd", "600"));
-    ASSERT_TRUE(ban(host1, "192.0.2.21", "sshd", "600"));
-    ASSERT_TRUE(ban(host1, "192.0.2.22", "nginx", "600"));
+  const Host& host1 = fleet.add_host("host1");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  ASSERT_TRUE(ban(host1, "192.0.2.20", "sshd", "600"));
+  ASSERT_TRUE(ban(host1, "192.0.2.21", "sshd", "600"));
+  ASSERT_TRUE(ban(host1, "192.0.2.22", "nginx", "600"));
 
-    const Answer answer = get("/metrics");
-    ASSERT_EQ(answer.status, 200) << describe_answer(answer);
-    EXPECT_EQ(answer.content_type, "text/plain; version=0.0.4");
-    std::vector<std::string> problems;
-    const auto samples = parse_prometheus(answer.body, &problems);
-    EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems) << "\n" << answer.body;
-    EXPECT_FALSE(samples.empty()) << answer.body;
+  const Answer answer = get("/metrics");
+  ASSERT_EQ(answer.status, 200) << describe_answer(answer);
+  EXPECT_EQ(answer.content_type, "text/plain; version=0.0.4");
+  std::vector<std::string> problems;
+  const auto samples = parse_prometheus(answer.body, &problems);
+  EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems) << "\n" << answer.body;
+  EXPECT_FALSE(samples.empty()) << answer.body;
 
-    // Each publish was acked, so the aggregator had applied and counted it.
-    EXPECT_EQ(find_sample(samples, "fleetban_events_total", {{"kind", "ban"}, {"outcome", "applied"}}),
-              std::optional<double>(bans_published))
-        << answer.body;
-    EXPECT_EQ(find_sample(samples, "fleetban_active_bans", {}), std::optional<double>(3)) << answer.body;
+  // Each publish was acked, so the aggregator had applied and counted it.
+  EXPECT_EQ(find_sample(samples, "fleetban_events_total", {{"kind", "ban"}, {"outcome", "applied"}}),
+            std::optional<double>(bans_published))
+      << answer.body;
+  EXPECT_EQ(find_sample(samples, "fleetban_active_bans", {}), std::optional<double>(3)) << answer.body;
 
-    // The checker itself catches what it is there for.
-    std::vector<std::string> caught;
-    parse_prometheus("# TYPE a counter\na 1\nb 2\na{x=\"1\"} one\nc{x=1} 3\n", &caught);
-    EXPECT_EQ(caught.size(), 3u) << ::testing::PrintToString(caught);
+  // The checker itself catches what it is there for.
+  std::vector<std::string> caught;
+  parse_prometheus("# TYPE a counter\na 1\nb 2\na{x=\"1\"} one\nc{x=1} 3\n", &caught);
+  EXPECT_EQ(caught.size(), 3u) << ::testing::PrintToString(caught);
 }
 
 TEST_F(Http, HealthzIsOkAndWritesAreRefused) {
-    const Host& host1 = fleet.add_host("host1");
-    ASSERT_TRUE(fleet.start_aggregator(host1));
-    ASSERT_TRUE(ban(host1, "192.0.2.30", "sshd", "600"));
+  const Host& host1 = fleet.add_host("host1");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  ASSERT_TRUE(ban(host1, "192.0.2.30", "sshd", "600"));
 
-    const Answer health = get("/healthz");
-    EXPECT_EQ(health.status, 200) << describe_answer(health);
-    EXPECT_EQ(health.body, "ok");
+  const Answer health = get("/healthz");
+  EXPECT_EQ(health.status, 200) << describe_answer(health);
+  EXPECT_EQ(health.body, "ok");
 
-    EXPECT_EQ(get("/api/v1/nothing").status, 404);
-    EXPECT_EQ(get("/index.html").status, 404);
+  EXPECT_EQ(get("/api/v1/nothing").status, 404);
+  EXPECT_EQ(get("/index.html").status, 404);
 
-    const nlohmann::json before = get_json("/api/v1/bans");
-    for (const std::string method : {"POST", "PUT", "DELETE"}) {
-        for (const std::string path : {"/api/v1/bans", "/", "/healthz"}) {
-            const Answer refused = request(method, path);
-            EXPECT_EQ(refused.status, 405) << method << " " << path << "\n" << describe_answer(refused);
-        }
+  const nlohmann::json before = get_json("/api/v1/bans");
+  for (const std::string method : {"POST", "PUT", "DELETE"}) {
+    for (const std::string path : {"/api/v1/bans", "/", "/healthz"}) {
+      const Answer refused = request(method, path);
+      EXPECT_EQ(refused.status, 405) << method << " " << path << "\n" << describe_answer(refused);
     }
-    EXPECT_EQ(get_json("/api/v1/bans"), before) << "a refused request changed the fleet";
+  }
+  EXPECT_EQ(get_json("/api/v1/bans"), before) << "a refused request changed the fleet";
 }
 
 // ---------------------------------------------------------------- the dashboard in Chromium
 
 std::optional<std::string> find_chromium() {
-    const char* path = std::getenv("PATH");
-    std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        for (const char* name : {"chromium", "chromium-browser"}) {
-            const auto candidate = std::filesystem::path(dir) / name;
-            if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-        }
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    for (const char* name : {"chromium", "chromium-browser"}) {
+      const auto candidate = std::filesystem::path(dir) / name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
     }
-    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 // The <tr>...</tr> elements of a serialized DOM.
 std::vector<std::string> table_rows(const std::string& dom) {
-    std::vector<std::string> rows;
-    for (auto at = dom.find("<tr"); at != std::string::npos; at = dom.find("<tr", at + 1)) {
-        const auto end = dom.find("</tr>", at);
-        if (end == std::string::npos) break;
-        rows.push_back(dom.substr(at, end - at));
-    }
-    return rows;
+  std::vector<std::string> rows;
+  for (auto at = dom.find("<tr"); at != std::string::npos; at = dom.find("<tr", at + 1)) {
+    const auto end = dom.find("</tr>", at);
+    if (end == std::string::npos) break;
+    rows.push_back(dom.substr(at, end - at));
+  }
+  return rows;
 }
 
 class Dashboard : public Http {
-protected:
-    RunResult dump_dom(const std::string& chromium, const std::string& path) {
-        return run({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--user-data-dir=" + (dir / "chromium").string(), "--dump-dom",
-                    "http://" + address() + path},
-                   std::chrono::seconds(90));
-    }
+ protected:
+  RunResult dump_dom(const std::string& chromium, const std::string& path) {
+    return run({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--user-data-dir=" + (dir / "chromium").string(), "--dump-dom", "http://" + address() + path},
+               std::chrono::seconds(90));
+  }
 };
 
 TEST_F(Dashboard, ChromiumShowsTheBanAndItsReporterAndSearchOmitsIt) {
-    const auto chromium = find_chromium();
-    if (!chromium) {
-        GTEST_SKIP() << "chromium is not installed, so the dashboard is not checked in a real browser "
-                        "(apt-get install -y chromium, or `make deps`, to run this test)";
-    }
-    const Host& host1 = fleet.add_host("host1");
-    ASSERT_TRUE(fleet.start_aggregator(host1));
-    ASSERT_TRUE(ban(host1, "192.0.2.44", "sshd", "3600"));
-    ASSERT_TRUE(fleet.list_until(host1, "the ban of 192.0.2.44", [](const nlohmann::json& doc) {
-        return find_ban(doc, "192.0.2.44") != nullptr;
-    }));
+  const auto chromium = find_chromium();
+  if (!chromium) {
+    GTEST_SKIP() << "chromium is not installed, so the dashboard is not checked in a real browser "
+                    "(apt-get install -y chromium, or `make deps`, to run this test)";
+  }
+  const Host& host1 = fleet.add_host("host1");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  ASSERT_TRUE(ban(host1, "192.0.2.44", "sshd", "3600"));
+  ASSERT_TRUE(fleet.list_until(host1, "the ban of 192.0.2.44",
+                               [](const nlohmann::json& doc) { return find_ban(doc, "192.0.2.44") != nullptr; }));
 
-    const auto page = dump_dom(*chromium, "/");
-    ASSERT_EQ(page.exit_code, 0) << describe(page);
-    bool found = false;
-    for (const auto& row : table_rows(page.out)) {
-        found = found || (row.find("192.0.2.44") != std::string::npos && row.find(">host1<") != std::string::npos);
-    }
-    EXPECT_TRUE(found) << "no table row holds 192.0.2.44 and host1 in the DOM:\n" << page.out;
+  const auto page = dump_dom(*chromium, "/");
+  ASSERT_EQ(page.exit_code, 0) << describe(page);
+  bool found = false;
+  for (const auto& row : table_rows(page.out)) {
+    found = found || (row.find("192.0.2.44") != std::string::npos && row.find(">host1<") != std::string::npos);
+  }
+  EXPECT_TRUE(found) << "no table row holds 192.0.2.44 and host1 in the DOM:\n" << page.out;
 
-    const auto searched = dump_dom(*chromium, "/?q=198.51.100");
-    ASSERT_EQ(searched.exit_code, 0) << describe(searched);
-    ASSERT_NE(searched.out.find("<table"), std::string::npos) << "not the dashboard:\n" << searched.out;
-    for (const auto& row : table_rows(searched.out)) {
-        EXPECT_EQ(row.find("192.0.2.44"), std::string::npos) << "the search kept " << row;
-    }
-    EXPECT_NE(searched.out.find("value=\"198.51.100\""), std::string::npos) << "the box shows the search";
+  const auto searched = dump_dom(*chromium, "/?q=198.51.100");
+  ASSERT_EQ(searched.exit_code, 0) << describe(searched);
+  ASSERT_NE(searched.out.find("<table"), std::string::npos) << "not the dashboard:\n" << searched.out;
+  for (const auto& row : table_rows(searched.out)) {
+    EXPECT_EQ(row.find("192.0.2.44"), std::string::npos) << "the search kept " << row;
+  }
+  EXPECT_NE(searched.out.find("value=\"198.51.100\""), std::string::npos) << "the box shows the search";
 }
 
 }  // namespace

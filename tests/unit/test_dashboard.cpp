@@ -121,7 +121,8 @@ TEST(Dashboard, SearchKeepsBansWhoseAddressReporterOrJailContainsTheQuery) {
 }
 
 TEST(Dashboard, TimedBansShowUtcTimeAndTimeLeftPermanentOnesSaySo) {
-  std::vector decisions{ban("192.0.2.1", {"a"}, {"sshd"}, 3h + 12min + 5s), ban("192.0.2.2", {"a"}, {"sshd"}, std::nullopt)};
+  std::vector decisions{ban("192.0.2.1", {"a"}, {"sshd"}, 3h + 12min + 5s),
+                        ban("192.0.2.2", {"a"}, {"sshd"}, std::nullopt)};
   auto rows = ban_rows(render_dashboard(decisions, "", kNow));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_NE(rows[0].find("<time datetime=\"2026-11-26T02:52:05Z\">2026-11-26 02:52:05 UTC</time>"), std::string::npos)
@@ -145,8 +146,9 @@ TEST(Dashboard, TimedBansShowUtcTimeAndTimeLeftPermanentOnesSaySo) {
 }
 
 TEST(Dashboard, CountsBansPerHostAndPerJailMostFirst) {
-  std::vector decisions{ban("192.0.2.1", {"web-01", "web-02"}, {"sshd"}), ban("192.0.2.2", {"web-02"}, {"sshd", "nginx"}),
-                        ban("192.0.2.3", {"web-02"}, {"sshd"}), ban("2001:db8::1", {"mail-01"}, {"postfix"}, std::nullopt)};
+  std::vector decisions{ban("192.0.2.1", {"web-01", "web-02"}, {"sshd"}),
+                        ban("192.0.2.2", {"web-02"}, {"sshd", "nginx"}), ban("192.0.2.3", {"web-02"}, {"sshd"}),
+                        ban("2001:db8::1", {"mail-01"}, {"postfix"}, std::nullopt)};
   std::string page = render_dashboard(decisions, "", kNow);
 
   std::string hosts = count_table(page, "per-host");

@@ -143,8 +143,8 @@ TEST_F(HttpServerTest, ServesHealthzAndRefusesEverythingElse) {
 
   for (std::string_view method : {"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}) {
     std::string answer = round_trip(port, std::string(method) +
-                                            " /api/v1/bans HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
-                                            "Content-Length: 2\r\n\r\n{}");
+                                              " /api/v1/bans HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+                                              "Content-Length: 2\r\n\r\n{}");
     EXPECT_EQ(answer.rfind("HTTP/1.1 405 ", 0), 0u) << method << "\n" << answer;
     EXPECT_NE(answer.find("Allow: GET, HEAD\r\n"), std::string::npos) << answer;
   }
@@ -160,7 +160,9 @@ TEST_F(HttpServerTest, RefusedWriteLeavesAKeepAliveConnectionInStep) {
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  auto say = [fd](std::string_view text) { return send(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()); };
+  auto say = [fd](std::string_view text) {
+    return send(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+  };
   std::string answer;
   auto read_until = [&](std::string_view marker) {
     char buffer[4096];

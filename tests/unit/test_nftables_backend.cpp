@@ -64,9 +64,9 @@ TEST(NftTable, ParsesFamilyAndName) {
 }
 
 TEST(NftTable, RefusesWhatIsNotFamilyAndSaneName) {
-  for (std::string_view bad : {"", "fleetban", "inet", "bridge fleetban", "arp fleetban", "netdev fleetban",
-                               "inet fleet ban", "inet 9fleet", "inet _fleet", "inet fleet;ban",
-                               "inet fleet}", "inet \"fleetban\"", "INET fleetban", "inet fleet.ban"}) {
+  for (std::string_view bad :
+       {"", "fleetban", "inet", "bridge fleetban", "arp fleetban", "netdev fleetban", "inet fleet ban", "inet 9fleet",
+        "inet _fleet", "inet fleet;ban", "inet fleet}", "inet \"fleetban\"", "INET fleetban", "inet fleet.ban"}) {
     EXPECT_FALSE(NftTable::parse(bad)) << bad;
   }
   EXPECT_TRUE(NftTable::parse("inet " + std::string(64, 'a')));
@@ -122,8 +122,8 @@ TEST(NftablesBackend, TimeoutBeyondWhatNftTakesBecomesPermanent) {
 
 TEST(NftablesBackend, NestedPrefixesKeepOnlyTheOutermost) {
   std::map<IpPrefix, Decision> prefixes;
-  for (auto ip : {"198.51.0.0/16", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "2001:db8:1::/48",
-                  "2001:db9::/48"}) {
+  for (auto ip :
+       {"198.51.0.0/16", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "2001:db8:1::/48", "2001:db9::/48"}) {
     prefixes.emplace(p(ip), decision(ip, T + 3600));
   }
   auto elements = NftablesBackend::prefix_elements(prefixes, from_unix(T));
@@ -380,8 +380,8 @@ TEST(NftablesBackendLive, BansUnbansAndReportsAddressesAndPrefixes) {
     std::vector<Decision> bans = {live("192.0.2.7", seconds(600)), live("2001:db8::5", std::nullopt),
                                   live("198.51.100.0/24", seconds(60)), live("2001:db8:1::/48", seconds(60))};
     EXPECT_TRUE(backend.ban(bans).empty());
-    EXPECT_EQ(enforced_set(backend), (std::set<IpPrefix>{p("192.0.2.7"), p("2001:db8::5"), p("198.51.100.0/24"),
-                                                         p("2001:db8:1::/48")}));
+    EXPECT_EQ(enforced_set(backend),
+              (std::set<IpPrefix>{p("192.0.2.7"), p("2001:db8::5"), p("198.51.100.0/24"), p("2001:db8:1::/48")}));
     // Banning again rewrites the timeout (a plain add would keep the old one on kernel 6.1).
     EXPECT_TRUE(backend.ban(std::vector<Decision>{live("192.0.2.7", seconds(900))}).empty());
     EXPECT_GT(time_left(p("192.0.2.7")).value_or(seconds(0)), seconds(600));
@@ -400,8 +400,7 @@ TEST(NftablesBackendLive, AddressInsideABannedPrefixAndNestedPrefixes) {
     std::vector<Decision> bans = {live("198.51.100.7", seconds(600)), live("198.51.100.0/24", seconds(600)),
                                   live("198.51.0.0/16", seconds(60))};
     EXPECT_TRUE(backend.ban(bans).empty());
-    EXPECT_EQ(enforced_set(backend),
-              (std::set<IpPrefix>{p("198.51.100.7"), p("198.51.100.0/24"), p("198.51.0.0/16")}));
+    EXPECT_EQ(enforced_set(backend), (std::set<IpPrefix>{p("198.51.100.7"), p("198.51.100.0/24"), p("198.51.0.0/16")}));
     // The /24 had no element of its own while the /16 covered it; now it has.
     EXPECT_TRUE(backend.unban(std::vector<IpPrefix>{p("198.51.0.0/16")}).empty());
     EXPECT_EQ(enforced_set(backend), (std::set<IpPrefix>{p("198.51.100.7"), p("198.51.100.0/24")}));
@@ -414,9 +413,9 @@ TEST(NftablesBackendLive, AddressInsideABannedPrefixAndNestedPrefixes) {
 TEST(NftablesBackendLive, RestartedBackendKeepsThePrefixesItFindsWhenUnbanningAnother) {
   in_own_network_namespace([] {
     NftablesBackend before(table("inet fbunit"), nft_command());
-    EXPECT_TRUE(before.ban(std::vector<Decision>{live("198.51.100.0/24", seconds(600)),
-                                                 live("203.0.113.0/24", std::nullopt)})
-                    .empty());
+    EXPECT_TRUE(
+        before.ban(std::vector<Decision>{live("198.51.100.0/24", seconds(600)), live("203.0.113.0/24", std::nullopt)})
+            .empty());
     NftablesBackend after(table("inet fbunit"), nft_command());
     EXPECT_EQ(enforced_set(after), (std::set<IpPrefix>{p("198.51.100.0/24"), p("203.0.113.0/24")}));
     EXPECT_TRUE(after.unban(std::vector<IpPrefix>{p("203.0.113.0/24")}).empty());
@@ -427,8 +426,9 @@ TEST(NftablesBackendLive, RestartedBackendKeepsThePrefixesItFindsWhenUnbanningAn
 TEST(NftablesBackendLive, ReplaceAllLeavesExactlyTheSnapshot) {
   in_own_network_namespace([] {
     NftablesBackend backend(table("inet fbunit"), nft_command());
-    EXPECT_TRUE(backend.ban(std::vector<Decision>{live("192.0.2.1", seconds(600)), live("192.0.2.2", seconds(600)),
-                                                  live("203.0.113.0/24", seconds(600))})
+    EXPECT_TRUE(backend
+                    .ban(std::vector<Decision>{live("192.0.2.1", seconds(600)), live("192.0.2.2", seconds(600)),
+                                               live("203.0.113.0/24", seconds(600))})
                     .empty());
     std::vector<Decision> snapshot = {live("192.0.2.2", seconds(600)), live("192.0.2.3", std::nullopt),
                                       live("2001:db8::/32", seconds(600))};
@@ -440,8 +440,8 @@ TEST(NftablesBackendLive, ReplaceAllLeavesExactlyTheSnapshot) {
 TEST(NftablesBackendLive, IpTableIgnoresIpv6) {
   in_own_network_namespace([] {
     NftablesBackend backend(table("ip fbunit"), nft_command());
-    EXPECT_TRUE(backend.ban(std::vector<Decision>{live("192.0.2.1", seconds(600)), live("2001:db8::1", seconds(600))})
-                    .empty());
+    EXPECT_TRUE(
+        backend.ban(std::vector<Decision>{live("192.0.2.1", seconds(600)), live("2001:db8::1", seconds(600))}).empty());
     EXPECT_EQ(enforced_set(backend), (std::set<IpPrefix>{p("192.0.2.1")}));
     EXPECT_TRUE(backend.unban(std::vector<IpPrefix>{p("2001:db8::1"), p("192.0.2.1")}).empty());
     EXPECT_TRUE(enforced_set(backend).empty());
