@@ -266,14 +266,5 @@ int run_bench(int argc, char** argv) {
 }  // namespace fleetban::bench
 
 int main(int argc, char** argv) {
-  fleetban::bench::install_signal_handlers();
-  try {
-    return fleetban::bench::run_bench(argc, argv);
-  } catch (const fleetban::bench::Interrupted&) {
-    std::fprintf(stderr, "bench_backend: interrupted\n");
-    return 130;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_backend: %s\n", e.what());
-    return 1;
-  }
+  return fleetban::bench::run_driver("bench_backend", fleetban::bench::run_bench, argc, argv);
 }

@@ -1,5 +1,7 @@
 #include "bench/bench_support.hpp"
 
+#include <cstdio>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -580,6 +582,19 @@ std::string doc_address(std::uint64_t index) {
   char text[64];
   snprintf(text, sizeof text, "2001:db8:1::%x", static_cast<unsigned>(index + 1));
   return common::IpPrefix::parse(text)->to_string();
+}
+
+int run_driver(const char* name, int (*body)(int, char**), int argc, char** argv) {
+  install_signal_handlers();
+  try {
+    return body(argc, argv);
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "%s: interrupted\n", name);
+    return 130;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
 }
 
 }  // namespace fleetban::bench

@@ -29,6 +29,10 @@ struct Interrupted : std::runtime_error {
 // Installs the handlers: they forward SIGTERM to every child process group still running and set
 // a flag that the next wait turns into Interrupted.
 void install_signal_handlers();
+
+// Every driver's main: installs the signal handlers and runs `body`, turning Interrupted into exit
+// 130 and any other exception into one line on stderr and exit 1.
+int run_driver(const char* name, int (*body)(int, char**), int argc, char** argv);
 bool interrupted();
 void check_interrupted();
 // Sleeps in small steps, throwing Interrupted when a signal arrives.
