@@ -1,6 +1,10 @@
 # The two-command quick start: `make demo` and `make test`.
 # `make` installs the Debian packages that are missing, configures into build/ and builds with ccache.
 
+# ccache: paths relative to the checkout, so a fresh clone (CI) reuses what another one compiled.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= true
+
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= 2
