@@ -42,7 +42,8 @@ void bind(zmq::socket_t& socket, const std::string& endpoint) {
   }
 }
 
-std::string describe_handshake_failure(HandshakeMonitor::Side side, std::uint16_t event, std::uint32_t value) {
+std::string describe_handshake_failure(HandshakeMonitor::Side side, bool insecure, std::uint16_t event,
+                                       std::uint32_t value) {
   if (side == HandshakeMonitor::Side::server) {
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return "a client's key is not in authorized_dir";
     return "a client failed the handshake: insecure = true on one end only, or a wrong server_key";
@@ -57,7 +58,10 @@ std::string describe_handshake_failure(HandshakeMonitor::Side side, std::uint16_
     }
     return "handshake protocol error " + std::to_string(value) + " (wrong server_key, or not a fleetban peer?)";
   }
-  return "handshake failed (wrong server_key or client key?)";
+  // Which event a mismatch gives depends on timing (the peer may close before its greeting is
+  // read); a client without CURVE knows that any failed handshake is the aggregator wanting it.
+  if (insecure) return "security mismatch: insecure = true here, but the aggregator uses CURVE";
+  return "handshake failed (wrong server_key, or insecure = true on the aggregator only?)";
 }
 
 }  // namespace
@@ -76,6 +80,7 @@ void HandshakeMonitor::attach(zmq::socket_t& socket) {
 
 std::optional<std::string> HandshakeMonitor::failure() {
   std::optional<std::string> last;
+  int last_rank = -1;
   for (auto& monitor : monitors_) {
     zmq::message_t event;
     while (monitor.recv(event, zmq::recv_flags::dontwait)) {
@@ -85,7 +90,12 @@ std::optional<std::string> HandshakeMonitor::failure() {
         std::uint32_t value = 0;
         std::memcpy(&id, event.data(), sizeof id);
         std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
-        last = describe_handshake_failure(side_, id, value);
+        // The most telling event wins: a refused key or a protocol error over a bare failure.
+        int rank = id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? 0 : 1;
+        if (!last || rank >= last_rank) {
+          last = describe_handshake_failure(side_, insecure_, id, value);
+          last_rank = rank;
+        }
       }
       zmq::message_t endpoint;
       if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
@@ -95,7 +105,9 @@ std::optional<std::string> HandshakeMonitor::failure() {
 }
 
 ClientSockets::ClientSockets(zmq::context_t& context, const ClientSecurity& security)
-    : context_(context), monitor_(context, HandshakeMonitor::Side::client), insecure_(security.insecure) {
+    : context_(context),
+      monitor_(context, HandshakeMonitor::Side::client, security.insecure),
+      insecure_(security.insecure) {
   if (insecure_) return;
   server_public_ = read_public_key(security.server_key);
   KeyPair own = read_secret_key(security.client_key);
@@ -136,7 +148,9 @@ zmq::socket_t ClientSockets::broadcast(const std::string& endpoint) const {
 }
 
 ServerSockets::ServerSockets(zmq::context_t& context, const ServerSecurity& security)
-    : context_(context), monitor_(context, HandshakeMonitor::Side::server), insecure_(security.insecure) {
+    : context_(context),
+      monitor_(context, HandshakeMonitor::Side::server, security.insecure),
+      insecure_(security.insecure) {
   if (insecure_) return;
   server_secret_ = read_secret_key(security.server_key).secret_key;
   zap_ = std::make_unique<ZapHandler>(context, security.authorized_dir);

@@ -23,7 +23,9 @@ inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a sn
 class HandshakeMonitor {
  public:
   enum class Side { client, server };
-  HandshakeMonitor(zmq::context_t& context, Side side) : context_(context), side_(side) {}
+  // `insecure`: this end's own setting, which tells what a failure most likely means.
+  HandshakeMonitor(zmq::context_t& context, Side side, bool insecure)
+      : context_(context), side_(side), insecure_(insecure) {}
   // Call before the socket connects or binds.
   void attach(zmq::socket_t& socket);
   // What went wrong with the last failed handshake since the last call, if any; never blocks.
@@ -32,6 +34,7 @@ class HandshakeMonitor {
  private:
   zmq::context_t& context_;
   Side side_;
+  bool insecure_;
   std::vector<zmq::socket_t> monitors_;
 };
 
