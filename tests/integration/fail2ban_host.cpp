@@ -36,20 +36,6 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
   return text;
 }
 
-// The last lines of a file, for failure output.
-std::string tail_of(const std::filesystem::path& file, std::size_t lines) {
-  const std::string text = read_file(file);
-  std::size_t position = text.size();
-  while (lines > 0 && position > 0) {
-    position = text.rfind('\n', position - 1);
-    if (position == std::string::npos) {
-      return text;
-    }
-    --lines;
-  }
-  return text.substr(position == 0 ? 0 : position + 1);
-}
-
 // Fail2Ban prints a jail's bans as a Python list: ['192.0.2.7', '2001:db8::5'].
 std::optional<std::vector<std::string>> parse_python_list(std::string_view text) {
   const auto open = text.find('[');
@@ -130,10 +116,10 @@ Fail2banHost::Fail2banHost(std::string name, std::filesystem::path dir, std::str
 Fail2banHost::~Fail2banHost() {
   if (::testing::Test::HasFailure()) {
     std::cerr << "----- fail2ban-server of " << name_ << ": " << server_log().string() << " (last lines)\n"
-              << tail_of(server_log(), 40) << "\n";
+              << last_lines(read_file(server_log()), 40) << "\n";
     if (server_) {
       std::cerr << "----- its stdout/stderr " << server_->log_file().string() << "\n"
-                << tail_of(server_->log_file(), 20) << "\n";
+                << last_lines(read_file(server_->log_file()), 20) << "\n";
     }
   }
   if (server_ && server_->running()) {
@@ -172,7 +158,7 @@ std::string Fail2banHost::client_command() const {
   if (exited) {
     return ::testing::AssertionFailure() << "the fail2ban-server of " << name_ << " exited while starting:\n"
                                          << server_->log() << "\n"
-                                         << tail_of(server_log(), 30);
+                                         << last_lines(read_file(server_log()), 30);
   }
   return answered;
 }

@@ -33,23 +33,10 @@ void ensure_key(const std::filesystem::path& keys, const std::string& name) {
   }
 }
 
-// The last lines of a log, enough to see why a program stopped or misbehaved.
-std::string tail(const std::string& text, std::size_t lines) {
-  std::size_t position = text.size();
-  while (lines > 0 && position > 0) {
-    position = text.rfind('\n', position - 1);
-    if (position == std::string::npos) {
-      return text;
-    }
-    --lines;
-  }
-  return text.substr(position == 0 ? 0 : position + 1);
-}
-
 void print_log(const Process& process) {
   std::cerr << "----- " << describe(process.argv()) << "\n----- log " << process.log_file().string()
             << " (last lines)\n"
-            << tail(process.log(), 60) << "\n";
+            << last_lines(process.log(), 60) << "\n";
 }
 
 }  // namespace

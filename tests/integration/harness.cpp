@@ -430,4 +430,14 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   return failure;
 }
 
+std::string last_lines(const std::string& text, std::size_t lines) {
+  std::size_t position = text.size();
+  while (lines > 0 && position > 0) {
+    position = text.rfind('\n', position - 1);
+    if (position == std::string::npos) return text;
+    --lines;
+  }
+  return text.substr(position == 0 ? 0 : position + 1);
+}
+
 }  // namespace fleetban::testing

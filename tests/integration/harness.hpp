@@ -59,6 +59,9 @@ std::uint16_t free_tcp_port();
 void write_file(const std::filesystem::path& file, std::string_view content);
 std::string read_file(const std::filesystem::path& file);
 
+// The last `lines` lines of a text (a log), for failure messages.
+std::string last_lines(const std::string& text, std::size_t lines);
+
 // The regular files under dir, recursively (none when dir does not exist).
 std::vector<std::filesystem::path> regular_files_under(const std::filesystem::path& dir);
 
