@@ -106,8 +106,8 @@ def main():
                          f"{ratio} | {f.get('target') or '—'} | {verdict(f.get('met'), smoke)} |")
         nft = part.get("details", {}).get("nftables")
         if nft:
-            lines.append(f"| `P5.nftables` nftables backend | {nft.get('status')} | — | — | — | — |")
-            notes.append(f"P5 nftables: {nft.get('why', '')}")
+            if nft.get("status") != "measured":
+                lines.append(f"| `P5.nftables` nftables backend | {nft.get('status')} | — | — | — | — |")
         f2b = part.get("details", {}).get("fail2ban", {})
         if isinstance(f2b, dict) and str(f2b.get("status", "")).startswith("skipped"):
             notes.append(f"P5 fail2ban: {f2b['status']}")
