@@ -282,6 +282,24 @@ std::string Fleet::subscriber_state(const Host& host) {
       [&] { return subscriber_state(host) + host.unban_log.string() + ":\n" + read_file(host.unban_log); });
 }
 
+std::vector<std::string> strings_of(const nlohmann::json& array) {
+  std::vector<std::string> values;
+  if (array.is_array()) {
+    for (const auto& value : array) {
+      values.push_back(value.is_string() ? value.get<std::string>() : value.dump());
+    }
+  }
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+::testing::AssertionResult Fleet::unlisted(const Host& via, const std::string& ip, Deadline deadline) {
+  return list_until(
+      via, "`fleetban list --json` to no longer show " + ip,
+      [&](const nlohmann::json& doc) { return doc.contains("bans") && find_ban(doc, ip) == nullptr; }, nullptr,
+      deadline);
+}
+
 ::testing::AssertionResult Fleet::list_until(const Host& via, std::string_view what,
                                              const std::function<bool(const nlohmann::json&)>& predicate,
                                              nlohmann::json* last, Deadline deadline) {

@@ -66,6 +66,9 @@ bool recorded(const std::filesystem::path& log, std::string_view ip);
 // The entry for ip in a `fleetban list --json` document, or nullptr.
 const nlohmann::json* find_ban(const nlohmann::json& document, std::string_view ip);
 
+// The strings of a JSON array (a ban's reporters or jails), sorted; other values as JSON text.
+std::vector<std::string> strings_of(const nlohmann::json& array);
+
 class Fleet {
  public:
   // Picks the ports and writes DIR/aggregator.toml; starts nothing.
@@ -112,6 +115,9 @@ class Fleet {
 
   // Polls `fleetban list --json` until predicate holds for the document; the
   // last document seen is left in *last.
+  // Polls `fleetban list --json` until it no longer shows ip.
+  ::testing::AssertionResult unlisted(const Host& via, const std::string& ip, Deadline deadline = deadline_in(kSoon));
+
   ::testing::AssertionResult list_until(const Host& via, std::string_view what,
                                         const std::function<bool(const nlohmann::json&)>& predicate,
                                         nlohmann::json* last = nullptr, Deadline deadline = deadline_in(kSoon));

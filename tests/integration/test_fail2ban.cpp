@@ -24,17 +24,6 @@
 namespace fleetban::testing {
 namespace {
 
-std::vector<std::string> strings_of(const nlohmann::json& array) {
-  std::vector<std::string> values;
-  if (array.is_array()) {
-    for (const auto& value : array) {
-      values.push_back(value.is_string() ? value.get<std::string>() : value.dump());
-    }
-  }
-  std::sort(values.begin(), values.end());
-  return values;
-}
-
 std::int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -160,10 +149,7 @@ class Fail2ban : public ::testing::Test {
   }
 
   ::testing::AssertionResult fleet_drops(const std::string& ip, Deadline deadline = deadline_in(kSoon)) {
-    return fleet.list_until(
-        *a_host, "`fleetban list --json` to no longer show " + ip,
-        [&](const nlohmann::json& doc) { return doc.contains("bans") && find_ban(doc, ip) == nullptr; }, nullptr,
-        deadline);
+    return fleet.unlisted(*a_host, ip, deadline);
   }
 
   void expect_spool_empty(const Host& host) {
