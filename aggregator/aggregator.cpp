@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cstring>
 #include <set>
-#include <unordered_set>
 #include <zmq.hpp>
 
+#include "aggregator/event_id_set.hpp"
 #include "aggregator/fleet_state.hpp"
 #include "aggregator/http_server.hpp"
 #include "aggregator/metrics.hpp"
@@ -16,6 +16,7 @@
 #include "aggregator/store.hpp"
 #include "common/codec.hpp"
 #include "common/errors.hpp"
+#include "common/logging.hpp"
 #include "common/socket_factory.hpp"
 #include "common/systemd_notify.hpp"
 
@@ -33,14 +34,6 @@ constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 constexpr auto kForgetEventsAfter = std::chrono::hours(24 * 30);
 constexpr const char* kMonitorEndpoint = "inproc://fleetban-broadcast-monitor";
-
-struct EventIdHash {
-  std::size_t operator()(const EventId& id) const noexcept {
-    std::size_t h;
-    std::memcpy(&h, id.data(), sizeof h);  // ids are random: any 8 bytes are a good hash
-    return h;
-  }
-};
 
 // Logs at most a few lines per interval for bad input, then a count of the rest, so no input
 // can flood the log.
@@ -110,6 +103,7 @@ class Service {
     spdlog::info("aggregator started ingest={} broadcast={} http={} state={} sequence={} active_bans={} insecure={}",
                  config_.ingest, config_.broadcast, config_.http.empty() ? "off" : config_.http, config_.state.string(),
                  state_.sequence(), state_.active_count(), config_.security.insecure);
+    common::batch_log_lines();
     common::notify_ready();
     auto next_heartbeat = Clock::now();
     while (!signals_.stop.load()) {
@@ -144,21 +138,24 @@ class Service {
       }
       process_batch();
       view_.publish_if_requested(state_);
+      common::flush_log();
     }
     common::notify_stopping();
     spdlog::info("aggregator stopping sequence={}", state_.sequence());
+    common::flush_log();
   }
 
  private:
   void load() {
-    StoredState stored = store_.load();
+    state_ = FleetState(config_.policy);
+    // Records go straight into the state as they are read: a million decoded copies at once would
+    // stay in the heap as fragments long after.
+    StoredState stored = store_.load([&](const FleetRecord& record) { state_.restore(record); });
+    state_.resume_sequence(stored.sequence);
     incarnation_ = stored.incarnation;
-    state_ = FleetState(config_.policy, stored.sequence);
-    state_.reserve(stored.records.size() * 2);
-    for (auto& record : stored.records) state_.restore(std::move(record));
     seen_.clear();
-    seen_.reserve(stored.seen_events.size() * 2);
-    seen_.insert(stored.seen_events.begin(), stored.seen_events.end());
+    seen_.reserve(stored.seen_events.size());
+    for (const auto& id : stored.seen_events) seen_.insert(id);
     update_gauges();
   }
 
@@ -216,6 +213,8 @@ class Service {
       batch.dirty.push_back(ended.prefix);
       batch.changes.push_back(std::move(ended));
     }
+    // The batch's lines are written before its commit, so every decision on disk is in the log too.
+    common::flush_log();
     if (!commit(batch, now)) return;
     for (const auto& decision : batch.changes) {
       broadcast_.send(zmq::buffer(common::encode(common::Broadcast{decision})), zmq::send_flags::dontwait);
@@ -296,8 +295,11 @@ class Service {
     try {
       store_.begin();
       for (const auto& id : batch.new_ids) store_.mark_seen(id, now);
+      // One write per record however often the batch changed it, in key order (fewer pages).
+      std::sort(batch.dirty.begin(), batch.dirty.end());
+      batch.dirty.erase(std::unique(batch.dirty.begin(), batch.dirty.end()), batch.dirty.end());
       for (const auto& prefix : batch.dirty) {
-        if (const FleetRecord* record = state_.find(prefix)) store_.put(*record);
+        if (auto record = state_.find(prefix)) store_.put(*record);
       }
       store_.set_sequence(state_.sequence());
       store_.commit();
@@ -395,7 +397,7 @@ class Service {
   FleetState state_;
   RateLimiter limiter_;
   std::string incarnation_;
-  std::unordered_set<EventId, EventIdHash> seen_;
+  EventIdSet seen_;
   std::set<std::string> reporters_;
   common::UnixSeconds started_at_ = common::now_seconds();
   Metrics metrics_;

@@ -1,6 +1,7 @@
 #pragma once
 // What the aggregator keeps about one address or prefix: the current decision, the recent reports
-// that count toward min_reporters, and what escalation needs. Held in FleetState, persisted by Store.
+// that count toward min_reporters, and what escalation needs. FleetState keeps it compactly in a
+// RecordTable and hands out copies of it; Store persists it.
 
 #include <chrono>
 #include <string>

@@ -1,7 +1,6 @@
 #include "aggregator/fleet_state.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace fleetban::aggregator {
 
@@ -24,6 +23,16 @@ UnixSeconds start_of(const Event& event, UnixSeconds now) {
   // A report cannot start in the future; a clock that runs ahead only shortens nothing.
   auto start = std::chrono::time_point_cast<seconds>(event.time);
   return std::min(start, now);
+}
+
+// How many different hosts the reports come from.
+std::size_t distinct_hosts(const std::vector<Report>& reports) {
+  std::size_t count = 0;
+  for (auto it = reports.begin(); it != reports.end(); ++it) {
+    auto same_host = [&](const Report& r) { return r.host_id == it->host_id; };
+    if (std::find_if(reports.begin(), it, same_host) == it) ++count;
+  }
+  return count;
 }
 
 // An unban at or after the ban's own end is Fail2Ban expiring it, not a person lifting it.
@@ -57,9 +66,8 @@ ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
 
 ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
   // An operator's ban needs no other reporter and is not escalated: it lasts what was asked.
-  auto [it, inserted] = records_.try_emplace(event.prefix);
-  FleetRecord& record = it->second;
-  if (inserted) record.decision.prefix = event.prefix;
+  RecordIndex index = records_.find_or_add(event.prefix);
+  FleetRecord record = records_.get(index);
   std::optional<seconds> duration = duration_of(event.bantime);
   bool was_active = record.decision.active;
   Decision& d = change(record);
@@ -77,33 +85,32 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
   record.last_duration = duration.value_or(seconds(0));
   record.reports.clear();
   if (was_active)
-    track_expiry(d);
+    track_expiry(index, d);
   else
-    activated(d);
-  return {.record_changed = true, .change = d};
+    activated(index, d);
+  return save(index, record, {.record_changed = true, .change = d});
 }
 
 ApplyResult FleetState::operator_unban(const Event& event) {
-  auto it = records_.find(event.prefix);
-  if (it == records_.end() || !it->second.decision.active) return {};
-  end_ban(it->second);
-  it->second.decision.reason = event.reason;
-  return {.record_changed = true, .change = it->second.decision};
+  auto index = records_.find(event.prefix);
+  if (!index || !records_.active(*index)) return {};
+  FleetRecord record = records_.get(*index);
+  end_ban(record);
+  record.decision.reason = event.reason;
+  return save(*index, record, {.record_changed = true, .change = record.decision});
 }
 
 ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   if (auto group = promotion_group(event.prefix)) {
     // The address's whole /24 (/64) is banned already: the report extends that ban instead.
-    auto covering = records_.find(*group);
-    if (covering != records_.end() && covering->second.decision.active) {
+    if (is_active(*group)) {
       Event redirected = event;
       redirected.prefix = *group;
       return ban(redirected, now);
     }
   }
-  auto [it, inserted] = records_.try_emplace(event.prefix);
-  FleetRecord& record = it->second;
-  if (inserted) record.decision.prefix = event.prefix;
+  RecordIndex index = records_.find_or_add(event.prefix);
+  FleetRecord record = records_.get(index);
   Decision& current = record.decision;
   UnixSeconds start = start_of(event, now);
   std::optional<seconds> duration = duration_of(event.bantime);
@@ -129,8 +136,8 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
     Decision& d = change(record);
     d = std::move(updated);
     d.sequence = sequence_;
-    track_expiry(d);
-    return {.record_changed = true, .change = d};
+    track_expiry(index, d);
+    return save(index, record, {.record_changed = true, .change = d});
   }
 
   // Not banned: record the report, then ban once enough distinct hosts reported within the window.
@@ -140,9 +147,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   record.reports.push_back({event.host_id, event.jail, start, event.bantime});
   if (record.reports.size() > kMaxReportsPerRecord) record.reports.erase(record.reports.begin());
 
-  std::set<std::string> hosts;
-  for (const auto& r : record.reports) hosts.insert(r.host_id);
-  if (hosts.size() < policy_.min_reporters) return {.record_changed = true};
+  if (distinct_hosts(record.reports) < policy_.min_reporters) return save(index, record, {.record_changed = true});
 
   bool permanent = false;
   seconds longest{0};
@@ -160,7 +165,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   }
   if (!permanent && start + longest <= now) {
     // Reported so late (from a spool) that the ban is already over: remember the report only.
-    return {.record_changed = true};
+    return save(index, record, {.record_changed = true});
   }
 
   Decision& d = change(record);
@@ -176,9 +181,9 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   d.ban_count += 1;
   d.reason = event.reason;
   record.last_duration = permanent ? seconds(0) : longest;
-  record.reports = {};  // these reports made this ban; the next ban needs new ones (and no capacity)
-  activated(d);
-  ApplyResult result{.record_changed = true, .change = d};
+  record.reports = {};  // these reports made this ban; the next ban needs new ones
+  activated(index, d);
+  ApplyResult result = save(index, record, {.record_changed = true, .change = d});
   if (auto group = promotion_group(d.prefix)) {
     auto found = banned_in_group_.find(*group);
     if (found != banned_in_group_.end() && found->second.size() >= policy_.promote_after) promote(*group, now, result);
@@ -199,9 +204,19 @@ std::optional<common::IpPrefix> FleetState::promotion_group(const common::IpPref
   return group;
 }
 
-void FleetState::activated(const Decision& decision) {
+bool FleetState::is_active(const common::IpPrefix& prefix) const {
+  auto index = records_.find(prefix);
+  return index && records_.active(*index);
+}
+
+ApplyResult FleetState::save(RecordIndex index, const FleetRecord& record, ApplyResult result) {
+  records_.set(index, record);
+  return result;
+}
+
+void FleetState::activated(RecordIndex index, const Decision& decision) {
   ++active_count_;
-  track_expiry(decision);
+  track_expiry(index, decision);
   if (auto group = promotion_group(decision.prefix)) banned_in_group_[*group].push_back(decision.prefix);
 }
 
@@ -209,9 +224,8 @@ void FleetState::activated(const Decision& decision) {
 // jails, and ends the member bans: subscribers get the prefix first, then the addresses' ends.
 void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyResult& result) {
   std::vector<common::IpPrefix> members = banned_in_group_[group];
-  auto [it, inserted] = records_.try_emplace(group);
-  FleetRecord& record = it->second;
-  if (inserted) record.decision.prefix = group;
+  RecordIndex index = records_.find_or_add(group);
+  FleetRecord record = records_.get(index);
   Decision& d = change(record);
   d.active = true;
   d.banned_at = now;
@@ -221,7 +235,7 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
   d.ban_count += 1;
   d.reason = "promoted: " + std::to_string(members.size()) + " addresses banned in " + group.to_string();
   for (const auto& member : members) {
-    const Decision& m = records_.at(member).decision;
+    const Decision m = records_.decision(*records_.find(member));
     if (!m.expires_at)
       d.expires_at.reset();
     else if (d.expires_at)
@@ -231,38 +245,42 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
   }
   record.last_duration = d.expires_at ? *d.expires_at - now : seconds(0);
   ++active_count_;
-  track_expiry(d);
+  track_expiry(index, d);
+  records_.set(index, record);
   // The prefix decision comes first; the folded addresses follow.
   std::vector<Decision> changes{d};
   for (const auto& member : members) {
-    end_ban(records_.at(member));
-    changes.push_back(records_.at(member).decision);
+    RecordIndex member_index = *records_.find(member);
+    FleetRecord ended = records_.get(member_index);
+    end_ban(ended);
+    records_.set(member_index, ended);
+    changes.push_back(std::move(ended.decision));
   }
   // In sequence order after result.change (the member ban that triggered the promotion).
   result.more_changes.insert(result.more_changes.end(), changes.begin(), changes.end());
 }
 
 ApplyResult FleetState::unban(const Event& event) {
-  auto it = records_.find(event.prefix);
-  if (it == records_.end()) return {};
-  FleetRecord& record = it->second;
+  auto index = records_.find(event.prefix);
+  if (!index) return {};
   if (is_expiry(event)) return {};  // Fail2Ban's own ban ran out: it withdraws nothing
+  FleetRecord record = records_.get(*index);
   std::erase_if(record.reports, [&](const Report& r) { return r.host_id == event.host_id; });
-  if (!record.decision.active) return {.record_changed = true};
+  if (!record.decision.active) return save(*index, record, {.record_changed = true});
 
   if (policy_.host_unban == HostUnban::retract) {
     auto& reporters = record.decision.reporters;
     if (std::find(reporters.begin(), reporters.end(), event.host_id) == reporters.end()) {
-      return {.record_changed = true};
+      return save(*index, record, {.record_changed = true});
     }
     if (reporters.size() > 1) {
       Decision& d = change(record);
       std::erase(d.reporters, event.host_id);
-      return {.record_changed = true, .change = d};
+      return save(*index, record, {.record_changed = true, .change = d});
     }
   }
   end_ban(record);
-  return {.record_changed = true, .change = record.decision};
+  return save(*index, record, {.record_changed = true, .change = record.decision});
 }
 
 Decision& FleetState::change(FleetRecord& record) {
@@ -284,31 +302,29 @@ void FleetState::end_ban(FleetRecord& record) {
   }
 }
 
-void FleetState::track_expiry(const Decision& decision) {
-  if (decision.active && decision.expires_at) expiries_.emplace(*decision.expires_at, decision.prefix);
+void FleetState::track_expiry(RecordIndex index, const Decision& decision) {
+  if (decision.active && decision.expires_at) expiries_.emplace(*decision.expires_at, index);
 }
 
 std::vector<Decision> FleetState::expire(UnixSeconds now) {
   std::vector<Decision> ended;
   while (!expiries_.empty() && expiries_.top().first <= now) {
-    auto [when, prefix] = expiries_.top();
+    auto [when, index] = expiries_.top();
     expiries_.pop();
-    auto it = records_.find(prefix);
-    if (it == records_.end()) continue;
-    FleetRecord& record = it->second;
     // A stale entry: the ban was extended, made permanent or ended since this was queued.
-    if (!record.decision.active || record.decision.expires_at != when) continue;
+    if (!records_.active(index) || records_.expires_at(index) != when) continue;
+    FleetRecord record = records_.get(index);
     end_ban(record);
-    ended.push_back(record.decision);
+    records_.set(index, record);
+    ended.push_back(std::move(record.decision));
   }
   return ended;
 }
 
 std::optional<UnixSeconds> FleetState::next_expiry() {
   while (!expiries_.empty()) {
-    auto& [when, prefix] = expiries_.top();
-    auto it = records_.find(prefix);
-    if (it != records_.end() && it->second.decision.active && it->second.decision.expires_at == when) return when;
+    auto [when, index] = expiries_.top();
+    if (records_.active(index) && records_.expires_at(index) == when) return when;
     expiries_.pop();
   }
   return std::nullopt;
@@ -317,22 +333,21 @@ std::optional<UnixSeconds> FleetState::next_expiry() {
 std::vector<Decision> FleetState::active_decisions() const {
   std::vector<Decision> active;
   active.reserve(active_count_);
-  for (const auto& [prefix, record] : records_) {
-    if (record.decision.active) active.push_back(record.decision);
-  }
+  for_each_active([&](Decision&& d) { active.push_back(std::move(d)); });
   return active;
 }
 
-const FleetRecord* FleetState::find(const common::IpPrefix& prefix) const {
-  auto it = records_.find(prefix);
-  return it == records_.end() ? nullptr : &it->second;
+std::optional<FleetRecord> FleetState::find(const common::IpPrefix& prefix) const {
+  auto index = records_.find(prefix);
+  if (!index) return std::nullopt;
+  return records_.get(*index);
 }
 
-void FleetState::restore(FleetRecord record) {
+void FleetState::restore(const FleetRecord& record) {
   sequence_ = std::max(sequence_, record.decision.sequence);
-  if (record.decision.active) activated(record.decision);
-  common::IpPrefix prefix = record.decision.prefix;
-  records_.insert_or_assign(prefix, std::move(record));
+  RecordIndex index = records_.find_or_add(record.decision.prefix);
+  records_.set(index, record);
+  if (record.decision.active) activated(index, record.decision);
 }
 
 }  // namespace fleetban::aggregator

@@ -2,6 +2,7 @@
 // The fleet's decisions and the policy that makes them from host reports. Pure logic: no I/O, and
 // time comes in as an argument, so every rule is unit-tested with exact instants.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <queue>
@@ -13,6 +14,7 @@
 #include "aggregator/aggregator_config.hpp"
 #include "aggregator/fleet_record.hpp"
 #include "aggregator/metrics.hpp"
+#include "aggregator/record_table.hpp"
 #include "common/event.hpp"
 
 namespace fleetban::aggregator {
@@ -40,21 +42,24 @@ class FleetState {
 
   // The active decisions (what a snapshot holds).
   std::vector<common::Decision> active_decisions() const;
-  // The same without a copy of them all: calls fn(const Decision&) for each.
+  // The same without a copy of them all: calls fn(Decision&&) for each, one at a time.
   template <typename Fn>
   void for_each_active(Fn&& fn) const {
-    for (const auto& [prefix, record] : records_) {
-      if (record.decision.active) fn(record.decision);
+    for (RecordIndex i = 0; i < records_.size(); ++i) {
+      if (records_.active(i)) fn(records_.decision(i));
     }
   }
   std::size_t active_count() const { return active_count_; }
-  const FleetRecord* find(const common::IpPrefix& prefix) const;
+  // A copy of the record of exactly this prefix, if the fleet has one.
+  std::optional<FleetRecord> find(const common::IpPrefix& prefix) const;
 
   std::uint64_t sequence() const { return sequence_; }
 
   // Loading from disk.
   void reserve(std::size_t records) { records_.reserve(records); }
-  void restore(FleetRecord record);
+  void restore(const FleetRecord& record);
+  // The next change is numbered after `sequence` (the store's, which may be past every record's).
+  void resume_sequence(std::uint64_t sequence) { sequence_ = std::max(sequence_, sequence); }
   void set_policy(Policy policy) { policy_ = std::move(policy); }
 
  private:
@@ -64,20 +69,23 @@ class FleetState {
   ApplyResult operator_unban(const common::Event& event);
   common::Decision& change(FleetRecord& record);
   void end_ban(FleetRecord& record);
-  void track_expiry(const common::Decision& decision);
-  void activated(const common::Decision& decision);
+  void track_expiry(RecordIndex index, const common::Decision& decision);
+  void activated(RecordIndex index, const common::Decision& decision);
   std::optional<common::IpPrefix> promotion_group(const common::IpPrefix& prefix) const;
   void promote(const common::IpPrefix& group, common::UnixSeconds now, ApplyResult& result);
+  bool is_active(const common::IpPrefix& prefix) const;
+  // Writes a changed record back to the table, then returns what the change was.
+  ApplyResult save(RecordIndex index, const FleetRecord& record, ApplyResult result);
   std::optional<std::chrono::seconds> duration_of(std::chrono::seconds reported) const;
 
   Policy policy_;
   std::uint64_t sequence_;
   std::size_t active_count_ = 0;
-  std::unordered_map<common::IpPrefix, FleetRecord> records_;
+  RecordTable records_;
   // For prefix promotion: the actively banned single addresses in each IPv4 /24 and IPv6 /64.
   std::unordered_map<common::IpPrefix, std::vector<common::IpPrefix>> banned_in_group_;
-  // Expiry times with their prefix; an entry whose decision has changed since is skipped when popped.
-  using Expiry = std::pair<common::UnixSeconds, common::IpPrefix>;
+  // Expiry times with their record; an entry whose decision has changed since is skipped when popped.
+  using Expiry = std::pair<common::UnixSeconds, RecordIndex>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
 };
 

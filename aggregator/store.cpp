@@ -132,7 +132,7 @@ sqlite3_stmt* Store::prepare(const char* sql) {
   return statement;
 }
 
-StoredState Store::load() {
+StoredState Store::load(const std::function<void(const FleetRecord&)>& each_record) {
   StoredState state;
   sqlite3_stmt* meta = prepare("SELECT key, value FROM meta");
   while (sqlite3_step(meta) == SQLITE_ROW) {
@@ -161,7 +161,12 @@ StoredState Store::load() {
       sqlite3_finalize(records);
       throw common::RuntimeError(file_.string() + ": corrupt record in database: " + record.error());
     }
-    state.records.push_back(std::move(*record));
+    try {
+      each_record(*record);
+    } catch (...) {
+      sqlite3_finalize(records);
+      throw;
+    }
   }
   sqlite3_finalize(records);
 

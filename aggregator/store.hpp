@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,7 +20,6 @@ namespace fleetban::aggregator {
 struct StoredState {
   std::uint64_t sequence = 0;
   std::string incarnation;  // random, made when the database is created
-  std::vector<FleetRecord> records;
   std::vector<common::EventId> seen_events;
 };
 
@@ -31,7 +31,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  StoredState load();
+  // Reads the database: each record is passed to `each_record` as it is read, the rest returned.
+  StoredState load(const std::function<void(const FleetRecord&)>& each_record);
 
   // Every write below happens inside begin()..commit(); commit() throws RuntimeError when the
   // database cannot make the transaction durable (full disk, I/O error), after rolling back.

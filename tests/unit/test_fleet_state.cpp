@@ -88,8 +88,8 @@ TEST(FleetState, OneReportBansWhenOneReporterIsEnough) {
   EXPECT_EQ(state.active_count(), 1u);
   ASSERT_EQ(state.active_decisions().size(), 1u);
   EXPECT_EQ(state.active_decisions()[0].expires_at, at(T + 600));
-  const FleetRecord* record = state.find(p("192.0.2.7"));
-  ASSERT_NE(record, nullptr);
+  auto record = state.find(p("192.0.2.7"));
+  ASSERT_TRUE(record);
   EXPECT_EQ(record->decision.sequence, 1u);
   EXPECT_EQ(state.next_expiry(), at(T + 600));
 }
@@ -155,7 +155,7 @@ TEST(FleetState, PrefixBanWorksLikeAnAddressBan) {
   auto r = state.apply(ban("web-01", "2001:db8:1::/48", T, 600), at(T));
   ASSERT_TRUE(r.change);
   EXPECT_EQ(r.change->prefix, p("2001:db8:1::/48"));
-  EXPECT_EQ(state.find(p("2001:db8:1::")), nullptr);  // records are per prefix, exactly
+  EXPECT_FALSE(state.find(p("2001:db8:1::")));  // records are per prefix, exactly
 }
 
 // --- min_reporters and report_window -------------------------------------------------------------
@@ -168,7 +168,7 @@ TEST(FleetState, OneHostIsNotEnoughWhenTwoAreRequired) {
   EXPECT_FALSE(r.change);
   EXPECT_EQ(state.active_count(), 0u);
   EXPECT_EQ(state.sequence(), 0u);
-  ASSERT_NE(state.find(p("192.0.2.7")), nullptr);
+  ASSERT_TRUE(state.find(p("192.0.2.7")));
   EXPECT_EQ(state.find(p("192.0.2.7"))->reports.size(), 1u);
 }
 
@@ -529,7 +529,7 @@ TEST(FleetState, AllowlistedAddressesAndOverlappingPrefixesAreRefused) {
     EXPECT_EQ(r.refused_because, RejectReason::allowlisted) << ip;
     EXPECT_FALSE(r.change) << ip;
     EXPECT_FALSE(r.record_changed) << ip;
-    EXPECT_EQ(state.find(p(ip)), nullptr) << ip;
+    EXPECT_FALSE(state.find(p(ip))) << ip;
   }
   EXPECT_EQ(state.sequence(), 0u);
   EXPECT_EQ(state.active_count(), 0u);
@@ -704,7 +704,7 @@ TEST(FleetState, NoPromotionBelowTheThresholdOrAcrossPrefixes) {
   auto other = state.apply(ban("web-01", "192.0.3.3", T, 600), at(T));  // another /24
   EXPECT_TRUE(other.more_changes.empty());
   EXPECT_EQ(state.active_count(), 3u);
-  EXPECT_EQ(state.find(p("192.0.2.0/24")), nullptr);
+  EXPECT_FALSE(state.find(p("192.0.2.0/24")));
 }
 
 TEST(FleetState, NoPromotionWhenPromoteAfterIsZero) {
@@ -744,8 +744,8 @@ TEST(FleetState, ReportInsideAPromotedPrefixExtendsThePrefixBan) {
   EXPECT_EQ(r.change->prefix, p("192.0.2.0/24"));
   EXPECT_EQ(r.change->expires_at, at(T + 3610));
   EXPECT_EQ(state.active_count(), 1u);
-  const FleetRecord* address = state.find(p("192.0.2.77"));
-  EXPECT_TRUE(address == nullptr || !address->decision.active);
+  auto address = state.find(p("192.0.2.77"));
+  EXPECT_TRUE(!address || !address->decision.active);
 }
 
 TEST(FleetState, PermanentMemberMakesThePromotedBanPermanent) {
@@ -852,7 +852,7 @@ TEST(FleetState, RestoreBringsBackSequenceActiveCountAndExpiries) {
   EXPECT_EQ(state.active_count(), 2u);
   EXPECT_EQ(state.active_decisions().size(), 2u);
   EXPECT_EQ(state.next_expiry(), at(T + 600));
-  ASSERT_NE(state.find(p("192.0.2.7")), nullptr);
+  ASSERT_TRUE(state.find(p("192.0.2.7")));
   EXPECT_EQ(state.find(p("192.0.2.7"))->decision.reporters, std::vector<std::string>{"web-01"});
 
   // The next change continues the sequence; escalation remembers the restored last ban.

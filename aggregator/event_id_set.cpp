@@ -1,0 +1,74 @@
+#include "aggregator/event_id_set.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+namespace fleetban::aggregator {
+
+namespace {
+
+constexpr common::EventId kEmpty{};
+constexpr std::size_t kMinCapacity = 1024;
+
+bool is_zero(const common::EventId& id) { return id == kEmpty; }
+
+std::uint64_t hash_of(const common::EventId& id) {
+  // Ids are random, but a client chooses them: mix, so crafted ids cannot pile up in one run.
+  std::uint64_t a = 0, b = 0;
+  std::memcpy(&a, id.data(), sizeof a);
+  std::memcpy(&b, id.data() + sizeof a, sizeof b);
+  std::uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 31);
+}
+
+}  // namespace
+
+std::size_t EventIdSet::slot_of(const common::EventId& id) const {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t slot = hash_of(id) & mask;
+  while (!is_zero(slots_[slot]) && slots_[slot] != id) slot = (slot + 1) & mask;
+  return slot;
+}
+
+bool EventIdSet::contains(const common::EventId& id) const {
+  if (is_zero(id)) return has_zero_;
+  return !slots_.empty() && !is_zero(slots_[slot_of(id)]);
+}
+
+bool EventIdSet::insert(const common::EventId& id) {
+  if (is_zero(id)) {
+    bool added = !has_zero_;
+    has_zero_ = true;
+    return added;
+  }
+  // At most 7/8 full, so probes stay short.
+  if ((size_ + 1) * 8 > slots_.size() * 7) grow_to(std::max(kMinCapacity, slots_.size() * 2));
+  std::size_t slot = slot_of(id);
+  if (!is_zero(slots_[slot])) return false;
+  slots_[slot] = id;
+  ++size_;
+  return true;
+}
+
+void EventIdSet::reserve(std::size_t ids) {
+  std::size_t wanted = std::bit_ceil(std::max(kMinCapacity, ids + ids / 7 + 1));
+  if (wanted > slots_.size()) grow_to(wanted);
+}
+
+void EventIdSet::clear() {
+  slots_ = {};
+  size_ = 0;
+  has_zero_ = false;
+}
+
+void EventIdSet::grow_to(std::size_t capacity) {
+  std::vector<common::EventId> old = std::move(slots_);
+  slots_.assign(capacity, kEmpty);
+  for (const auto& id : old) {
+    if (!is_zero(id)) slots_[slot_of(id)] = id;
+  }
+}
+
+}  // namespace fleetban::aggregator

@@ -1,0 +1,131 @@
+#include "aggregator/record_table.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <stdexcept>
+
+namespace fleetban::aggregator {
+
+namespace {
+
+constexpr std::size_t kMinSlots = 1024;
+
+std::uint32_t hash32(const common::IpPrefix& prefix) {
+  std::uint64_t h = std::hash<common::IpPrefix>{}(prefix);
+  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;  // spread every input bit into the top half
+  return static_cast<std::uint32_t>((h ^ (h >> 33)) >> 32);
+}
+
+// Swaps the interned value behind `id` for `value` (acquiring first: it may be the same value).
+template <typename Pool, typename T>
+void reassign(Pool& pool, typename Pool::Id& id, const T& value) {
+  auto fresh = pool.acquire(value);
+  pool.release(id);
+  id = fresh;
+}
+
+}  // namespace
+
+std::size_t RecordTable::NamesHash::operator()(const std::vector<std::string>& names) const noexcept {
+  std::size_t h = names.size();
+  for (const auto& name : names) h = h * 0x9e3779b97f4a7c15ULL + std::hash<std::string>{}(name);
+  return h;
+}
+
+std::size_t RecordTable::slot_of(const common::IpPrefix& prefix, std::uint32_t hash) const {
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    std::uint64_t value = slots_[slot];
+    if (value == 0) return slot;
+    if ((value >> 32) == hash && entry(static_cast<RecordIndex>(value - 1)).prefix == prefix) return slot;
+  }
+}
+
+std::optional<RecordIndex> RecordTable::find(const common::IpPrefix& prefix) const {
+  if (slots_.empty()) return std::nullopt;
+  std::uint64_t value = slots_[slot_of(prefix, hash32(prefix))];
+  if (value == 0) return std::nullopt;
+  return static_cast<RecordIndex>(value - 1);
+}
+
+RecordIndex RecordTable::find_or_add(const common::IpPrefix& prefix) {
+  // The index stays at most 3/4 full.
+  if ((size_ + 1) * 4 > slots_.size() * 3) grow_index(std::max(kMinSlots, slots_.size() * 2));
+  std::uint32_t hash = hash32(prefix);
+  std::size_t slot = slot_of(prefix, hash);
+  if (slots_[slot] != 0) return static_cast<RecordIndex>(slots_[slot] - 1);
+  if (size_ >= std::numeric_limits<RecordIndex>::max() - 1) throw std::length_error("too many fleet records");
+  auto index = static_cast<RecordIndex>(size_);
+  if ((index >> kChunkBits) == chunks_.size()) chunks_.push_back(std::make_unique<Entry[]>(1U << kChunkBits));
+  entry(index).prefix = prefix;
+  ++size_;
+  slots_[slot] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
+  return index;
+}
+
+void RecordTable::reserve(std::size_t records) {
+  std::size_t wanted = std::bit_ceil(std::max(kMinSlots, records + records / 3 + 1));
+  if (wanted > slots_.size()) grow_index(wanted);
+}
+
+void RecordTable::grow_index(std::size_t capacity) {
+  std::vector<std::uint64_t> old = std::move(slots_);
+  slots_.assign(capacity, 0);
+  const std::size_t mask = capacity - 1;
+  for (std::uint64_t value : old) {
+    if (value == 0) continue;
+    std::size_t slot = (value >> 32) & mask;
+    while (slots_[slot] != 0) slot = (slot + 1) & mask;
+    slots_[slot] = value;
+  }
+}
+
+std::optional<common::UnixSeconds> RecordTable::expires_at(RecordIndex index) const {
+  const Entry& e = entry(index);
+  return e.permanent ? std::nullopt : std::optional(e.expires_at);
+}
+
+common::Decision RecordTable::decision(RecordIndex index) const {
+  const Entry& e = entry(index);
+  return {.sequence = e.sequence,
+          .prefix = e.prefix,
+          .active = e.active,
+          .banned_at = e.banned_at,
+          .expires_at = expires_at(index),
+          .reporters = names_.get(e.reporters),
+          .jails = names_.get(e.jails),
+          .ban_count = e.ban_count,
+          .reason = reasons_.get(e.reason)};
+}
+
+FleetRecord RecordTable::get(RecordIndex index) const {
+  const Entry& e = entry(index);
+  FleetRecord record{.decision = decision(index), .reports = {}, .last_duration = e.last_duration};
+  if (e.has_reports) record.reports = reports_.at(index);
+  return record;
+}
+
+void RecordTable::set(RecordIndex index, const FleetRecord& record) {
+  Entry& e = entry(index);
+  const common::Decision& d = record.decision;
+  e.active = d.active;
+  e.permanent = !d.expires_at;
+  e.ban_count = d.ban_count;
+  e.sequence = d.sequence;
+  e.banned_at = d.banned_at;
+  e.expires_at = d.expires_at.value_or(common::UnixSeconds{});
+  e.last_duration = record.last_duration;
+  reassign(names_, e.reporters, d.reporters);
+  reassign(names_, e.jails, d.jails);
+  reassign(reasons_, e.reason, d.reason);
+  if (!record.reports.empty()) {
+    reports_.insert_or_assign(index, record.reports);
+    e.has_reports = true;
+  } else if (e.has_reports) {
+    reports_.erase(index);
+    e.has_reports = false;
+  }
+}
+
+}  // namespace fleetban::aggregator
