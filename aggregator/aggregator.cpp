@@ -71,7 +71,6 @@ struct Batch {
   std::vector<Routed> acks;
   std::vector<Routed> queries;  // snapshot and status requests, answered after the broadcast
   std::vector<Decision> changes;
-  std::vector<common::IpPrefix> dirty;
   std::vector<EventId> new_ids;
 };
 
@@ -210,7 +209,6 @@ class Service {
     }
     for (auto& ended : state_.expire(now)) {
       spdlog::info("decision seq={} ip={} active=false expired", ended.sequence, ended.prefix.to_string());
-      batch.dirty.push_back(ended.prefix);
       batch.changes.push_back(std::move(ended));
     }
     // The batch's lines are written before its commit, so every decision on disk is in the log too.
@@ -264,17 +262,14 @@ class Service {
     seen_.insert(event.id);
     batch.new_ids.push_back(event.id);
     reporters_.insert(reporter);
-    if (result.record_changed) batch.dirty.push_back(event.prefix);
     if (result.change) {
       spdlog::info("decision seq={} ip={} active={} host={} jail={} kind={}{}", result.change->sequence,
                    result.change->prefix.to_string(), result.change->active, event.host_id, event.jail,
                    unban ? "unban" : "ban", event.operator_action ? " by=operator" : "");
-      batch.dirty.push_back(result.change->prefix);
       batch.changes.push_back(std::move(*result.change));
     }
     for (auto& more : result.more_changes) {
       spdlog::info("decision seq={} ip={} active={} promoted", more.sequence, more.prefix.to_string(), more.active);
-      batch.dirty.push_back(more.prefix);
       batch.changes.push_back(std::move(more));
     }
     if (result.refused) return refuse(result.refused_because, *result.refused);
@@ -290,17 +285,12 @@ class Service {
   }
 
   bool commit(Batch& batch, common::UnixSeconds now) {
-    if (batch.new_ids.empty() && batch.dirty.empty()) return true;
+    if (batch.new_ids.empty() && !state_.has_changes()) return true;
     auto started = Clock::now();
     try {
       store_.begin();
       for (const auto& id : batch.new_ids) store_.mark_seen(id, now);
-      // One write per record however often the batch changed it, in key order (fewer pages).
-      std::sort(batch.dirty.begin(), batch.dirty.end());
-      batch.dirty.erase(std::unique(batch.dirty.begin(), batch.dirty.end()), batch.dirty.end());
-      for (const auto& prefix : batch.dirty) {
-        if (auto record = state_.find(prefix)) store_.put(*record);
-      }
+      state_.take_changes([&](const FleetRecord& record) { store_.put(record); });
       store_.set_sequence(state_.sequence());
       store_.commit();
     } catch (const std::exception& e) {

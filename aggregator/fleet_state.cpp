@@ -88,7 +88,7 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
     track_expiry(index, d);
   else
     activated(index, d);
-  return save(index, record, {.record_changed = true, .change = d});
+  return save(index, record, {.change = d});
 }
 
 ApplyResult FleetState::operator_unban(const Event& event) {
@@ -97,7 +97,7 @@ ApplyResult FleetState::operator_unban(const Event& event) {
   FleetRecord record = records_.get(*index);
   end_ban(record);
   record.decision.reason = event.reason;
-  return save(*index, record, {.record_changed = true, .change = record.decision});
+  return save(*index, record, {.change = record.decision});
 }
 
 ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
@@ -137,7 +137,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
     d = std::move(updated);
     d.sequence = sequence_;
     track_expiry(index, d);
-    return save(index, record, {.record_changed = true, .change = d});
+    return save(index, record, {.change = d});
   }
 
   // Not banned: record the report, then ban once enough distinct hosts reported within the window.
@@ -147,7 +147,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   record.reports.push_back({event.host_id, event.jail, start, event.bantime});
   if (record.reports.size() > kMaxReportsPerRecord) record.reports.erase(record.reports.begin());
 
-  if (distinct_hosts(record.reports) < policy_.min_reporters) return save(index, record, {.record_changed = true});
+  if (distinct_hosts(record.reports) < policy_.min_reporters) return save(index, record, {});
 
   bool permanent = false;
   seconds longest{0};
@@ -165,7 +165,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   }
   if (!permanent && start + longest <= now) {
     // Reported so late (from a spool) that the ban is already over: remember the report only.
-    return save(index, record, {.record_changed = true});
+    return save(index, record, {});
   }
 
   Decision& d = change(record);
@@ -183,7 +183,7 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   record.last_duration = permanent ? seconds(0) : longest;
   record.reports = {};  // these reports made this ban; the next ban needs new ones
   activated(index, d);
-  ApplyResult result = save(index, record, {.record_changed = true, .change = d});
+  ApplyResult result = save(index, record, {.change = d});
   if (auto group = promotion_group(d.prefix)) {
     auto found = banned_in_group_.find(*group);
     if (found != banned_in_group_.end() && found->second.size() >= policy_.promote_after) promote(*group, now, result);
@@ -210,8 +210,13 @@ bool FleetState::is_active(const common::IpPrefix& prefix) const {
 }
 
 ApplyResult FleetState::save(RecordIndex index, const FleetRecord& record, ApplyResult result) {
-  records_.set(index, record);
+  write(index, record);
   return result;
+}
+
+void FleetState::write(RecordIndex index, const FleetRecord& record) {
+  records_.set(index, record);
+  changed_.push_back(index);
 }
 
 void FleetState::activated(RecordIndex index, const Decision& decision) {
@@ -246,14 +251,14 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
   record.last_duration = d.expires_at ? *d.expires_at - now : seconds(0);
   ++active_count_;
   track_expiry(index, d);
-  records_.set(index, record);
+  write(index, record);
   // The prefix decision comes first; the folded addresses follow.
   std::vector<Decision> changes{d};
   for (const auto& member : members) {
     RecordIndex member_index = *records_.find(member);
     FleetRecord ended = records_.get(member_index);
     end_ban(ended);
-    records_.set(member_index, ended);
+    write(member_index, ended);
     changes.push_back(std::move(ended.decision));
   }
   // In sequence order after result.change (the member ban that triggered the promotion).
@@ -266,21 +271,21 @@ ApplyResult FleetState::unban(const Event& event) {
   if (is_expiry(event)) return {};  // Fail2Ban's own ban ran out: it withdraws nothing
   FleetRecord record = records_.get(*index);
   std::erase_if(record.reports, [&](const Report& r) { return r.host_id == event.host_id; });
-  if (!record.decision.active) return save(*index, record, {.record_changed = true});
+  if (!record.decision.active) return save(*index, record, {});
 
   if (policy_.host_unban == HostUnban::retract) {
     auto& reporters = record.decision.reporters;
     if (std::find(reporters.begin(), reporters.end(), event.host_id) == reporters.end()) {
-      return save(*index, record, {.record_changed = true});
+      return save(*index, record, {});
     }
     if (reporters.size() > 1) {
       Decision& d = change(record);
       std::erase(d.reporters, event.host_id);
-      return save(*index, record, {.record_changed = true, .change = d});
+      return save(*index, record, {.change = d});
     }
   }
   end_ban(record);
-  return save(*index, record, {.record_changed = true, .change = record.decision});
+  return save(*index, record, {.change = record.decision});
 }
 
 Decision& FleetState::change(FleetRecord& record) {
@@ -315,7 +320,7 @@ std::vector<Decision> FleetState::expire(UnixSeconds now) {
     if (!records_.active(index) || records_.expires_at(index) != when) continue;
     FleetRecord record = records_.get(index);
     end_ban(record);
-    records_.set(index, record);
+    write(index, record);
     ended.push_back(std::move(record.decision));
   }
   return ended;
@@ -346,7 +351,7 @@ std::optional<FleetRecord> FleetState::find(const common::IpPrefix& prefix) cons
 void FleetState::restore(const FleetRecord& record) {
   sequence_ = std::max(sequence_, record.decision.sequence);
   RecordIndex index = records_.find_or_add(record.decision.prefix);
-  records_.set(index, record);
+  records_.set(index, record);  // as it is on disk already
   if (record.decision.active) activated(index, record.decision);
 }
 

@@ -22,7 +22,6 @@ namespace fleetban::aggregator {
 struct ApplyResult {
   std::optional<std::string> refused;                      // why the event was not applied (it is still acked)
   RejectReason refused_because = RejectReason::malformed;  // the metric label, when refused
-  bool record_changed = false;                             // the record must be persisted
   std::optional<common::Decision> change;                  // a new fleet decision to broadcast, with its sequence
   // Prefix promotion changes more than one record: the prefix's decision and the end of each
   // address folded into it, to broadcast after `change`, in this order (sequences increase).
@@ -52,6 +51,16 @@ class FleetState {
   std::size_t active_count() const { return active_count_; }
   // A copy of the record of exactly this prefix, if the fleet has one.
   std::optional<FleetRecord> find(const common::IpPrefix& prefix) const;
+  // Calls fn(const FleetRecord&) once for each record changed since the last call (what must be
+  // written to disk), then forgets them.
+  template <typename Fn>
+  void take_changes(Fn&& fn) {
+    std::sort(changed_.begin(), changed_.end());
+    changed_.erase(std::unique(changed_.begin(), changed_.end()), changed_.end());
+    for (RecordIndex index : changed_) fn(records_.get(index));
+    changed_.clear();
+  }
+  bool has_changes() const { return !changed_.empty(); }
 
   std::uint64_t sequence() const { return sequence_; }
 
@@ -74,7 +83,9 @@ class FleetState {
   std::optional<common::IpPrefix> promotion_group(const common::IpPrefix& prefix) const;
   void promote(const common::IpPrefix& group, common::UnixSeconds now, ApplyResult& result);
   bool is_active(const common::IpPrefix& prefix) const;
-  // Writes a changed record back to the table, then returns what the change was.
+  // Writes a changed record back to the table (and notes it for take_changes()).
+  void write(RecordIndex index, const FleetRecord& record);
+  // The same, then returns what the change was.
   ApplyResult save(RecordIndex index, const FleetRecord& record, ApplyResult result);
   std::optional<std::chrono::seconds> duration_of(std::chrono::seconds reported) const;
 
@@ -82,6 +93,7 @@ class FleetState {
   std::uint64_t sequence_;
   std::size_t active_count_ = 0;
   RecordTable records_;
+  std::vector<RecordIndex> changed_;  // since the last take_changes()
   // For prefix promotion: the actively banned single addresses in each IPv4 /24 and IPv6 /64.
   std::unordered_map<common::IpPrefix, std::vector<common::IpPrefix>> banned_in_group_;
   // Expiry times with their record; an entry whose decision has changed since is skipped when popped.

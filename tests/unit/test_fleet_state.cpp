@@ -60,6 +60,11 @@ Policy policy(unsigned min_reporters = 1) {
   return policy;
 }
 
+// Forgets what is still to be written, so that has_changes() speaks of what follows.
+void forget_changes(FleetState& state) {
+  state.take_changes([](const FleetRecord&) {});
+}
+
 std::vector<std::string> sorted(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
   return names;
@@ -71,7 +76,7 @@ TEST(FleetState, OneReportBansWhenOneReporterIsEnough) {
   FleetState state(policy(1));
   ApplyResult r = state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
   EXPECT_FALSE(r.refused);
-  EXPECT_TRUE(r.record_changed);
+  EXPECT_TRUE(state.has_changes());
   ASSERT_TRUE(r.change);
   const Decision& d = *r.change;
   EXPECT_EQ(d.sequence, 1u);
@@ -164,7 +169,7 @@ TEST(FleetState, OneHostIsNotEnoughWhenTwoAreRequired) {
   FleetState state(policy(2));
   auto r = state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
   EXPECT_FALSE(r.refused);
-  EXPECT_TRUE(r.record_changed);  // the report is remembered
+  EXPECT_TRUE(state.has_changes());  // the report is remembered
   EXPECT_FALSE(r.change);
   EXPECT_EQ(state.active_count(), 0u);
   EXPECT_EQ(state.sequence(), 0u);
@@ -239,8 +244,9 @@ TEST(FleetState, ReportsThatMadeABanDoNotCountTowardTheNext) {
 TEST(FleetState, LongerSecondReportExtendsAndCreditsTheReporter) {
   FleetState state(policy(1));
   state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
+  forget_changes(state);
   auto r = state.apply(ban("web-02", "192.0.2.7", T + 100, 600, "nginx"), at(T + 100));
-  EXPECT_TRUE(r.record_changed);
+  EXPECT_TRUE(state.has_changes());
   ASSERT_TRUE(r.change);
   EXPECT_EQ(r.change->sequence, 2u);
   EXPECT_EQ(r.change->expires_at, at(T + 700));
@@ -256,10 +262,11 @@ TEST(FleetState, LongerSecondReportExtendsAndCreditsTheReporter) {
 TEST(FleetState, ShorterSecondReportFromTheSameReporterChangesNothing) {
   FleetState state(policy(1));
   state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
+  forget_changes(state);
   auto r = state.apply(ban("web-01", "192.0.2.7", T + 10, 60), at(T + 10));
   EXPECT_FALSE(r.refused);
   EXPECT_FALSE(r.change);
-  EXPECT_FALSE(r.record_changed);
+  EXPECT_FALSE(state.has_changes());
   EXPECT_EQ(state.sequence(), 1u);
   EXPECT_EQ(state.find(p("192.0.2.7"))->decision.expires_at, at(T + 600));
 }
@@ -417,9 +424,10 @@ TEST(FleetState, EscalationIsPerAddress) {
 TEST(FleetState, EarlyUnbanEndsTheFleetBanWhenHostUnbanIsFleet) {
   FleetState state(policy(1));
   state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
+  forget_changes(state);
   auto r = state.apply(unban("web-01", "192.0.2.7", T, 600, T + 599), at(T + 599));
   EXPECT_FALSE(r.refused);
-  EXPECT_TRUE(r.record_changed);
+  EXPECT_TRUE(state.has_changes());
   ASSERT_TRUE(r.change);
   EXPECT_FALSE(r.change->active);
   EXPECT_EQ(r.change->prefix, p("192.0.2.7"));
@@ -459,7 +467,7 @@ TEST(FleetState, UnbanOfAnUnknownAddressChangesNothing) {
   FleetState state(policy(1));
   auto r = state.apply(unban("web-01", "192.0.2.7", T, 600, T + 10), at(T + 10));
   EXPECT_FALSE(r.change);
-  EXPECT_FALSE(r.record_changed);
+  EXPECT_FALSE(state.has_changes());
   EXPECT_EQ(state.sequence(), 0u);
 }
 
@@ -528,7 +536,7 @@ TEST(FleetState, AllowlistedAddressesAndOverlappingPrefixesAreRefused) {
     EXPECT_NE(r.refused->find("allowlisted"), std::string::npos) << *r.refused;
     EXPECT_EQ(r.refused_because, RejectReason::allowlisted) << ip;
     EXPECT_FALSE(r.change) << ip;
-    EXPECT_FALSE(r.record_changed) << ip;
+    EXPECT_FALSE(state.has_changes()) << ip;
     EXPECT_FALSE(state.find(p(ip))) << ip;
   }
   EXPECT_EQ(state.sequence(), 0u);
@@ -793,6 +801,44 @@ TEST(FleetState, PromotionGroupsAreRebuiltOnRestore) {
   auto r = after.apply(ban("web-01", "192.0.2.3", T + 1, 600), at(T + 1));
   ASSERT_FALSE(r.more_changes.empty());
   EXPECT_EQ(r.more_changes[0].prefix, p("192.0.2.0/24"));
+}
+
+// --- what must be written to disk ----------------------------------------------------------------
+
+std::vector<IpPrefix> changed(FleetState& state) {
+  std::vector<IpPrefix> prefixes;
+  state.take_changes([&](const FleetRecord& r) { prefixes.push_back(r.decision.prefix); });
+  return prefixes;
+}
+
+TEST(FleetState, ChangedRecordsAreTakenOnceEach) {
+  FleetState state(policy(2));
+  state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));  // a report, no ban yet: still to persist
+  EXPECT_TRUE(state.has_changes());
+  state.apply(ban("web-02", "192.0.2.7", T, 600), at(T));
+  state.apply(ban("web-01", "2001:db8::1", T, 600), at(T));
+  EXPECT_EQ(changed(state), (std::vector<IpPrefix>{p("192.0.2.7"), p("2001:db8::1")}));
+  EXPECT_FALSE(state.has_changes());
+  EXPECT_TRUE(changed(state).empty());
+}
+
+TEST(FleetState, WhatChangesNothingIsNotToBeWritten) {
+  FleetState state(policy());
+  state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
+  changed(state);
+  state.apply(ban("web-01", "192.0.2.7", T, 600), at(T + 1));            // the same ban again
+  state.apply(unban("web-01", "192.0.2.99", T, 600, T + 5), at(T + 5));  // never reported
+  EXPECT_FALSE(state.has_changes());
+  state.expire(at(T + 600));
+  EXPECT_EQ(changed(state), std::vector<IpPrefix>{p("192.0.2.7")});
+}
+
+TEST(FleetState, RestoredRecordsAreNotToBeWrittenAgain) {
+  FleetState before(policy());
+  before.apply(ban("web-01", "192.0.2.7", T, 600), at(T));
+  FleetState after(policy());
+  after.restore(*before.find(p("192.0.2.7")));
+  EXPECT_FALSE(after.has_changes());
 }
 
 // --- sequence and restore -----------------------------------------------------------------------
