@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxBatch = 4096;         // events taken into one transaction
 constexpr std::size_t kSnapshotChunk = 10'000;  // decisions per snapshot message
+constexpr std::size_t kPrefetchAhead = 4;       // events: a memory access takes about that long
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 constexpr auto kForgetEventsAfter = std::chrono::hours(24 * 30);
@@ -59,6 +60,13 @@ class RateLimitedLog {
   Clock::time_point window_start_{};
   int logged_ = 0;
   std::uint64_t suppressed_ = 0;
+};
+
+// An event as it came in: the connection to ack on, the frame (it carries the sender's key), the event.
+struct Received {
+  zmq::message_t identity;
+  zmq::message_t payload;
+  common::Event event;
 };
 
 struct Routed {
@@ -182,6 +190,36 @@ class Service {
   void process_batch() {
     Batch batch;
     auto now = common::now_seconds();
+    receive(batch);
+    for (std::size_t i = 0; i < received_.size(); ++i) {
+      // The tables are far larger than the caches: ask for the next events' slots early.
+      if (i + kPrefetchAhead < received_.size()) {
+        const common::Event& ahead = received_[i + kPrefetchAhead].event;
+        state_.prefetch(ahead.prefix);
+        seen_.prefetch(ahead.id);
+      }
+      Received& r = received_[i];
+      batch.acks.push_back({std::move(r.identity), handle_event(r.payload, r.event, now, batch)});
+    }
+    received_.clear();
+    for (auto& ended : state_.expire(now)) {
+      spdlog::info("decision seq={} ip={} active=false expired", ended.sequence, ended.prefix.to_string());
+      batch.changes.push_back(std::move(ended));
+    }
+    // The batch's lines are written before its commit, so every decision on disk is in the log too.
+    common::flush_log();
+    if (!commit(batch, now)) return;
+    for (const auto& decision : batch.changes) {
+      broadcast_.send(zmq::buffer(common::encode(common::Broadcast{decision})), zmq::send_flags::dontwait);
+    }
+    for (auto& routed : batch.acks) send(routed.identity, routed.reply);
+    for (auto& routed : batch.queries) answer(routed);
+    update_gauges();
+  }
+
+  // Takes every message waiting (up to kMaxBatch): events into received_, queries into the batch,
+  // and what cannot be decoded is counted and logged.
+  void receive(Batch& batch) {
     for (std::size_t n = 0; n < kMaxBatch; ++n) {
       zmq::message_t identity;
       if (!ingest_.recv(identity, zmq::recv_flags::dontwait)) break;
@@ -203,23 +241,9 @@ class Service {
       } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {
         batch.queries.push_back({std::move(identity), common::Status{.request_id = status->request_id}});
       } else {
-        auto& event = std::get<common::Event>(*request);
-        batch.acks.push_back({std::move(identity), handle_event(payload, event, now, batch)});
+        received_.push_back({std::move(identity), std::move(payload), std::move(std::get<common::Event>(*request))});
       }
     }
-    for (auto& ended : state_.expire(now)) {
-      spdlog::info("decision seq={} ip={} active=false expired", ended.sequence, ended.prefix.to_string());
-      batch.changes.push_back(std::move(ended));
-    }
-    // The batch's lines are written before its commit, so every decision on disk is in the log too.
-    common::flush_log();
-    if (!commit(batch, now)) return;
-    for (const auto& decision : batch.changes) {
-      broadcast_.send(zmq::buffer(common::encode(common::Broadcast{decision})), zmq::send_flags::dontwait);
-    }
-    for (auto& routed : batch.acks) send(routed.identity, routed.reply);
-    for (auto& routed : batch.queries) answer(routed);
-    update_gauges();
   }
 
   common::Ack handle_event(const zmq::message_t& payload, common::Event& event, common::UnixSeconds now, Batch& batch) {
@@ -388,6 +412,7 @@ class Service {
   RateLimiter limiter_;
   std::string incarnation_;
   EventIdSet seen_;
+  std::vector<Received> received_;  // this turn's events (kept to reuse its capacity)
   std::set<std::string> reporters_;
   common::UnixSeconds started_at_ = common::now_seconds();
   Metrics metrics_;

@@ -32,6 +32,10 @@ std::size_t EventIdSet::slot_of(const common::EventId& id) const {
   return slot;
 }
 
+void EventIdSet::prefetch(const common::EventId& id) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[hash_of(id) & (slots_.size() - 1)]);
+}
+
 bool EventIdSet::contains(const common::EventId& id) const {
   if (is_zero(id)) return has_zero_;
   return !slots_.empty() && !is_zero(slots_[slot_of(id)]);

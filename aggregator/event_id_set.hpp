@@ -16,6 +16,7 @@ class EventIdSet {
   // Returns false when the id was there already.
   bool insert(const common::EventId& id);
   void reserve(std::size_t ids);
+  void prefetch(const common::EventId& id) const;  // a hint: contains(id) comes soon
   void clear();
   std::size_t size() const { return size_ + (has_zero_ ? 1 : 0); }
 

@@ -62,6 +62,9 @@ class FleetState {
   }
   bool has_changes() const { return !changed_.empty(); }
 
+  // A hint that `prefix` is about to be looked up: starts loading its part of the index.
+  void prefetch(const common::IpPrefix& prefix) const { records_.prefetch(prefix); }
+
   std::uint64_t sequence() const { return sequence_; }
 
   // Loading from disk.

@@ -49,6 +49,10 @@ std::optional<RecordIndex> RecordTable::find(const common::IpPrefix& prefix) con
   return static_cast<RecordIndex>(value - 1);
 }
 
+void RecordTable::prefetch(const common::IpPrefix& prefix) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[hash32(prefix) & (slots_.size() - 1)]);
+}
+
 RecordIndex RecordTable::find_or_add(const common::IpPrefix& prefix) {
   // The index stays at most 3/4 full.
   if ((size_ + 1) * 4 > slots_.size() * 3) grow_index(std::max(kMinSlots, slots_.size() * 2));

@@ -32,6 +32,7 @@ class RecordTable {
   // The record of `prefix`, added empty (inactive, never banned) if there was none.
   RecordIndex find_or_add(const common::IpPrefix& prefix);
   void reserve(std::size_t records);
+  void prefetch(const common::IpPrefix& prefix) const;  // a hint: find() of it comes soon
 
   FleetRecord get(RecordIndex index) const;
   void set(RecordIndex index, const FleetRecord& record);  // record.decision.prefix must not change
