@@ -12,6 +12,10 @@
 // Baselines measured in the same run: the exec floor (fork of bench_stamp by this driver to its
 // stamp), the fan-out floor (N such forks back to back: N processes sharing this machine's CPUs)
 // and the wall time of the publish process itself (which ends at its ack).
+//
+// Then the fleet path without a process per decision: N more subscribers with the log backend,
+// events from the connected client, each latency to the subscriber's `enforce_ban` log line
+// (millisecond timestamps, taken to the end of their millisecond: an upper bound).
 
 #include <sys/resource.h>
 
@@ -19,7 +23,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <ctime>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "bench/bench_support.hpp"
@@ -70,6 +76,106 @@ class StampFile {
 
 bool subscriber_ready(const Subscriber& s) {
   return read_file(s.process->log_file()).find("snapshot sequence=") != std::string::npos;
+}
+
+// When a subscriber's log line was written: its timestamp ("2026-11-26T05:39:44.123 ..."), in local
+// time as spdlog writes it, to the END of that millisecond (so a latency from it is an upper bound).
+std::optional<std::int64_t> line_time_ns(const std::string& line) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(line.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  tm.tm_isdst = -1;
+  std::time_t seconds = std::mktime(&tm);
+  if (seconds == -1) return std::nullopt;
+  return (static_cast<std::int64_t>(seconds) * 1000 + ms + 1) * 1'000'000;
+}
+
+struct LogRound {
+  Summary latency;
+  int lost = 0;
+};
+
+// The fleet path without a process per decision: N subscribers with the log backend, events from
+// an already connected client, each latency to the subscriber's `enforce_ban ip=...` line. With
+// the exec backend every subscriber forks a process per decision, and 100 of them on a 2-core
+// machine queue for the CPUs (the fan-out floor); this shows what fleetban itself adds.
+LogRound run_log_round(const Programs& programs, Keys& keys, const Aggregator& aggregator, const fs::path& round_dir,
+                       int n, int publishes, int spacing_ms, std::uint64_t& next_address) {
+  std::vector<Subscriber> subscribers(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& s = subscribers[static_cast<std::size_t>(i)];
+    s.name = "sub-" + std::to_string(i);
+    fs::path home = round_dir / ("log-" + s.name);
+    HostToml host{.host_id = s.name,
+                  .aggregator = aggregator.ingest(),
+                  .broadcast = aggregator.broadcast(),
+                  .spool_dir = home / "spool",
+                  .timeout_ms = 2000,
+                  .server_key = keys.public_key("aggregator"),
+                  .client_key = keys.secret(s.name),
+                  .enforce = "backend = \"log\"\n"};
+    write_host_toml(home / "host.toml", host);
+    s.process = std::make_unique<Process>(
+        std::vector<std::string>{programs.subscriber(), "--config", (home / "host.toml").string()},
+        home / "subscriber.log");
+  }
+  auto started = Clock::now();
+  for (auto& s : subscribers) {
+    while (!subscriber_ready(s)) {
+      if (!s.process->running() || seconds_since(started) > 120) {
+        throw std::runtime_error(s.name + " (log backend) took no snapshot:\n" + read_file(s.process->log_file()));
+      }
+      sleep_for(milliseconds(20));
+    }
+  }
+  std::map<std::string, std::int64_t> sent;  // ip -> ns just before the send
+  {
+    zmq::context_t context;
+    common::ClientSockets sockets(
+        context,
+        {.insecure = false, .server_key = keys.public_key("aggregator"), .client_key = keys.secret("publisher")});
+    zmq::socket_t ingest = sockets.ingest(aggregator.ingest());
+    if (!common::fetch_status(ingest, std::chrono::seconds(10))) throw std::runtime_error("no status answer");
+    for (int k = 0; k < publishes; ++k) {
+      std::string ip = doc_address(next_address++);
+      common::Event event{.id = common::random_event_id(),
+                          .kind = common::EventKind::ban,
+                          .prefix = *common::IpPrefix::parse(ip),
+                          .jail = "sshd",
+                          .host_id = "publisher",
+                          .bantime = std::chrono::seconds(3600),
+                          .time = common::now_ms(),
+                          .created = common::now_ms()};
+      sent[ip] = realtime_ns();
+      auto ack = common::send_event(ingest, event, std::chrono::seconds(5));
+      if (!ack || ack->outcome != common::AckOutcome::applied) throw std::runtime_error("event not applied");
+      sleep_for(milliseconds(spacing_ms));
+    }
+  }
+  sleep_for(milliseconds(1000));  // the last decisions' lines
+  std::vector<double> latencies;
+  int found = 0;
+  for (auto& s : subscribers) {
+    s.process->terminate(milliseconds(5000));
+    std::istringstream lines(read_file(s.process->log_file()));
+    std::string line;
+    while (std::getline(lines, line)) {
+      auto at = line.find("enforce_ban ip=");
+      if (at == std::string::npos) continue;
+      std::string ip = line.substr(at + 15, line.find(' ', at + 15) - (at + 15));
+      auto it = sent.find(ip);
+      auto when = line_time_ns(line);
+      if (it == sent.end() || !when) continue;
+      latencies.push_back(static_cast<double>(*when - it->second) / 1e6);
+      ++found;
+    }
+  }
+  return {.latency = summarize(latencies), .lost = n * publishes - found};
 }
 
 void raise_fd_limit() {
@@ -321,12 +427,32 @@ int run_bench(int argc, char** argv) {
         if (samples.size() < 5) samples.push_back(sub.name + ": " + line);
       }
     }
+    LogRound logged = run_log_round(programs, keys, aggregator, round_dir, n, publishes, spacing_ms, next_address);
+    details["rounds"].back()["log_backend_latency_ms"] = to_json(logged.latency);
+    details["rounds"].back()["log_backend_not_reached"] = logged.lost;
+    std::printf("P2 N=%3d  log backend, connected client: p50 %7.2f ms  p99 %7.2f  max %7.2f  (lost %d)\n", n,
+                logged.latency.p50, logged.latency.p99, logged.latency.max, logged.lost);
+    Figure log_figure{.id = "P2.log.p99.N" + std::to_string(n),
+                      .label = "event sent by a connected client -> every subscriber's log backend line, p99, N=" +
+                               std::to_string(n) + " (p50 " + fmt::format("{:.2f}", logged.latency.p50) +
+                               " ms; to the end of the line's millisecond)",
+                      .value = logged.latency.p99,
+                      .unit = "ms",
+                      .baseline_label = "the same with the exec backend (p99, above)",
+                      .baseline = d.p99,
+                      .ratio = logged.latency.p99 / d.p99};
+    if (n >= 100) {
+      log_figure.target = "p99 < 10 ms for 100 subscribers (fleet path, no process per decision)";
+      log_figure.met = logged.latency.p99 < 10.0 && logged.lost == 0;
+    }
+    if (logged.lost > 0) log_figure.note = std::to_string(logged.lost) + " deliveries missing after 1 s";
     details["rounds"].back()["subscriber_warnings"] = warnings;
     details["rounds"].back()["subscriber_warning_samples"] = samples;
     if (warnings > 0) {
       figures[figures.size() - 2].note += (figures[figures.size() - 2].note.empty() ? "" : "; ") +
                                           std::to_string(warnings) + " subscriber warnings (see details)";
     }
+    figures.push_back(log_figure);
   }
   details["exec_floor_note"] = "fork+exec of bench_stamp by the driver, to its CLOCK_REALTIME stamp";
   write_results(out, figures, details);
