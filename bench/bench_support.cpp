@@ -491,8 +491,10 @@ std::uint64_t file_size_or_zero(const fs::path& file) {
   return ec ? 0 : size;
 }
 
-double cpu_seconds(pid_t pid) {
-  std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+// user+system seconds from a /proc/.../stat file.
+double stat_cpu_seconds(const std::string& stat_file) {
+  std::string text = read_file(stat_file);
   auto close = text.rfind(')');  // the command name may hold spaces
   if (close == std::string::npos) return 0;
   std::istringstream fields(text.substr(close + 2));
@@ -504,6 +506,13 @@ double cpu_seconds(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+double cpu_seconds(pid_t pid) { return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat"); }
+
+double main_thread_cpu_seconds(pid_t pid) {
+  return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/stat");
 }
 
 double own_cpu_seconds() {

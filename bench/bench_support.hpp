@@ -195,6 +195,8 @@ std::uint64_t status_kb(pid_t pid, const std::string& field);
 std::uint64_t file_size_or_zero(const fs::path& file);
 // User + system CPU seconds a process has used so far (/proc/PID/stat), 0 if unreadable.
 double cpu_seconds(pid_t pid);
+// The same for its main thread alone (/proc/PID/task/PID/stat).
+double main_thread_cpu_seconds(pid_t pid);
 // This process's own user + system CPU seconds, all threads.
 double own_cpu_seconds();
 

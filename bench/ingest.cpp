@@ -56,6 +56,7 @@ int run_bench(int argc, char** argv) {
 
   nlohmann::json details;
   std::vector<double> real_rates, raw_rates;
+  double loop_cpu = 0;  // the aggregator's main thread: its single-threaded loop
   double real_cpu = 0, real_events = 0, driver_cpu_real = 0;
   for (int round = 0; round < rounds; ++round) {
     for (int step = 0; step < 2; ++step) {
@@ -67,9 +68,11 @@ int run_bench(int argc, char** argv) {
         std::printf("P3 round %d raw CURVE echo: %.0f replies/s\n", round, r.acks_per_second);
       } else {
         double cpu0 = cpu_seconds(aggregator.pid());
+        double loop0 = main_thread_cpu_seconds(aggregator.pid());
         double own0 = own_cpu_seconds();
         LoadResult r = run_event_load(options);
         real_cpu += cpu_seconds(aggregator.pid()) - cpu0;
+        loop_cpu += main_thread_cpu_seconds(aggregator.pid()) - loop0;
         driver_cpu_real += own_cpu_seconds() - own0;
         real_events += static_cast<double>(r.applied);
         options.first_index = r.end_index;  // the next round bans new addresses
@@ -94,6 +97,7 @@ int run_bench(int argc, char** argv) {
   details["window"] = window;
   details["duration_ms"] = duration_ms;
   details["aggregator_cpu_us_per_event"] = real_events > 0 ? real_cpu / real_events * 1e6 : 0.0;
+  details["aggregator_loop_cpu_us_per_event"] = real_events > 0 ? loop_cpu / real_events * 1e6 : 0.0;
   details["driver_cpu_s_during_aggregator_runs"] = driver_cpu_real;
   details["aggregator_rss_kb"] = status_kb(aggregator.pid(), "VmRSS");
   details["state_db_bytes"] =
@@ -109,9 +113,12 @@ int run_bench(int argc, char** argv) {
            .ratio = real / raw,
            .target = ">= 200,000/s and >= 0.3x raw",
            .met = real >= 200'000 && real / raw >= 0.3};
-  double us_per_event = real_events > 0 ? real_cpu / real_events * 1e6 : 0.0;
+  // The ceiling is the loop's: ZeroMQ's I/O thread (CURVE, TCP) runs beside it on the other core.
+  double us_per_event = real_events > 0 ? loop_cpu / real_events * 1e6 : 0.0;
   Figure ceiling{.id = "P3.cpu_ceiling",
-                 .label = "the aggregator's CPU per durable event, as a rate: 1 s / (CPU per event), one whole core",
+                 .label =
+                     "the aggregator loop's CPU per durable event, as a rate: 1 s / (main-thread CPU per event), "
+                     "one whole core",
                  .value = us_per_event > 0 ? 1e6 / us_per_event : 0.0,
                  .unit = "events/s",
                  .baseline_label = "measured rate (above)",
@@ -119,9 +126,9 @@ int run_bench(int argc, char** argv) {
                  .ratio = us_per_event > 0 ? (1e6 / us_per_event) / real : 0.0,
                  .target = "(reference: >= 200,000/s)",
                  .met = us_per_event > 0 && 1e6 / us_per_event >= 200'000,
-                 .note = fmt::format("{:.1f} us of aggregator CPU per event; an upper bound on an idle core, "
-                                     "as its ingest is single-threaded",
-                                     us_per_event)};
+                 .note = fmt::format("{:.1f} us of main-thread CPU per event, {:.1f} us with the ZeroMQ I/O "
+                                     "thread; an upper bound on an idle core, as the loop is single-threaded",
+                                     us_per_event, real_events > 0 ? real_cpu / real_events * 1e6 : 0.0)};
   write_results(out, {f, ceiling}, details);
   return 0;
 }
