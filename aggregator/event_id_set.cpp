@@ -14,16 +14,14 @@ constexpr std::size_t kMinCapacity = 1024;
 
 bool is_zero(const common::EventId& id) { return id == kEmpty; }
 
-std::uint64_t hash_of(const common::EventId& id) {
-  // Ids are random, but a client chooses them: mix, so crafted ids cannot pile up in one run.
-  std::uint64_t a = 0, b = 0;
-  std::memcpy(&a, id.data(), sizeof a);
-  std::memcpy(&b, id.data() + sizeof a, sizeof b);
-  std::uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 31);
-}
-
 }  // namespace
+
+std::uint64_t EventIdSet::hash_of(const common::EventId& id) const {
+  std::uint64_t first = 0, second = 0;
+  std::memcpy(&first, id.data(), sizeof first);
+  std::memcpy(&second, id.data() + sizeof first, sizeof second);
+  return seeded_hash(first, second, 0, seed_);
+}
 
 std::size_t EventIdSet::slot_of(const common::EventId& id) const {
   const std::size_t mask = slots_.size() - 1;

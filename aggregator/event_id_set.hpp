@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "aggregator/seeded_hash.hpp"
 #include "common/event.hpp"
 
 namespace fleetban::aggregator {
@@ -21,10 +22,12 @@ class EventIdSet {
   std::size_t size() const { return size_ + (has_zero_ ? 1 : 0); }
 
  private:
+  std::uint64_t hash_of(const common::EventId& id) const;
   std::size_t slot_of(const common::EventId& id) const;
   void grow_to(std::size_t capacity);
 
   // Linear probing; an all-zero slot is empty, so the all-zero id is kept aside in has_zero_.
+  HashSeed seed_ = HashSeed::random();
   std::vector<common::EventId> slots_;
   std::size_t size_ = 0;
   bool has_zero_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -10,12 +11,6 @@ namespace fleetban::aggregator {
 namespace {
 
 constexpr std::size_t kMinSlots = 1024;
-
-std::uint32_t hash32(const common::IpPrefix& prefix) {
-  std::uint64_t h = std::hash<common::IpPrefix>{}(prefix);
-  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;  // spread every input bit into the top half
-  return static_cast<std::uint32_t>((h ^ (h >> 33)) >> 32);
-}
 
 // Swaps the interned value behind `id` for `value` (acquiring first: it may be the same value).
 template <typename Pool, typename T>
@@ -26,6 +21,14 @@ void reassign(Pool& pool, typename Pool::Id& id, const T& value) {
 }
 
 }  // namespace
+
+std::uint32_t RecordTable::hash32(const common::IpPrefix& prefix) const {
+  std::uint64_t words[2] = {0, 0};
+  std::string_view bytes = prefix.bytes();
+  std::memcpy(words, bytes.data(), bytes.size());
+  std::uint64_t tag = (static_cast<std::uint64_t>(prefix.family()) << 8) | prefix.length();
+  return static_cast<std::uint32_t>(seeded_hash(words[0], words[1], tag, seed_) >> 32);
+}
 
 std::size_t RecordTable::NamesHash::operator()(const std::vector<std::string>& names) const noexcept {
   std::size_t h = names.size();

@@ -17,6 +17,7 @@
 
 #include "aggregator/fleet_record.hpp"
 #include "aggregator/intern_pool.hpp"
+#include "aggregator/seeded_hash.hpp"
 
 namespace fleetban::aggregator {
 
@@ -70,9 +71,11 @@ class RecordTable {
 
   Entry& entry(RecordIndex index) { return chunks_[index >> kChunkBits][index & ((1U << kChunkBits) - 1)]; }
   const Entry& entry(RecordIndex index) const { return chunks_[index >> kChunkBits][index & ((1U << kChunkBits) - 1)]; }
+  std::uint32_t hash32(const common::IpPrefix& prefix) const;
   std::size_t slot_of(const common::IpPrefix& prefix, std::uint32_t hash) const;
   void grow_index(std::size_t capacity);
 
+  HashSeed seed_ = HashSeed::random();
   std::vector<std::unique_ptr<Entry[]>> chunks_;
   std::size_t size_ = 0;
   // Open addressing, linear probing: (32 bits of the key's hash << 32) | (index + 1); 0 is empty.
