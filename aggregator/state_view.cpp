@@ -1,5 +1,9 @@
 #include "aggregator/state_view.hpp"
 
+#include <malloc.h>
+
+#include <utility>
+
 #include "aggregator/fleet_state.hpp"
 
 namespace fleetban::aggregator {
@@ -12,19 +16,34 @@ StateView::Decisions StateView::decisions(std::chrono::milliseconds wait) {
   return latest_;
 }
 
-void StateView::publish_if_requested(const FleetState& state) {
+void StateView::publish_if_requested(const FleetState& state, Clock::time_point now) {
+  bool requested = false;
+  Decisions stale;
   {
     std::lock_guard lock(mutex_);
-    if (!requested_) return;
-    requested_ = false;
+    requested = std::exchange(requested_, false);
+    if (!requested && !latest_->empty() && now - published_at_ > kKeepFor) stale = std::exchange(latest_, empty());
   }
+  if (stale) {
+    // Its many small allocations would otherwise stay with the process as free heap pages.
+    stale.reset();
+    ::malloc_trim(0);
+  }
+  if (!requested) return;
   auto copy = std::make_shared<const std::vector<common::Decision>>(state.active_decisions());
+  Decisions previous;  // released outside the lock
   {
     std::lock_guard lock(mutex_);
-    latest_ = std::move(copy);
+    previous = std::exchange(latest_, std::move(copy));
+    published_at_ = now;
     ++generation_;
   }
   fresh_.notify_all();
+}
+
+bool StateView::holds_copy() {
+  std::lock_guard lock(mutex_);
+  return !latest_->empty();
 }
 
 }  // namespace fleetban::aggregator
