@@ -68,7 +68,6 @@ class FleetState {
   std::uint64_t sequence() const { return sequence_; }
 
   // Loading from disk.
-  void reserve(std::size_t records) { records_.reserve(records); }
   void restore(const FleetRecord& record);
   // The next change is numbered after `sequence` (the store's, which may be past every record's).
   void resume_sequence(std::uint64_t sequence) { sequence_ = std::max(sequence_, sequence); }

@@ -1,7 +1,6 @@
 #include "aggregator/record_table.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -69,11 +68,6 @@ RecordIndex RecordTable::find_or_add(const common::IpPrefix& prefix) {
   ++size_;
   slots_[slot] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
   return index;
-}
-
-void RecordTable::reserve(std::size_t records) {
-  std::size_t wanted = std::bit_ceil(std::max(kMinSlots, records + records / 3 + 1));
-  if (wanted > slots_.size()) grow_index(wanted);
 }
 
 void RecordTable::grow_index(std::size_t capacity) {

@@ -32,7 +32,6 @@ class RecordTable {
   std::optional<RecordIndex> find(const common::IpPrefix& prefix) const;
   // The record of `prefix`, added empty (inactive, never banned) if there was none.
   RecordIndex find_or_add(const common::IpPrefix& prefix);
-  void reserve(std::size_t records);
   void prefetch(const common::IpPrefix& prefix) const;  // a hint: find() of it comes soon
 
   FleetRecord get(RecordIndex index) const;

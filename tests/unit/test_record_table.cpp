@@ -124,16 +124,6 @@ TEST(RecordTable, ManyRecordsKeepTheirOwnValuesThroughGrowth) {
   }
 }
 
-TEST(RecordTable, ReserveKeepsWhatIsThere) {
-  RecordTable table;
-  RecordIndex i = table.find_or_add(p("192.0.2.1"));
-  table.set(i, banned(p("192.0.2.1"), {"web-01"}));
-  table.reserve(1'000'000);
-  ASSERT_TRUE(table.find(p("192.0.2.1")));
-  EXPECT_EQ(*table.find(p("192.0.2.1")), i);
-  EXPECT_EQ(table.get(i).decision.reporters, std::vector<std::string>{"web-01"});
-}
-
 TEST(RecordTable, SharedNamesStayWhileAnyRecordUsesThem) {
   // Interned lists are reference-counted: changing one record must not change another's.
   RecordTable table;
