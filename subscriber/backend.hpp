@@ -32,6 +32,11 @@ class Backend {
   // held, in one atomic step (an nftables transaction). false when it cannot (the default) or it
   // failed; the caller then reconciles with enforced(), unban() and ban().
   virtual bool replace_all(std::span<const common::Decision> /*decisions*/) { return false; }
+
+  // Whether what the backend enforces is still in place as a whole. false when it was removed
+  // behind the subscriber's back (a firewall reload's `nft flush ruleset` deleting the table), so
+  // that everything must be applied again. Asked every few seconds, so it must be cheap.
+  virtual bool intact() { return true; }
 };
 
 // Throws UsageError when the config does not give the backend what it needs.

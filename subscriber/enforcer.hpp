@@ -28,6 +28,9 @@ class Enforcer {
   // Lifts what has expired, and retries what failed before.
   void tick(common::UnixSeconds now);
 
+  // Whether the backend still holds what it was told (see Backend::intact()).
+  bool backend_intact() { return backend_->intact(); }
+
   const std::map<common::IpPrefix, common::Decision>& enforced() const { return enforced_; }
 
  private:

@@ -518,6 +518,29 @@ std::optional<std::vector<IpPrefix>> NftablesBackend::enforced() {
   return held;
 }
 
+bool NftablesBackend::lists_table(std::string_view listing, const NftTable& table) {
+  const std::string wanted = "table " + table.to_string();
+  while (!listing.empty()) {
+    auto end = listing.find('\n');
+    std::string_view line = listing.substr(0, end);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
+    if (line == wanted) return true;
+    if (end == std::string_view::npos) break;
+    listing.remove_prefix(end + 1);
+  }
+  return false;
+}
+
+bool NftablesBackend::intact() {
+  auto argv = nft_;
+  argv.insert(argv.end(), {"list", "tables"});
+  auto result = common::run_command(argv, kNftTimeout, common::CaptureOutput::yes);
+  if (result.exit_code != 0) return true;  // nft cannot tell now; a change that fails will say so
+  if (lists_table(result.output, table_)) return true;
+  set_up_ = false;
+  return false;
+}
+
 void NftablesBackend::setup() {
   set_up_ = run_batch(setup_text(table_), "setup", 0, LogFailure::yes);
   if (!set_up_) {

@@ -81,6 +81,9 @@ class NftablesBackend final : public Backend {
   std::optional<std::vector<common::IpPrefix>> enforced() override;
   // Replaces every set's content with these decisions in one transaction.
   bool replace_all(std::span<const common::Decision> decisions) override;
+  // Whether the table still exists (`nft list tables`: names only, however many elements). When it
+  // does not, the next change sets it up again. true when nft cannot tell.
+  bool intact() override;
 
   // Creates the table, its sets and chain if missing. A change is sent with this setup in front the
   // first time, and again once after a failure (the table deleted by a firewall reload's `nft flush
@@ -111,6 +114,8 @@ class NftablesBackend final : public Backend {
   // new timeout, which a plain add of an existing element leaves unchanged on Debian 12's kernel
   // 6.1. Inserts are one plain add (a third of the work): harmless even if the element is there.
   static std::string change_text(const NftTable& table, const NftChange& change);
+  // Whether `nft list tables` output names this table.
+  static bool lists_table(std::string_view listing, const NftTable& table);
   // "add table" then "delete table": deleting a table that is not there is not an error.
   static std::string cleanup_text(const NftTable& table);
   // The elements of the four sets in `nft -j list table ...` output, each with the time it has

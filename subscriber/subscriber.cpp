@@ -25,6 +25,7 @@ constexpr auto kSnapshotTimeout = std::chrono::seconds(5);
 constexpr auto kFirstMessageWait = milliseconds(1500);  // lets the subscription settle before a snapshot
 constexpr auto kPollInterval = milliseconds(200);
 constexpr auto kSpoolDrainInterval = std::chrono::seconds(1);
+constexpr auto kIntactCheckInterval = std::chrono::seconds(10);
 constexpr std::size_t kSpoolDrainBatch = 200;
 constexpr std::size_t kMaxBatch = 100'000;  // decisions handed to the backend in one call
 constexpr milliseconds kBackoffMin{200};
@@ -57,6 +58,7 @@ class Follower {
       }
       enforcer_.tick(common::now_seconds());
       if (now >= next_drain_) drain_spool();
+      if (now >= next_intact_check_) check_backend(now);
     }
   }
 
@@ -68,6 +70,14 @@ class Follower {
     heard_since_connect_ = false;
     need_snapshot_ = true;
     last_heard_ = Clock::now();
+  }
+
+  // A firewall reload can delete what the backend enforced; a snapshot puts it all back.
+  void check_backend(Clock::time_point now) {
+    next_intact_check_ = now + kIntactCheckInterval;
+    if (need_snapshot_ || enforcer_.backend_intact()) return;
+    spdlog::warn("backend_state_lost; taking a new snapshot to enforce the fleet's bans again");
+    need_snapshot_ = true;
   }
 
   bool take_snapshot() {
@@ -183,6 +193,7 @@ class Follower {
   std::string incarnation_;
   Clock::time_point last_heard_ = Clock::now();
   Clock::time_point next_drain_ = Clock::now();
+  Clock::time_point next_intact_check_ = Clock::now() + kIntactCheckInterval;
   milliseconds backoff_ = kBackoffMin;
 };
 

@@ -439,6 +439,29 @@ TEST_F(NftablesSubscriber, RestartReconcilesTheSetsWithTheFleet) {
   EXPECT_TRUE(set_becomes("v4net", {"198.51.100.0/24"}));
 }
 
+TEST_F(NftablesSubscriber, TableDeletedByAFirewallReloadIsRestored) {
+  ASSERT_TRUE(start_aggregator());
+  ASSERT_TRUE(start_subscriber());
+  ban("192.0.2.40");
+  ban("2001:db8::40");
+  ban("198.51.100.0/24");
+  ASSERT_TRUE(set_holds("v4", "192.0.2.40"));
+  ASSERT_TRUE(set_holds("v6", "2001:db8::40"));
+  ASSERT_TRUE(set_holds("v4net", "198.51.100.0/24"));
+
+  // What `systemctl reload nftables` does first: every table goes, fleetban's with the rest.
+  ASSERT_EQ(nft({"flush", "ruleset"}).exit_code, 0);
+  ASSERT_NE(list_table().exit_code, 0) << "the table outlived the flush";
+
+  // The subscriber notices within its check interval and enforces the fleet's bans again.
+  EXPECT_TRUE(set_holds("v4", "192.0.2.40"));
+  EXPECT_TRUE(set_holds("v6", "2001:db8::40"));
+  EXPECT_TRUE(set_holds("v4net", "198.51.100.0/24"));
+  EXPECT_NE(subscriber_->log().find("backend_state_lost"), std::string::npos) << subscriber_->log();
+  const auto chain = nft({"list", "chain", kFamily, kTable, "input"});
+  EXPECT_NE(chain.out.find("ip saddr @v4 drop"), std::string::npos) << describe(chain);
+}
+
 TEST_F(NftablesSubscriber, CleanupRemovesTheTable) {
   const auto help = run({program("fleetban-subscriber"), "--help"});
   if (help.output.find("--cleanup") == std::string::npos) {

@@ -82,6 +82,15 @@ TEST(NftTable, HoldsTheFamiliesOfItsKind) {
   EXPECT_TRUE(table("ip6 x").holds(fleetban::common::Family::v6));
 }
 
+TEST(NftablesBackend, ListedTablesAreMatchedWhole) {
+  const std::string listing = "table inet filter\ntable ip fleetban\ntable inet fleetban-other\n";
+  EXPECT_FALSE(NftablesBackend::lists_table(listing, table("inet fleetban")));  // neither family nor prefix
+  EXPECT_TRUE(NftablesBackend::lists_table(listing, table("ip fleetban")));
+  EXPECT_TRUE(NftablesBackend::lists_table(listing, table("inet filter")));
+  EXPECT_TRUE(NftablesBackend::lists_table("table inet fleetban", table("inet fleetban")));  // no newline
+  EXPECT_FALSE(NftablesBackend::lists_table("", table("inet fleetban")));
+}
+
 TEST(NftablesBackend, BadTableInConfigIsAUsageErrorNamingTheKey) {
   EnforceConfig config;
   config.backend = fleetban::common::BackendKind::nftables;
