@@ -261,6 +261,9 @@ class Service {
     std::string reporter = peer ? peer->name : event.host_id;
     if (!config_.security.insecure) {
       if (!peer) return refuse(RejectReason::identity, "unauthenticated");
+      // Its key may have been removed (and SIGHUP sent) since this connection was made.
+      if (!sockets_.admits(*peer))
+        return refuse(RejectReason::identity, "key " + peer->name + " is no longer authorized");
       if (peer->role == common::PeerRole::operator_) {
         event.operator_action = true;  // an operator does not run Fail2Ban: whatever it sends is by hand
       } else if (event.operator_action) {

@@ -162,6 +162,8 @@ void ServerSockets::reload_keys() {
 
 bool ServerSockets::authenticator_alive() const { return insecure_ || (zap_ && zap_->alive()); }
 
+bool ServerSockets::admits(const PeerIdentity& peer) const { return insecure_ || (zap_ && zap_->admits(peer)); }
+
 void ServerSockets::secure(zmq::socket_t& socket) const {
   if (insecure_) return;
   socket.set(zmq::sockopt::curve_server, 1);

@@ -71,6 +71,8 @@ class ServerSockets {
   void reload_keys();
   // False once the ZAP handler has died: the caller must stop, or every key would get in.
   bool authenticator_alive() const;
+  // Whether this identity's key is still in authorized_dir (always true when insecure).
+  bool admits(const PeerIdentity& peer) const;
 
   // Handshake failures on the server's sockets (clients with the wrong security settings).
   std::optional<std::string> handshake_failure() const { return monitor_.failure(); }

@@ -54,6 +54,7 @@ std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
 ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir)
     : authorized_dir_(std::move(authorized_dir)) {
   KeyMap keys = load_keys(authorized_dir_);  // fail at start, not at the first connection
+  admit(keys);
   spdlog::info("zap_keys_loaded count={} dir={}", keys.size(), authorized_dir_.string());
   zmq::socket_t socket(context, zmq::socket_type::rep);
   socket.set(zmq::sockopt::linger, 0);
@@ -66,13 +67,28 @@ ZapHandler::~ZapHandler() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ZapHandler::admit(const KeyMap& keys) {
+  std::set<std::string> user_ids;
+  for (const auto& [key, user_id] : keys) user_ids.insert(user_id);
+  std::lock_guard lock(admitted_mutex_);
+  admitted_ = std::move(user_ids);
+}
+
+bool ZapHandler::admits(const PeerIdentity& peer) const {
+  std::string user_id = (peer.role == PeerRole::operator_ ? "operator:" : "host:") + peer.name;
+  std::lock_guard lock(admitted_mutex_);
+  return admitted_.contains(user_id);
+}
+
 void ZapHandler::serve(zmq::socket_t socket) {
   try {
     KeyMap keys = load_keys(authorized_dir_);
+    admit(keys);
     while (!stop_.load()) {
       if (reload_.exchange(false)) {
         try {
           keys = load_keys(authorized_dir_);
+          admit(keys);
           spdlog::info("zap_keys_reloaded count={}", keys.size());
         } catch (const std::exception& e) {
           spdlog::error("zap_keys_not_reloaded error=\"{}\"; keeping the old keys", e.what());

@@ -9,6 +9,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <zmq.hpp>
@@ -37,13 +41,20 @@ class ZapHandler {
   void reload() { reload_ = true; }
   bool alive() const { return alive_.load(); }
 
+  // Whether a connection of this identity would be admitted now. A connection outlives the removal
+  // of its key (libzmq asks only at the handshake), so the service asks this for what it receives.
+  bool admits(const PeerIdentity& peer) const;
+
  private:
   void serve(zmq::socket_t socket);
+  void admit(const std::map<std::string, std::string>& keys);
 
   std::filesystem::path authorized_dir_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_{false};
   std::atomic<bool> alive_{true};
+  mutable std::mutex admitted_mutex_;
+  std::set<std::string> admitted_;  // the User-Ids of the keys now in authorized_dir
   std::thread thread_;
 };
 

@@ -738,5 +738,35 @@ TEST_F(Security, RevokedKeyCannotOpenNewConnectionsAfterSighup) {
   EXPECT_TRUE(fleet.aggregator()->running());
 }
 
+// libzmq asks the ZAP handler only at the handshake, so a connection made before the revocation
+// stays open; what it sends is refused all the same.
+TEST_F(Security, RevokedKeysOpenConnectionCanNoLongerBan) {
+  const Host& web01 = fleet.add_host("web-01");
+  fleet.add_host("web-02");
+  ASSERT_TRUE(fleet.start_aggregator(web01));
+  RawCurveDealer dealer(fleet.ingest_endpoint(), read_key(key_file("aggregator", ".pub")),
+                        read_key(key_file("web-02", ".key")));
+  ASSERT_TRUE(dealer.wait_for_event(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, "the CURVE handshake", deadline_in(kSoon)));
+  std::mt19937 random(7);
+  const WireEvent before{
+      .event_id = random_bytes(random, 16), .address = ipv4_bytes("198.51.100.27"), .host_id = "web-02"};
+  ASSERT_TRUE(dealer.send({encode_request(before)}));
+  ASSERT_TRUE(dealer.wait_for_reply_with(before.event_id, deadline_in(kSoon)));
+  ASSERT_NE(find_ban(list_now(fleet, web01), "198.51.100.27"), nullptr) << "the ban before the revocation";
+
+  ASSERT_TRUE(std::filesystem::remove(fleet.authorized_dir() / "web-02.pub"));
+  fleet.aggregator()->kill(SIGHUP);
+  ASSERT_TRUE(aggregator_logged({"zap_keys_reloaded"}));
+
+  const WireEvent after{
+      .event_id = random_bytes(random, 16), .address = ipv4_bytes("198.51.100.28"), .host_id = "web-02"};
+  ASSERT_TRUE(dealer.send({encode_request(after)}));
+  EXPECT_TRUE(dealer.wait_for_reply_with("web-02 is no longer authorized", deadline_in(kSoon)));
+  EXPECT_TRUE(aggregator_logged({"event_refused", "host=web-02", "no longer authorized"}));
+  const auto document = list_now(fleet, web01);
+  EXPECT_EQ(find_ban(document, "198.51.100.28"), nullptr) << document.dump();
+  EXPECT_NE(find_ban(document, "198.51.100.27"), nullptr) << "what was decided before stays\n" << document.dump();
+}
+
 }  // namespace
 }  // namespace fleetban::testing
