@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <thread>
 #include <zmq.hpp>
 
 #include "aggregator/event_id_set.hpp"
@@ -34,7 +35,7 @@ constexpr std::size_t kPrefetchAhead = 4;       // events: a memory access takes
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 constexpr auto kForgetEventsAfter = std::chrono::hours(24 * 30);
-constexpr const char* kMonitorEndpoint = "inproc://fleetban-broadcast-monitor";
+constexpr const char* kMonitorEndpoint = "inproc://fleetban-broadcast-monitor-";  // + a number
 
 // Logs at most a few lines per interval for bad input, then a count of the rest, so no input
 // can flood the log.
@@ -95,14 +96,9 @@ class Service {
         limiter_(config.policy.max_events_per_second),
         sockets_(context_, config.security),
         ingest_(sockets_.ingest(config.ingest)),
-        broadcast_(sockets_.broadcast(config.broadcast)),
-        monitor_(context_, zmq::socket_type::pair) {
+        broadcast_(sockets_.broadcast(config.broadcast)) {
     load();
-    // Counts subscribers: the broadcast socket reports each connection accepted and closed.
-    if (zmq_socket_monitor(broadcast_.handle(), kMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-      throw common::RuntimeError("cannot monitor the broadcast socket");
-    }
-    monitor_.connect(kMonitorEndpoint);
+    monitor_broadcast();
     if (!config.http.empty()) http_ = std::make_unique<HttpServer>(config.http, view_, metrics_);
   }
 
@@ -116,7 +112,7 @@ class Service {
     while (!signals_.stop.load()) {
       if (signals_.reload.exchange(false)) {
         reload_policy();
-        sockets_.reload_keys();
+        if (sockets_.reload_keys()) rebind_broadcast();
       }
       if (!sockets_.authenticator_alive()) {
         throw common::RuntimeError("the ZAP authenticator died: stopping rather than letting every key in");
@@ -164,6 +160,38 @@ class Service {
     seen_.reserve(stored.seen_events.size());
     for (const auto& id : stored.seen_events) seen_.insert(id);
     update_gauges();
+  }
+
+  // Counts subscribers: the broadcast socket reports each connection accepted and closed.
+  void monitor_broadcast() {
+    std::string endpoint = kMonitorEndpoint + std::to_string(++monitors_);
+    if (zmq_socket_monitor(broadcast_.handle(), endpoint.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw common::RuntimeError("cannot monitor the broadcast socket");
+    }
+    monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
+    monitor_.connect(endpoint);
+    metrics_.subscribers = 0;
+  }
+
+  // A key was revoked, but libzmq asks the ZAP handler only at the handshake: its subscriber would
+  // go on receiving every decision. A new broadcast socket makes every subscriber connect again,
+  // and the revoked one is refused. The others notice the decisions they missed meanwhile (the
+  // next heartbeat is ahead of them) and take a snapshot.
+  void rebind_broadcast() {
+    zmq_socket_monitor(broadcast_.handle(), nullptr, 0);
+    broadcast_.close();
+    // libzmq's I/O thread closes the old listener a moment later: until then the address is taken.
+    for (int attempt = 1;; ++attempt) {
+      try {
+        broadcast_ = sockets_.broadcast(config_.broadcast);
+        break;
+      } catch (const common::RuntimeError&) {
+        if (attempt == 100) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    monitor_broadcast();
+    spdlog::warn("broadcast_rebound reason=\"a key was revoked\"; every subscriber reconnects");
   }
 
   void reload_policy() {
@@ -236,6 +264,10 @@ class Service {
         reject(RejectReason::malformed, "rejected_input reason=\"" + request.error() + "\"");
         continue;
       }
+      if (!std::holds_alternative<common::Event>(*request) && !admitted(payload)) {
+        reject(RejectReason::identity, "query_refused reason=\"key no longer authorized\"");
+        continue;
+      }
       if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) {
         batch.queries.push_back({std::move(identity), common::SnapshotChunk{.request_id = snapshot->request_id}});
       } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {
@@ -302,6 +334,13 @@ class Service {
     if (result.refused) return refuse(result.refused_because, *result.refused);
     metrics_.count_event(unban, EventOutcome::applied);
     return ack;
+  }
+
+  // Whether the connection's key is still authorized (a query carries no identity to check).
+  bool admitted(const zmq::message_t& payload) {
+    if (config_.security.insecure) return true;
+    auto peer = authenticated_peer(payload);
+    return peer && sockets_.admits(*peer);
   }
 
   // The identity the ZAP handler gave this connection's key; nullopt in insecure mode.
@@ -425,6 +464,7 @@ class Service {
   zmq::socket_t ingest_;
   zmq::socket_t broadcast_;
   zmq::socket_t monitor_;
+  int monitors_ = 0;  // broadcast monitors made (each on an inproc endpoint of its own)
   std::unique_ptr<HttpServer> http_;
   RateLimitedLog rejected_;
   RateLimitedLog throttled_;

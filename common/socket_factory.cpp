@@ -1,7 +1,9 @@
 #include "common/socket_factory.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "common/keys.hpp"
@@ -156,8 +158,16 @@ ServerSockets::ServerSockets(zmq::context_t& context, const ServerSecurity& secu
   zap_ = std::make_unique<ZapHandler>(context, security.authorized_dir);
 }
 
-void ServerSockets::reload_keys() {
-  if (zap_) zap_->reload();
+bool ServerSockets::reload_keys() {
+  if (!zap_) return false;
+  const auto reloads = zap_->reloads();
+  const auto revocations = zap_->revocations();
+  zap_->reload();
+  // The handler rereads within its next poll (100 ms); what the caller does next needs the new keys.
+  for (int i = 0; i < 100 && zap_->reloads() == reloads && zap_->alive(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return zap_->revocations() != revocations;
 }
 
 bool ServerSockets::authenticator_alive() const { return insecure_ || (zap_ && zap_->alive()); }

@@ -67,8 +67,9 @@ class ServerSockets {
   // Unless insecure, starts the ZAP handler before any CURVE socket can exist.
   ServerSockets(zmq::context_t& context, const ServerSecurity& security);
 
-  // Rereads authorized_dir (SIGHUP).
-  void reload_keys();
+  // Rereads authorized_dir (SIGHUP), waiting up to a second for it to take effect. True when a
+  // key was removed: its connections made before are still open.
+  bool reload_keys();
   // False once the ZAP handler has died: the caller must stop, or every key would get in.
   bool authenticator_alive() const;
   // Whether this identity's key is still in authorized_dir (always true when insecure).

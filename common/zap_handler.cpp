@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <zmq_addon.hpp>
@@ -71,7 +72,10 @@ void ZapHandler::admit(const KeyMap& keys) {
   std::set<std::string> user_ids;
   for (const auto& [key, user_id] : keys) user_ids.insert(user_id);
   std::lock_guard lock(admitted_mutex_);
+  bool revoked =
+      std::any_of(admitted_.begin(), admitted_.end(), [&](const auto& id) { return !user_ids.contains(id); });
   admitted_ = std::move(user_ids);
+  if (revoked) ++revocations_;
 }
 
 bool ZapHandler::admits(const PeerIdentity& peer) const {
@@ -93,6 +97,7 @@ void ZapHandler::serve(zmq::socket_t socket) {
         } catch (const std::exception& e) {
           spdlog::error("zap_keys_not_reloaded error=\"{}\"; keeping the old keys", e.what());
         }
+        ++reloads_;
       }
       zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
       zmq::poll(&item, 1, std::chrono::milliseconds(100));

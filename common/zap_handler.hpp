@@ -8,6 +8,7 @@
 // libzmq as its User-Id, "host:NAME" or "operator:NAME", which every message then carries.
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -37,9 +38,12 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  // Rereads authorized_dir before the next request (SIGHUP). A bad file keeps the old keys.
+  // Rereads authorized_dir within 100 ms (SIGHUP). A bad file keeps the old keys.
   void reload() { reload_ = true; }
   bool alive() const { return alive_.load(); }
+  // Counters: rereads done (whether they took or not), and those that removed an identity.
+  std::uint64_t reloads() const { return reloads_.load(); }
+  std::uint64_t revocations() const { return revocations_.load(); }
 
   // Whether a connection of this identity would be admitted now. A connection outlives the removal
   // of its key (libzmq asks only at the handshake), so the service asks this for what it receives.
@@ -53,6 +57,8 @@ class ZapHandler {
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_{false};
   std::atomic<bool> alive_{true};
+  std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> revocations_{0};
   mutable std::mutex admitted_mutex_;
   std::set<std::string> admitted_;  // the User-Ids of the keys now in authorized_dir
   std::thread thread_;

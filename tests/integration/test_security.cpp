@@ -768,5 +768,37 @@ TEST_F(Security, RevokedKeysOpenConnectionCanNoLongerBan) {
   EXPECT_NE(find_ban(document, "198.51.100.27"), nullptr) << "what was decided before stays\n" << document.dump();
 }
 
+// The subscriber of a revoked host is cut off: the aggregator makes every subscriber connect
+// again, the revoked key is refused, and the other hosts carry on.
+TEST_F(Security, RevokedHostsSubscriberIsCutOffAndTheOthersCarryOn) {
+  const Host& web01 = fleet.add_host("web-01");
+  const Host& web02 = fleet.add_host("web-02");
+  ASSERT_TRUE(fleet.start_aggregator(web01));
+  fleet.start_subscriber(web01);
+  Process& revoked = fleet.start_subscriber(web02);
+  ASSERT_TRUE(fleet.probe_subscribers(web01));
+
+  ASSERT_TRUE(std::filesystem::remove(fleet.authorized_dir() / "web-02.pub"));
+  fleet.aggregator()->kill(SIGHUP);
+  ASSERT_TRUE(aggregator_logged({"broadcast_rebound"}));
+
+  for (const char* ip : {"198.51.100.30", "198.51.100.31"}) {
+    const auto published = fleet.publish(web01, {"ban", "--ip", ip, "--jail", "sshd", "--bantime", "600"});
+    ASSERT_EQ(published.exit_code, 0) << describe(published);
+    EXPECT_TRUE(fleet.enforced(web01, ip)) << "the host still authorized carries on";
+  }
+  // What web-01 has by now, web-02 would have had too; a few seconds more, to be sure.
+  EXPECT_FALSE(poll_until([&] { return recorded(web02.ban_log, "198.51.100.30"); },
+                          deadline_in(std::chrono::seconds(3)),
+                          "web-02 to enforce a ban made after its key was revoked"))
+      << read_file(web02.ban_log);
+  EXPECT_FALSE(recorded(web02.ban_log, "198.51.100.31")) << read_file(web02.ban_log);
+  EXPECT_TRUE(poll_until(
+      [&] {
+        return has_line_with(revoked.log(), {"snapshot_failed", "refused this key"});
+      },
+      deadline_in(kSoon), "web-02's subscriber to be refused", [&] { return revoked.log(); }));
+}
+
 }  // namespace
 }  // namespace fleetban::testing
