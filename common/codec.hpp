@@ -71,6 +71,9 @@ Expected<Reply> decode_reply(std::string_view frame);
 Expected<Broadcast> decode_broadcast(std::string_view frame);
 
 // An event and a decision alone: the spool stores events, the aggregator's database stores decisions.
+// An event that decodes (names of 64 bytes at most, a reason of 256) encodes to at most
+// kMaxEncodedEventBytes: the spool sizes itself by counting files.
+inline constexpr std::size_t kMaxEncodedEventBytes = 1024;
 std::string encode_event(const Event& event);
 Expected<Event> decode_event(std::string_view bytes);
 

@@ -35,7 +35,7 @@ class Spool {
   void remove(const std::filesystem::path& file) const;
 
   std::uint64_t size_bytes() const;
-  bool empty() const { return list().empty(); }
+  bool empty() const;
 
   // The aggregator did not answer: remembered as a marker file in the spool, so that the next
   // publishes (each a new process) go straight to the spool instead of each waiting timeout_ms.
@@ -46,6 +46,10 @@ class Spool {
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  // Whether `bytes` more stay within max_bytes. Cheap while the spool is far from full.
+  bool has_room_for(std::size_t bytes) const;
+  std::uint64_t count() const;  // spooled files, from the names alone
+
   std::filesystem::path dir_;
   std::uint64_t max_bytes_;
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <random>
 
 #include <google/protobuf/stubs/logging.h>
@@ -142,6 +144,25 @@ TEST(Codec, EventAloneRoundTrips) {
   auto decoded = decode_event(encode_event(event));
   ASSERT_TRUE(decoded) << decoded.error();
   expect_same(*decoded, event);
+}
+
+TEST(Codec, LargestValidEventFitsTheBoundTheSpoolCountsOn) {
+  Event event = sample_event();
+  event.prefix = p("2001:db8:ffff:ffff:ffff:ffff:ffff:fffe");
+  event.jail = std::string(64, 'j');
+  event.host_id = std::string(64, 'h');
+  event.bantime = std::chrono::seconds(-1);  // a negative int64 takes ten bytes
+  event.failures = std::numeric_limits<std::uint32_t>::max();
+  event.bancount = std::numeric_limits<std::uint32_t>::max();
+  event.time = from_unix_ms(7258118400000LL);  // the latest time the codec accepts (year 2200)
+  event.created = event.time;
+  event.reason = std::string(256, 'r');
+  event.operator_action = true;
+  std::string bytes = encode_event(event);
+  ASSERT_TRUE(decode_event(bytes)) << "the largest event should still be valid";
+  EXPECT_LE(bytes.size(), kMaxEncodedEventBytes);
+  event.reason += "r";
+  EXPECT_FALSE(decode_event(encode_event(event))) << "a longer reason is refused, so never spooled";
 }
 
 TEST(Codec, SnapshotRequestRoundTrips) {

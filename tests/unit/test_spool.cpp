@@ -135,6 +135,19 @@ TEST(Spool, SpoolExactlyAtTheLimitAcceptsTheLastEvent) {
   EXPECT_EQ(spool.size_bytes(), 2 * one);
 }
 
+TEST(Spool, LimitIsExactBeyondWhatTheFileCountAloneProves) {
+  // Far from the limit the spool counts files (each at most kMaxEncodedEventBytes); near it, it
+  // adds up their sizes. Either way it fills to exactly what fits.
+  TempDir dir;
+  std::uint64_t one = encode_event(event_created_at(kMs)).size();
+  ASSERT_LT(one, kMaxEncodedEventBytes);
+  Spool spool(dir.path(), 3 * kMaxEncodedEventBytes);
+  std::uint64_t accepted = 0;
+  while (spool.put(event_created_at(kMs + static_cast<std::int64_t>(accepted)))) ++accepted;
+  EXPECT_EQ(accepted, 3 * kMaxEncodedEventBytes / one);
+  EXPECT_LE(spool.size_bytes(), 3 * kMaxEncodedEventBytes);
+}
+
 TEST(Spool, RemovingAFileMakesRoom) {
   TempDir dir;
   std::uint64_t one = encode_event(event_created_at(kMs)).size();
