@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -95,6 +96,77 @@ std::optional<std::int64_t> line_time_ns(const std::string& line) {
   return (static_cast<std::int64_t>(seconds) * 1000 + ms + 1) * 1'000'000;
 }
 
+// N subscribers sub-0..sub-N-1, each in round_dir/PREFIXsub-I with the [enforce] table that
+// enforce(name, home) gives; returns once every one has taken its first snapshot.
+std::vector<Subscriber> start_subscribers(
+    const Programs& programs, Keys& keys, const Aggregator& aggregator, const fs::path& round_dir, int n,
+    const std::string& prefix, const std::function<std::string(const std::string&, const fs::path&)>& enforce) {
+  std::vector<Subscriber> subscribers(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& s = subscribers[static_cast<std::size_t>(i)];
+    s.name = "sub-" + std::to_string(i);
+    fs::path home = round_dir / (prefix + s.name);
+    HostToml host{.host_id = s.name,
+                  .aggregator = aggregator.ingest(),
+                  .broadcast = aggregator.broadcast(),
+                  .spool_dir = home / "spool",
+                  .timeout_ms = 2000,
+                  .server_key = keys.public_key("aggregator"),
+                  .client_key = keys.secret(s.name),
+                  .enforce = enforce(s.name, home)};
+    write_host_toml(home / "host.toml", host);
+    s.process = std::make_unique<Process>(
+        std::vector<std::string>{programs.subscriber(), "--config", (home / "host.toml").string()},
+        home / "subscriber.log");
+  }
+  auto started = Clock::now();
+  for (auto& s : subscribers) {
+    while (!subscriber_ready(s)) {
+      if (!s.process->running()) throw std::runtime_error(s.name + " exited:\n" + read_file(s.process->log_file()));
+      std::string log = read_file(s.process->log_file());
+      if (log.find("refused this key") != std::string::npos || seconds_since(started) > 120) {
+        throw std::runtime_error(s.name + " took no snapshot:\n" + log);
+      }
+      sleep_for(milliseconds(20));
+    }
+  }
+  return subscribers;
+}
+
+// The driver's own client, connected once with the key "publisher": an event sent from it skips
+// the publish process's start-up, config, keys and CURVE handshake.
+class ConnectedPublisher {
+ public:
+  ConnectedPublisher(Keys& keys, const Aggregator& aggregator)
+      : sockets_(
+            context_,
+            {.insecure = false, .server_key = keys.public_key("aggregator"), .client_key = keys.secret("publisher")}),
+        ingest_(sockets_.ingest(aggregator.ingest())) {
+    if (!common::fetch_status(ingest_, std::chrono::seconds(10))) throw std::runtime_error("no status answer");
+  }
+
+  // Bans ip and waits for the ack; returns CLOCK_REALTIME ns taken just before the send.
+  std::int64_t ban(const std::string& ip) {
+    common::Event event{.id = common::random_event_id(),
+                        .kind = common::EventKind::ban,
+                        .prefix = *common::IpPrefix::parse(ip),
+                        .jail = "sshd",
+                        .host_id = "publisher",
+                        .bantime = std::chrono::seconds(3600),
+                        .time = common::now_ms(),
+                        .created = common::now_ms()};
+    std::int64_t sent = realtime_ns();
+    auto ack = common::send_event(ingest_, event, std::chrono::seconds(5));
+    if (!ack || ack->outcome != common::AckOutcome::applied) throw std::runtime_error("event not applied");
+    return sent;
+  }
+
+ private:
+  zmq::context_t context_;
+  common::ClientSockets sockets_;
+  zmq::socket_t ingest_;
+};
+
 struct LogRound {
   Summary latency;
   int lost = 0;
@@ -106,54 +178,15 @@ struct LogRound {
 // machine queue for the CPUs (the fan-out floor); this shows what fleetban itself adds.
 LogRound run_log_round(const Programs& programs, Keys& keys, const Aggregator& aggregator, const fs::path& round_dir,
                        int n, int publishes, int spacing_ms, std::uint64_t& next_address) {
-  std::vector<Subscriber> subscribers(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    auto& s = subscribers[static_cast<std::size_t>(i)];
-    s.name = "sub-" + std::to_string(i);
-    fs::path home = round_dir / ("log-" + s.name);
-    HostToml host{.host_id = s.name,
-                  .aggregator = aggregator.ingest(),
-                  .broadcast = aggregator.broadcast(),
-                  .spool_dir = home / "spool",
-                  .timeout_ms = 2000,
-                  .server_key = keys.public_key("aggregator"),
-                  .client_key = keys.secret(s.name),
-                  .enforce = "backend = \"log\"\n"};
-    write_host_toml(home / "host.toml", host);
-    s.process = std::make_unique<Process>(
-        std::vector<std::string>{programs.subscriber(), "--config", (home / "host.toml").string()},
-        home / "subscriber.log");
-  }
-  auto started = Clock::now();
-  for (auto& s : subscribers) {
-    while (!subscriber_ready(s)) {
-      if (!s.process->running() || seconds_since(started) > 120) {
-        throw std::runtime_error(s.name + " (log backend) took no snapshot:\n" + read_file(s.process->log_file()));
-      }
-      sleep_for(milliseconds(20));
-    }
-  }
+  std::vector<Subscriber> subscribers =
+      start_subscribers(programs, keys, aggregator, round_dir, n, "log-",
+                        [](const std::string&, const fs::path&) { return std::string("backend = \"log\"\n"); });
   std::map<std::string, std::int64_t> sent;  // ip -> ns just before the send
   {
-    zmq::context_t context;
-    common::ClientSockets sockets(
-        context,
-        {.insecure = false, .server_key = keys.public_key("aggregator"), .client_key = keys.secret("publisher")});
-    zmq::socket_t ingest = sockets.ingest(aggregator.ingest());
-    if (!common::fetch_status(ingest, std::chrono::seconds(10))) throw std::runtime_error("no status answer");
+    ConnectedPublisher publisher(keys, aggregator);
     for (int k = 0; k < publishes; ++k) {
       std::string ip = doc_address(next_address++);
-      common::Event event{.id = common::random_event_id(),
-                          .kind = common::EventKind::ban,
-                          .prefix = *common::IpPrefix::parse(ip),
-                          .jail = "sshd",
-                          .host_id = "publisher",
-                          .bantime = std::chrono::seconds(3600),
-                          .time = common::now_ms(),
-                          .created = common::now_ms()};
-      sent[ip] = realtime_ns();
-      auto ack = common::send_event(ingest, event, std::chrono::seconds(5));
-      if (!ack || ack->outcome != common::AckOutcome::applied) throw std::runtime_error("event not applied");
+      sent[ip] = publisher.ban(ip);
       sleep_for(milliseconds(spacing_ms));
     }
   }
@@ -268,40 +301,14 @@ int run_bench(int argc, char** argv) {
     }
     Summary fan = summarize(fanout);
 
-    std::vector<Subscriber> subscribers(static_cast<std::size_t>(n));
     StampFile stamps(round_dir / "stamps");
     auto started = Clock::now();
-    for (int i = 0; i < n; ++i) {
-      auto& s = subscribers[static_cast<std::size_t>(i)];
-      s.name = "sub-" + std::to_string(i);
-      fs::path home = round_dir / s.name;
-      HostToml host{.host_id = s.name,
-                    .aggregator = aggregator.ingest(),
-                    .broadcast = aggregator.broadcast(),
-                    .spool_dir = home / "spool",
-                    .timeout_ms = 2000,
-                    .server_key = keys.public_key("aggregator"),
-                    .client_key = keys.secret(s.name),
-                    .enforce = "backend = \"exec\"\nban_command = " +
-                               toml_string(stamp + " " + stamps.path().string() + " <ip> " + s.name) +
-                               "\nunban_command = " + toml_string(stamp + " " + (home / "unbans").string() + " <ip>") +
-                               "\n"};
-      write_host_toml(home / "host.toml", host);
-      s.process = std::make_unique<Process>(
-          std::vector<std::string>{programs.subscriber(), "--config", (home / "host.toml").string()},
-          home / "subscriber.log");
-    }
-    // Ready: every subscriber has taken its snapshot.
-    for (auto& s : subscribers) {
-      while (!subscriber_ready(s)) {
-        if (!s.process->running()) throw std::runtime_error(s.name + " exited:\n" + read_file(s.process->log_file()));
-        std::string log = read_file(s.process->log_file());
-        if (log.find("refused this key") != std::string::npos || seconds_since(started) > 120) {
-          throw std::runtime_error(s.name + " took no snapshot:\n" + log);
-        }
-        sleep_for(milliseconds(20));
-      }
-    }
+    std::vector<Subscriber> subscribers = start_subscribers(
+        programs, keys, aggregator, round_dir, n, "", [&](const std::string& name, const fs::path& home) {
+          return "backend = \"exec\"\nban_command = " +
+                 toml_string(stamp + " " + stamps.path().string() + " <ip> " + name) +
+                 "\nunban_command = " + toml_string(stamp + " " + (home / "unbans").string() + " <ip>") + "\n";
+        });
     double ready_s = seconds_since(started);
     std::vector<double> latencies;
     std::vector<double> publish_wall;
@@ -333,25 +340,10 @@ int run_bench(int argc, char** argv) {
     std::vector<double> direct;
     int direct_lost = 0;
     {
-      zmq::context_t context;
-      common::ClientSockets sockets(
-          context,
-          {.insecure = false, .server_key = keys.public_key("aggregator"), .client_key = keys.secret("publisher")});
-      zmq::socket_t ingest = sockets.ingest(aggregator.ingest());
-      if (!common::fetch_status(ingest, std::chrono::seconds(10))) throw std::runtime_error("no status answer");
+      ConnectedPublisher publisher(keys, aggregator);
       for (int k = 0; k < publishes; ++k) {
         std::string ip = doc_address(next_address++);
-        common::Event event{.id = common::random_event_id(),
-                            .kind = common::EventKind::ban,
-                            .prefix = *common::IpPrefix::parse(ip),
-                            .jail = "sshd",
-                            .host_id = "publisher",
-                            .bantime = std::chrono::seconds(3600),
-                            .time = common::now_ms(),
-                            .created = common::now_ms()};
-        std::int64_t t0 = realtime_ns();
-        auto ack = common::send_event(ingest, event, std::chrono::seconds(5));
-        if (!ack || ack->outcome != common::AckOutcome::applied) throw std::runtime_error("event not applied");
+        std::int64_t t0 = publisher.ban(ip);
         auto deadline = Clock::now() + std::chrono::seconds(10);
         while (Clock::now() < deadline) {
           stamps.poll();
