@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 
-using KeyMap = std::map<std::string, std::string>;  // 32 raw key bytes -> "host:NAME" / "operator:NAME"
+using KeyMap = ZapHandler::KeyMap;
 
 void read_dir(const std::filesystem::path& dir, const std::string& role, KeyMap& keys) {
   std::error_code ec;
@@ -60,7 +60,8 @@ ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path authorized
   zmq::socket_t socket(context, zmq::socket_type::rep);
   socket.set(zmq::sockopt::linger, 0);
   socket.bind(kZapEndpoint);
-  thread_ = std::thread([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
+  thread_ =
+      std::thread([this, s = std::move(socket), k = std::move(keys)]() mutable { serve(std::move(s), std::move(k)); });
 }
 
 ZapHandler::~ZapHandler() {
@@ -84,10 +85,8 @@ bool ZapHandler::admits(const PeerIdentity& peer) const {
   return admitted_.contains(user_id);
 }
 
-void ZapHandler::serve(zmq::socket_t socket) {
+void ZapHandler::serve(zmq::socket_t socket, KeyMap keys) {
   try {
-    KeyMap keys = load_keys(authorized_dir_);
-    admit(keys);
     while (!stop_.load()) {
       if (reload_.exchange(false)) {
         try {

@@ -32,6 +32,8 @@ std::optional<PeerIdentity> parse_user_id(std::string_view user_id);
 
 class ZapHandler {
  public:
+  using KeyMap = std::map<std::string, std::string>;  // 32 raw key bytes -> "host:NAME" / "operator:NAME"
+
   // Reads the keys (throws UsageError naming a bad key file) and starts answering.
   ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir);
   ~ZapHandler();
@@ -50,8 +52,8 @@ class ZapHandler {
   bool admits(const PeerIdentity& peer) const;
 
  private:
-  void serve(zmq::socket_t socket);
-  void admit(const std::map<std::string, std::string>& keys);
+  void serve(zmq::socket_t socket, KeyMap keys);  // keys: as read at construction
+  void admit(const KeyMap& keys);
 
   std::filesystem::path authorized_dir_;
   std::atomic<bool> stop_{false};

@@ -14,6 +14,14 @@ namespace {
 
 class Pipeline : public ::testing::Test {
  protected:
+  // The aggregator (told of through host1) and both hosts' subscribers, following it.
+  ::testing::AssertionResult start_following(const Host& host1, const Host& host2) {
+    if (auto started = fleet.start_aggregator(host1); !started) return started;
+    fleet.start_subscriber(host1);
+    fleet.start_subscriber(host2);
+    return fleet.probe_subscribers(host1);
+  }
+
   TempDir dir;
   Fleet fleet{dir};
 };
@@ -21,10 +29,7 @@ class Pipeline : public ::testing::Test {
 TEST_F(Pipeline, PublishedBanReachesEverySubscriberAndTheFleetList) {
   const Host& host1 = fleet.add_host("host1");
   const Host& host2 = fleet.add_host("host2");
-  ASSERT_TRUE(fleet.start_aggregator(host1));
-  fleet.start_subscriber(host1);
-  fleet.start_subscriber(host2);
-  ASSERT_TRUE(fleet.probe_subscribers(host1));
+  ASSERT_TRUE(start_following(host1, host2));
 
   const auto before = unix_now();
   const auto published = fleet.publish(host1, {"ban", "--ip", "192.0.2.10", "--jail", "sshd", "--bantime", "600"});
@@ -63,10 +68,7 @@ TEST_P(PipelineAddressForms, BanPropagatesInCanonicalForm) {
   const AddressForm form = GetParam();
   const Host& host1 = fleet.add_host("host1");
   const Host& host2 = fleet.add_host("host2");
-  ASSERT_TRUE(fleet.start_aggregator(host1));
-  fleet.start_subscriber(host1);
-  fleet.start_subscriber(host2);
-  ASSERT_TRUE(fleet.probe_subscribers(host1));
+  ASSERT_TRUE(start_following(host1, host2));
 
   const auto published = fleet.publish(host1, {"ban", "--ip", form.published, "--jail", "sshd", "--bantime", "600"});
   ASSERT_EQ(published.exit_code, 0) << describe(published);
@@ -90,10 +92,7 @@ INSTANTIATE_TEST_SUITE_P(Forms, PipelineAddressForms,
 TEST_F(Pipeline, EarlyUnbanLiftsTheBanOnEveryHost) {
   const Host& host1 = fleet.add_host("host1");
   const Host& host2 = fleet.add_host("host2");
-  ASSERT_TRUE(fleet.start_aggregator(host1));
-  fleet.start_subscriber(host1);
-  fleet.start_subscriber(host2);
-  ASSERT_TRUE(fleet.probe_subscribers(host1));
+  ASSERT_TRUE(start_following(host1, host2));
 
   const std::string time = std::to_string(unix_now());
   const auto banned =
@@ -115,10 +114,7 @@ TEST_F(Pipeline, EarlyUnbanLiftsTheBanOnEveryHost) {
 TEST_F(Pipeline, UnbanAfterTheBanTimeIsAnExpiryAndKeepsTheFleetBan) {
   const Host& host1 = fleet.add_host("host1");
   const Host& host2 = fleet.add_host("host2");
-  ASSERT_TRUE(fleet.start_aggregator(host1));
-  fleet.start_subscriber(host1);
-  fleet.start_subscriber(host2);
-  ASSERT_TRUE(fleet.probe_subscribers(host1));
+  ASSERT_TRUE(start_following(host1, host2));
 
   const auto now = unix_now();
   const auto banned = fleet.publish(

@@ -200,6 +200,15 @@ std::string encode_request(const WireEvent& event) {
   return request;
 }
 
+// fleetban.v1.Request{status: StatusRequest{request_id}}.
+std::string encode_status_request(std::string_view request_id) {
+  std::string body;
+  put_bytes(body, 1, request_id);
+  std::string request;
+  put_bytes(request, 3, body);
+  return request;
+}
+
 std::string random_bytes(std::mt19937& random, std::size_t size) {
   std::uniform_int_distribution<int> byte(0, 255);
   std::string bytes(size, '\0');
@@ -766,6 +775,12 @@ TEST_F(Security, RevokedKeysOpenConnectionCanNoLongerBan) {
   const auto document = list_now(fleet, web01);
   EXPECT_EQ(find_ban(document, "198.51.100.28"), nullptr) << document.dump();
   EXPECT_NE(find_ban(document, "198.51.100.27"), nullptr) << "what was decided before stays\n" << document.dump();
+
+  // Nor does it get answers: a status request on the same connection is dropped and logged.
+  ASSERT_TRUE(dealer.send({encode_status_request("revoked-status-1")}));
+  EXPECT_TRUE(aggregator_logged({"query_refused", "no longer authorized"}));
+  EXPECT_FALSE(dealer.wait_for_reply_with("revoked-status-1", deadline_in(std::chrono::seconds(2))))
+      << "a status answer reached a connection whose key was removed";
 }
 
 // The subscriber of a revoked host is cut off: the aggregator makes every subscriber connect

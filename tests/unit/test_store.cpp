@@ -66,6 +66,17 @@ Loaded load(Store& store) {
   return loaded;
 }
 
+// Opening and reading `file` fails with a RuntimeError that names the file.
+void expect_runtime_error_naming(const std::filesystem::path& file) {
+  try {
+    Store store(file);
+    load(store);
+    FAIL() << "opened " << file;
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+  }
+}
+
 const FleetRecord* find(const Loaded& state, const IpPrefix& prefix) {
   auto it = std::find_if(state.records.begin(), state.records.end(),
                          [&](const FleetRecord& r) { return r.decision.prefix == prefix; });
@@ -261,25 +272,13 @@ TEST(Store, DirectoryThatCannotBeCreatedIsARuntimeError) {
   TempDir dir;
   auto blocker = dir.write("not-a-dir", "a file where a directory should be");
   auto file = blocker / "sub" / "state.db";
-  try {
-    Store store(file);
-    load(store);
-    FAIL() << "opened " << file;
-  } catch (const RuntimeError& e) {
-    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
-  }
+  expect_runtime_error_naming(file);
 }
 
 TEST(Store, FileThatIsNotADatabaseIsARuntimeError) {
   TempDir dir;
   auto file = dir.write("state.db", std::string(8192, 'x'));
-  try {
-    Store store(file);
-    load(store);
-    FAIL() << "opened " << file;
-  } catch (const RuntimeError& e) {
-    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
-  }
+  expect_runtime_error_naming(file);
 }
 
 TEST(Store, DirectoryAsTheDatabaseFileIsARuntimeError) {
