@@ -15,9 +15,9 @@ DEB_PACKAGES := cmake make g++ pkg-config ccache git \
 	libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev \
 	libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev \
 	libsystemd-dev libgtest-dev libgmock-dev fail2ban sqlite3 procps nftables iproute2 hyperfine \
-	clang libclang-rt-14-dev chromium
+	clang libclang-rt-14-dev chromium debootstrap systemd-container lintian
 
-.PHONY: all deps configure build test test-asan fuzz demo bench clean
+.PHONY: all deps configure build test test-install test-asan fuzz demo bench clean
 
 all: build
 
@@ -39,6 +39,12 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The .deb installed and run as a Debian administrator does it, under a real systemd: lintian, then
+# a Debian 12 container (debootstrap, cached in /var/cache/fleetban-test) booted with systemd-nspawn
+# runs deploy/install-check.sh and tests/install/checks.sh (tests/install/run.sh says what).
+test-install: build
+	tests/install/run.sh $(BUILD)
 
 # The whole suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan:

@@ -1,0 +1,165 @@
+#!/bin/bash
+# tests/install/checks.sh NEW_DEB: run by tests/install/run.sh inside the booted Debian 12
+# container, after deploy/install-check.sh set fleetban up with the previous build of the package.
+# Each check polls with a deadline (never a fixed sleep) and says what it saw when it fails.
+set -uo pipefail
+
+new_deb=$1
+admin=/root/.config/fleetban/admin.toml
+passed=0
+failed=0
+ok() {
+    passed=$((passed + 1))
+    echo "  ok   $*"
+}
+bad() {
+    failed=$((failed + 1))
+    echo "  FAIL $*"
+}
+check() { # check "what" command...: passes when the command does
+    local what=$1
+    shift
+    if "$@"; then ok "$what"; else bad "$what"; fi
+}
+# eventually SECONDS command...: the command succeeds within SECONDS.
+eventually() {
+    local deadline=$(($(date +%s) + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.3
+    done
+}
+section() { printf '\n--- %s\n' "$*"; }
+main_pid() { systemctl show -p MainPID --value "$1"; }
+fleet_has() { fleetban list --config "$admin" | grep -qF "$1"; }
+fleet_lacks() { ! fleet_has "$1"; }
+jail_has() { fail2ban-client get fleetban banned | grep -qF "'$1'"; }
+nft_has() { nft list ruleset | grep -qF "$1"; }
+both_active() { systemctl is-active --quiet fleetban-aggregator && systemctl is-active --quiet fleetban-subscriber; }
+
+section "reload needs no /bin/kill (procps is not installed here)"
+check "no kill program on this machine" test ! -e /bin/kill -a ! -e /usr/bin/kill
+
+section "state before the upgrade (previous version $(dpkg-query -W -f '${Version}' fleetban))"
+fleetban ban 192.0.2.50 --bantime 86400 --config "$admin"
+check "an operator's ban is in the fleet" eventually 20 fleet_has 192.0.2.50
+keys_before=$(cd /etc/fleetban && sha256sum keys/* authorized/*.pub authorized/operators/*.pub)
+echo "# edited by the administrator" >>/etc/fail2ban/action.d/fleetban.conf
+echo "# edited by the administrator" >>/etc/fleetban/host.toml
+agg_pid=$(main_pid fleetban-aggregator)
+sub_pid=$(main_pid fleetban-subscriber)
+incarnation=$(fleetban status --config "$admin" | grep '^sequence:' | sed 's/.*incarnation //')
+
+section "upgrade to $(basename "$new_deb")"
+if DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$new_deb" >/tmp/upgrade.log 2>&1; then
+    ok "apt-get install of the new version"
+else
+    cat /tmp/upgrade.log
+    bad "apt-get install of the new version"
+fi
+check "the new version is installed" test "$(dpkg-query -W -f '${Version}' fleetban)" = "$(dpkg-deb -f "$new_deb" Version)"
+check "both services active after the upgrade" eventually 20 both_active
+check "the aggregator was restarted" test "$(main_pid fleetban-aggregator)" != "$agg_pid"
+check "the subscriber was restarted" test "$(main_pid fleetban-subscriber)" != "$sub_pid"
+check "the keys are unchanged" test "$(cd /etc/fleetban && sha256sum keys/* authorized/*.pub authorized/operators/*.pub)" = "$keys_before"
+check "the edited conffile action.d/fleetban.conf is kept" grep -q "edited by the administrator" /etc/fail2ban/action.d/fleetban.conf
+check "the edited host.toml is kept" grep -q "edited by the administrator" /etc/fleetban/host.toml
+check "the state database is kept (same incarnation)" eventually 20 sh -c "fleetban status --config $admin | grep -q 'incarnation $incarnation'"
+check "the fleet's ban survived the upgrade" fleet_has 192.0.2.50
+
+section "hardening: systemd-analyze security, exposure at most 5.0, for every unit the package ships"
+for unit in $(cd /lib/systemd/system && ls fleetban*.service); do
+    line=$(systemd-analyze security --no-pager "$unit" | grep 'Overall exposure level')
+    score=$(echo "$line" | grep -oE '[0-9]+\.[0-9]+' | head -n1)
+    check "$unit: $line" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 5.0) }'
+done
+
+section "a real Fail2Ban ban on this host reaches the fleet, and the fleet's jail"
+fail2ban-client set sshd banip 192.0.2.10 >/dev/null
+check "sshd's ban is a fleet ban" eventually 30 fleet_has 192.0.2.10
+check "and is in this host's fleet jail" eventually 30 jail_has 192.0.2.10
+
+section "an operator's ban reaches the host's fleet jail and its firewall"
+fleetban ban 192.0.2.20 --bantime 86400 --config "$admin"
+check "fleet jail has the operator's ban" eventually 30 jail_has 192.0.2.20
+check "the jail's firewall action blocks it (nft)" eventually 30 nft_has 192.0.2.20
+check "the ban from before the upgrade is in the jail" eventually 30 jail_has 192.0.2.50
+
+section "systemctl reload applies key changes; the aggregator stays up"
+# web-02's key and a config that uses it (its own spool, so the host's stays untouched).
+install -d -m 0700 /root/web-02 /root/web-02/spool
+fleetban keygen web-02 --dir /root/web-02 >/dev/null
+sed -e 's|^host_id .*|host_id = "web-02"|' -e 's|^client_key .*|client_key = "/root/web-02/web-02.key"|' \
+    -e 's|^spool_dir .*|spool_dir = "/root/web-02/spool"|' /etc/fleetban/host.toml >/root/web-02/host.toml
+web02_in() { fleetban status --config /root/web-02/host.toml >/dev/null 2>&1; }
+web02_out() { ! web02_in; }
+check "web-02 is refused before its key is added" web02_out
+agg_pid=$(main_pid fleetban-aggregator)
+install -m 0640 -o root -g fleetban /root/web-02/web-02.pub /etc/fleetban/authorized/web-02.pub
+check "systemctl reload fleetban-aggregator" systemctl reload fleetban-aggregator
+check "web-02 is admitted after the reload" eventually 20 web02_in
+rm /etc/fleetban/authorized/web-02.pub
+check "systemctl reload fleetban-aggregator (key removed)" systemctl reload fleetban-aggregator
+check "web-02 is refused after its key was removed" eventually 20 web02_out
+check "the aggregator kept running through both reloads" test "$(main_pid fleetban-aggregator)" = "$agg_pid"
+check "and is active" systemctl is-active --quiet fleetban-aggregator
+check "the journal says the keys were reloaded" eventually 10 sh -c "journalctl -u fleetban-aggregator -o cat | grep -q zap_keys_reloaded"
+
+section "restarts lose nothing"
+check "systemctl restart fleetban-aggregator" systemctl restart fleetban-aggregator
+check "the fleet still has its bans" eventually 20 sh -c "fleetban list --config $admin | grep -q 192.0.2.10 && fleetban list --config $admin | grep -q 192.0.2.20"
+check "systemctl restart fleetban-subscriber" systemctl restart fleetban-subscriber
+check "systemctl restart fail2ban" systemctl restart fail2ban
+for ip in 192.0.2.10 192.0.2.20 192.0.2.50; do
+    check "the fleet jail has $ip after the restarts" eventually 60 jail_has "$ip"
+done
+fleetban ban 192.0.2.21 --bantime 86400 --config "$admin"
+check "a ban after the restarts still reaches the jail" eventually 60 jail_has 192.0.2.21
+check "both services still active" both_active
+
+section "the nftables and exec backends work under the unit's hardening"
+cp /etc/fleetban/host.toml /root/host.toml.fail2ban
+sed -i 's|^backend .*|backend = "nftables"|' /etc/fleetban/host.toml
+systemctl restart fleetban-subscriber
+check "nftables backend: the fleet's bans are in table inet fleetban" \
+    eventually 30 sh -c "nft list table inet fleetban | grep -q 192.0.2.21"
+check "nftables backend: the subscriber is active" systemctl is-active --quiet fleetban-subscriber
+printf '#!/bin/sh\nlogger -t fleet-hook "$*"\n' >/usr/local/sbin/fleet-hook
+chmod 0755 /usr/local/sbin/fleet-hook
+sed -i -e 's|^backend .*|backend = "exec"|' /etc/fleetban/host.toml
+sed -i -e '/^\[enforce\]/a ban_command = "/usr/local/sbin/fleet-hook ban <ip>"\nunban_command = "/usr/local/sbin/fleet-hook unban <ip>"' \
+    /etc/fleetban/host.toml
+systemctl restart fleetban-subscriber
+check "exec backend: the admin's hook ran for the fleet's bans" \
+    eventually 30 sh -c "journalctl -t fleet-hook -o cat | grep -q 'ban 192.0.2.21'"
+fleetban unban 192.0.2.21 --config "$admin"
+check "exec backend: and for an unban" eventually 30 sh -c "journalctl -t fleet-hook -o cat | grep -q 'unban 192.0.2.21'"
+install -m 0600 /root/host.toml.fail2ban /etc/fleetban/host.toml
+systemctl restart fleetban-subscriber
+check "back on the fail2ban backend: the unban reached the jail" eventually 60 sh -c "! fail2ban-client get fleetban banned | grep -qF 192.0.2.21"
+
+section "purge"
+# What OPERATIONS.md tells the administrator to do first: take the fleetban action and jail out of
+# Fail2Ban, whose action file goes with the package.
+rm -f /etc/fail2ban/jail.d/fleetban-publish.local /etc/fail2ban/jail.d/fleetban.local
+fail2ban-client reload >/dev/null
+if DEBIAN_FRONTEND=noninteractive apt-get purge -y -q fleetban >/tmp/purge.log 2>&1; then
+    ok "apt-get purge fleetban"
+else
+    cat /tmp/purge.log
+    bad "apt-get purge fleetban"
+fi
+check "no fleetban process is left" eventually 20 sh -c "! grep -lE '^fleetban-(aggregator|subscriber)\$' /proc/[0-9]*/comm 2>/dev/null"
+for unit in fleetban-aggregator fleetban-subscriber; do
+    check "$unit is gone from systemd" test "$(systemctl show -p LoadState --value "$unit")" = not-found
+    check "$unit leaves no enable symlink" test -z "$(find /etc/systemd/system -name "$unit.service")"
+done
+check "no fleetban user" sh -c "! getent passwd fleetban"
+check "no fleetban group" sh -c "! getent group fleetban"
+check "no /etc/fleetban, /var/lib/fleetban, /var/spool/fleetban" \
+    test ! -e /etc/fleetban -a ! -e /var/lib/fleetban -a ! -e /var/spool/fleetban
+check "Fail2Ban still runs" fail2ban-client ping
+
+printf '\ninstall checks: %d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]
