@@ -218,6 +218,8 @@ class Service {
   void process_batch() {
     Batch batch;
     auto now = common::now_seconds();
+    const bool trace = common::tracing();
+    const std::int64_t received_us = trace ? common::trace_clock_us() : 0;
     receive(batch);
     for (std::size_t i = 0; i < received_.size(); ++i) {
       // The tables are far larger than the caches: ask for the next events' slots early.
@@ -237,12 +239,21 @@ class Service {
     // The batch's lines are written before its commit, so every decision on disk is in the log too.
     common::flush_log();
     if (!commit(batch, now)) return;
+    const std::int64_t committed_us = trace ? common::trace_clock_us() : 0;
     for (const auto& decision : batch.changes) {
       broadcast_.send(zmq::buffer(common::encode(common::Broadcast{decision})), zmq::send_flags::dontwait);
     }
+    const std::int64_t broadcast_us = trace ? common::trace_clock_us() : 0;
     for (auto& routed : batch.acks) send(routed.identity, routed.reply);
     for (auto& routed : batch.queries) answer(routed);
     update_gauges();
+    // After the acks, so tracing delays nothing of this batch (docs/ARCHITECTURE.md, tracing).
+    if (trace) {
+      for (const auto& d : batch.changes) {
+        spdlog::debug("trace seq={} received_us={} committed_us={} broadcast_us={}", d.sequence, received_us,
+                      committed_us, broadcast_us);
+      }
+    }
   }
 
   // Takes every message waiting (up to kMaxBatch): events into received_, queries into the batch,

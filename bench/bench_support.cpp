@@ -398,7 +398,7 @@ double Aggregator::start(milliseconds timeout) {
   if (process_) throw std::logic_error("aggregator already running");
   ++starts_;
   process_ = std::make_unique<Process>(std::vector<std::string>{programs_.aggregator(), "--config", config_.string()},
-                                       dir_ / "aggregator.log");
+                                       dir_ / "aggregator.log", env_);
   auto answered =
       wait_for_status(ingest(), keys_.public_key("aggregator"), keys_.secret(probe_key_), timeout, process_.get());
   if (!answered) {
@@ -537,6 +537,7 @@ Summary summarize(std::vector<double> values) {
   s.p50 = rank(0.50);
   s.p90 = rank(0.90);
   s.p99 = rank(0.99);
+  s.p999 = rank(0.999);
   double sum = 0;
   for (double v : values) sum += v;
   s.mean = sum / static_cast<double>(values.size());
@@ -544,8 +545,8 @@ Summary summarize(std::vector<double> values) {
 }
 
 nlohmann::json to_json(const Summary& s) {
-  return {{"count", s.count}, {"min", s.min}, {"p50", s.p50},  {"p90", s.p90},
-          {"p99", s.p99},     {"max", s.max}, {"mean", s.mean}};
+  return {{"count", s.count}, {"min", s.min},   {"p50", s.p50}, {"p90", s.p90},
+          {"p99", s.p99},     {"p999", s.p999}, {"max", s.max}, {"mean", s.mean}};
 }
 
 nlohmann::json to_json(const Figure& f) {

@@ -156,6 +156,9 @@ class Aggregator {
   bool running() const { return process_ != nullptr; }
   std::string log() const;
 
+  // Environment for the next start(), e.g. {"SPDLOG_LEVEL=debug"} for the per-decision trace lines.
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
+
   // Keys for the status poll (any authorized key).
   void set_probe_key(const std::string& name) { probe_key_ = name; }
 
@@ -170,6 +173,7 @@ class Aggregator {
   std::unique_ptr<Process> process_;
   int starts_ = 0;
   std::string probe_key_;
+  std::vector<std::string> env_;
 };
 
 // Waits until the aggregator at `endpoint` answers a StatusRequest (over a DEALER that reconnects
@@ -202,7 +206,7 @@ double own_cpu_seconds();
 
 struct Summary {
   std::size_t count = 0;
-  double min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+  double min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
 };
 Summary summarize(std::vector<double> values);
 nlohmann::json to_json(const Summary& s);

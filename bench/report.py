@@ -52,6 +52,43 @@ def verdict(met, smoke):
     return "yes" if met else "**NO**"
 
 
+def p2_tail(part):
+    """P2's rows with their tails: percentiles, where the slowest 1% spent their time, stalls."""
+    details = (part or {}).get("details", {})
+    rows = details.get("tail")
+    if not rows:
+        return []
+    stages = [st["stage"] for st in rows[0]["slowest"]["stages"]]
+    lines = ["", "#### P2 tail: every row's deliveries; the slowest 1% stage by stage (median / max ms)", "",
+             "| row | deliveries (lost) | p50 | p99 | p99.9 | max | " + " | ".join(stages) +
+             " | largest stage | CPU stall overlapped (>2 / >20 ms) | slow fdatasync overlapped | worst stall in row |",
+             "| --- " * (10 + len(stages)) + "|"]
+    for r in rows:
+        l, slow = r["latency_ms"], r["slowest"]
+        cells = [f"{st['slowest_p50']:.2f} / {st['slowest_max']:.2f}" for st in slow["stages"]]
+        largest = ", ".join(f"{k} {v}" for k, v in sorted(slow["largest_stage"].items(), key=lambda kv: -kv[1]))
+        stall = f"{r['worst_stall_in_row_ms']:.1f} ms" + (f" at {r['worst_stall_in_row_at']}"
+                                                          if r["worst_stall_in_row_ms"] > 0 else "")
+        lines.append(f"| `{r['id']}` | {r['deliveries']} ({r['lost']}) | {l['p50']:.2f} | {l['p99']:.2f} | "
+                     f"{l.get('p999', 0):.2f} | {l['max']:.2f} | " + " | ".join(cells) +
+                     f" | {largest or '—'} | {slow['with_stall_over_2ms']} / {slow['with_stall_over_20ms']} of "
+                     f"{slow['count']} | {slow.get('with_slow_fdatasync', 0)} | {stall} |")
+    detector = details.get("stall_detector")
+    if detector:
+        late = detector["wake_lateness_ms"]
+        worst = "; ".join(f"{w['late_ms']:.1f} ms at {w['at']}" for w in detector["worst"][:5]) or "none"
+        lines += ["", f"- stall detector ({detector['threads']} threads, one pinned to each CPU, 1 ms sleeps): wake "
+                      f"lateness p50 {late['p50']:.3f}, p99.9 {late.get('p999', 0):.2f}, max {late['max']:.1f} ms; "
+                      f"{detector['stalls']} stalls over {detector['threshold_ms']:.0f} ms, "
+                      f"{detector['stalls_over_20ms']} over 20 ms; worst: {worst}"]
+        fs = detector.get("fdatasync_ms")
+        if fs:
+            worst = "; ".join(f"{w['late_ms']:.1f} ms at {w['at']}" for w in detector["fdatasync_worst"][:5]) or "none"
+            lines.append(f"- fdatasync probe (4 KiB every 50 ms beside the aggregator's state.db): p50 {fs['p50']:.2f}, "
+                         f"p99 {fs['p99']:.2f}, max {fs['max']:.1f} ms; slowest: {worst}")
+    return lines
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -115,6 +152,7 @@ def main():
         lines.append("")
         for n in notes:
             lines.append(f"- {n}")
+    lines.extend(p2_tail(load(os.path.join(out, "p2.json"))))
     markdown = "\n".join(lines) + "\n"
     doc["markdown"] = markdown
     with open(os.path.join(out, "latest.json"), "w") as f:

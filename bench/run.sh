@@ -103,7 +103,7 @@ EOF
 
 if (( SMOKE )); then
   P1=(--runs 3 --warmup 1 --rounds 1)
-  P2=(--subscribers "1,3" --publishes 3 --spacing-ms 20)
+  P2=(--subscribers "1,3" --publishes 3 --spacing-ms 20 --log-spacing-ms 20)
   P3=(--threads 2 --window 32 --duration-ms 500 --warmup-ms 200 --rounds 1)
   P4=(--bans 2000 --threads 2 --list-repeat 1 --restart-repeat 1)
   P5=(--decisions 20 --per-address 3 --live 3)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <mutex>
 
 namespace fleetban::common {
@@ -62,5 +63,11 @@ void init_logging(const std::string& program) {
 void batch_log_lines() { spdlog::flush_on(spdlog::level::warn); }
 
 void flush_log() { spdlog::default_logger_raw()->flush(); }
+
+std::int64_t trace_clock_us() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
+}
 
 }  // namespace fleetban::common

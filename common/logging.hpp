@@ -3,6 +3,8 @@
 // Events are logged as `what key=value key=value` so the log can be grepped and parsed.
 
 #include <spdlog/spdlog.h>
+
+#include <cstdint>
 #include <string>
 
 namespace fleetban::common {
@@ -15,5 +17,11 @@ void init_logging(const std::string& program);
 // gathered. Warnings and errors are still written at once.
 void batch_log_lines();
 void flush_log();
+
+// Per-decision tracing: at debug level the aggregator and the subscriber log one `trace seq=N ...`
+// line per decision with the times of its stages. Checked once per batch, so it costs nothing when off.
+inline bool tracing() { return spdlog::default_logger_raw()->should_log(spdlog::level::debug); }
+// CLOCK_REALTIME in microseconds: the trace lines of different processes can be joined on it.
+std::int64_t trace_clock_us();
 
 }  // namespace fleetban::common

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
+
+#include "common/logging.hpp"
 
 namespace fleetban::subscriber {
 
@@ -32,7 +35,8 @@ bool Enforcer::allowlisted(const IpPrefix& prefix) const {
 
 void Enforcer::apply(const Decision& decision, common::UnixSeconds now) { apply(std::span(&decision, 1), now); }
 
-void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds now) {
+void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds now,
+                     std::span<const std::int64_t> received_us) {
   // A decision is the whole state of its prefix, so within a batch the last one per prefix wins,
   // and the backend gets one call for all the bans and one for all the unbans.
   std::map<IpPrefix, const Decision*> latest;
@@ -54,9 +58,34 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
       to_ban.push_back(*decision);
     }
   }
-  // Bans first: a prefix promoted over its addresses is in place before they are lifted.
+  if (received_us.size() != decisions.size()) {
+    // Bans first: a prefix promoted over its addresses is in place before they are lifted.
+    ban(std::move(to_ban));
+    unban(std::move(to_unban));
+    return;
+  }
+  // Traced: the same, with the times each decision was handed to the backend and back from it.
+  std::set<std::uint64_t> banned, unbanned;
+  for (const auto& d : to_ban) banned.insert(d.sequence);
+  for (const auto& [prefix, decision] : latest) {
+    if (std::find(to_unban.begin(), to_unban.end(), prefix) != to_unban.end()) unbanned.insert(decision->sequence);
+  }
+  const std::int64_t ban_handed_us = common::trace_clock_us();
   ban(std::move(to_ban));
+  const std::int64_t unban_handed_us = common::trace_clock_us();
   unban(std::move(to_unban));
+  const std::int64_t unbanned_us = common::trace_clock_us();
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    const auto seq = decisions[i].sequence;
+    if (banned.contains(seq) || unbanned.contains(seq)) {
+      const bool ban = banned.contains(seq);
+      spdlog::debug("trace seq={} received_us={} handed_us={} applied_us={}", seq, received_us[i],
+                    ban ? ban_handed_us : unban_handed_us, ban ? unban_handed_us : unbanned_us);
+    } else {
+      // Nothing for the backend to do: already enforced the same way, allowlisted, or superseded.
+      spdlog::debug("trace seq={} received_us={} backend=none", seq, received_us[i]);
+    }
+  }
 }
 
 void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeconds now) {

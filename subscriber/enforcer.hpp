@@ -4,6 +4,7 @@
 // even when the aggregator is away, and retries what the backend failed to do.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <span>
@@ -20,7 +21,9 @@ class Enforcer {
   // One broadcast decision (a ban, a change, or the end of a ban).
   void apply(const common::Decision& decision, common::UnixSeconds now);
   // Several, in sequence order, with one backend call for their bans and one for their unbans.
-  void apply(std::span<const common::Decision> decisions, common::UnixSeconds now);
+  // received_us (when tracing: when each decision arrived) makes it log a `trace seq=N` line for each.
+  void apply(std::span<const common::Decision> decisions, common::UnixSeconds now,
+             std::span<const std::int64_t> received_us = {});
 
   // After a snapshot: make the backend hold exactly the snapshot's active decisions.
   void reconcile(const std::vector<common::Decision>& snapshot, common::UnixSeconds now);

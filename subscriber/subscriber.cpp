@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "common/aggregator_client.hpp"
+#include "common/logging.hpp"
 #include "common/socket_factory.hpp"
 #include "common/spool.hpp"
 #include "common/systemd_notify.hpp"
@@ -129,8 +130,11 @@ class Follower {
       return;
     }
     std::vector<common::Decision> batch;
+    std::vector<std::int64_t> received_us;  // per decision in batch, when tracing
+    const bool trace = common::tracing();
     zmq::message_t message;
     while (!need_snapshot_ && batch.size() < kMaxBatch && broadcast_.recv(message, zmq::recv_flags::dontwait)) {
+      const std::int64_t at = trace ? common::trace_clock_us() : 0;
       heard_since_connect_ = true;
       last_heard_ = Clock::now();
       auto broadcast = common::decode_broadcast(message.to_string_view());
@@ -142,10 +146,11 @@ class Follower {
         on_heartbeat(*heartbeat);
       } else {
         on_decision(std::move(std::get<common::Decision>(*broadcast)), batch);
+        if (received_us.size() < batch.size() && trace) received_us.push_back(at);
       }
     }
     // What arrived in order before a gap is still right to apply; the snapshot then corrects the rest.
-    if (!batch.empty()) enforcer_.apply(batch, common::now_seconds());
+    if (!batch.empty()) enforcer_.apply(batch, common::now_seconds(), received_us);
   }
 
   void on_heartbeat(const common::Heartbeat& heartbeat) {
