@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -34,7 +35,14 @@ constexpr std::size_t kSnapshotChunk = 10'000;  // decisions per snapshot messag
 constexpr std::size_t kPrefetchAhead = 4;       // events: a memory access takes about that long
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
-constexpr auto kForgetEventsAfter = std::chrono::hours(24 * 30);
+// Applied event ids are kept as long as ended records ([policy] forget_after, 30 days by default):
+// both are how far back the aggregator remembers. A retry older than that is applied as a new
+// event, which for a ban that has ended since only makes a report that ends (and is forgotten) in
+// turn. They are pruned in steps of a tenth of that, at most an hour apart.
+constexpr auto kMaxIdPruneInterval = std::chrono::hours(1);
+std::chrono::seconds id_prune_interval(std::chrono::seconds forget_after) {
+  return std::clamp<std::chrono::seconds>(forget_after / 10, std::chrono::seconds(1), kMaxIdPruneInterval);
+}
 constexpr const char* kMonitorEndpoint = "inproc://fleetban-broadcast-monitor-";  // + a number
 
 // Logs at most a few lines per interval for bad input, then a count of the rest, so no input
@@ -208,6 +216,7 @@ class Service {
 
   void update_gauges() {
     metrics_.active_bans = state_.active_count();
+    metrics_.records = state_.record_count();
     metrics_.last_sequence = state_.sequence();
     metrics_.reporters = reporters_.size();
   }
@@ -236,6 +245,8 @@ class Service {
       spdlog::info("decision seq={} ip={} active=false expired", ended.sequence, ended.prefix.to_string());
       batch.changes.push_back(std::move(ended));
     }
+    if (std::size_t forgotten = state_.forget(now); forgotten > 0)
+      spdlog::debug("records_forgotten count={}", forgotten);
     // The batch's lines are written before its commit, so every decision on disk is in the log too.
     common::flush_log();
     if (!commit(batch, now)) return;
@@ -329,6 +340,8 @@ class Service {
       return ack;
     }
     ApplyResult result = state_.apply(event, now);
+    // Not remembered as applied: a retry is refused again rather than acked DUPLICATE.
+    if (result.refused) return refuse(result.refused_because, *result.refused);
     seen_.insert(event.id);
     batch.new_ids.push_back(event.id);
     reporters_.insert(reporter);
@@ -342,7 +355,6 @@ class Service {
       spdlog::info("decision seq={} ip={} active={} promoted", more.sequence, more.prefix.to_string(), more.active);
       batch.changes.push_back(std::move(more));
     }
-    if (result.refused) return refuse(result.refused_because, *result.refused);
     metrics_.count_event(unban, EventOutcome::applied);
     return ack;
   }
@@ -362,12 +374,18 @@ class Service {
   }
 
   bool commit(Batch& batch, common::UnixSeconds now) {
-    if (batch.new_ids.empty() && !state_.has_changes()) return true;
+    bool prune_ids = now >= next_id_prune_;
+    if (batch.new_ids.empty() && !state_.has_changes() && !prune_ids) return true;
     auto started = Clock::now();
     try {
       store_.begin();
       for (const auto& id : batch.new_ids) store_.mark_seen(id, now);
+      state_.take_forgotten([&](const common::IpPrefix& prefix) { store_.erase(prefix); });
       state_.take_changes([&](const FleetRecord& record) { store_.put(record); });
+      if (prune_ids) {
+        // On a failed commit load() reads the ids back from disk: erasing them early is safe.
+        for (const auto& id : store_.take_events_before(now - config_.policy.forget_after)) seen_.erase(id);
+      }
       store_.set_sequence(state_.sequence());
       store_.commit();
     } catch (const std::exception& e) {
@@ -379,6 +397,7 @@ class Service {
       return false;
     }
     metrics_.observe_commit(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+    if (prune_ids) next_id_prune_ = now + id_prune_interval(config_.policy.forget_after);
     return true;
   }
 
@@ -468,6 +487,7 @@ class Service {
   std::vector<Received> received_;  // this turn's events (kept to reuse its capacity)
   std::set<std::string> reporters_;
   common::UnixSeconds started_at_ = common::now_seconds();
+  common::UnixSeconds next_id_prune_{};  // when commit() next drops applied ids older than forget_after
   Metrics metrics_;
   StateView view_;
   zmq::context_t context_;
@@ -487,7 +507,7 @@ void run_aggregator(const AggregatorConfig& config, StopSignals& signals,
                     const std::optional<std::filesystem::path>& config_file, const common::FlagOverrides& flags) {
   {
     Store store(config.state);
-    store.forget_events_before(common::now_seconds() - kForgetEventsAfter);
+    store.forget_events_before(common::now_seconds() - config.policy.forget_after);
   }
   Service service(config, signals, config_file, flags);
   service.run();

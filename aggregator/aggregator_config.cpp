@@ -37,6 +37,8 @@ constexpr std::array kAggregatorKeys{
     ConfigKey{"policy.min_prefix_v4", ValueType::integer, "16", "shorter IPv4 prefixes are refused"},
     ConfigKey{"policy.min_prefix_v6", ValueType::integer, "32", "shorter IPv6 prefixes are refused"},
     ConfigKey{"policy.max_events_per_second", ValueType::integer, "100", "per reporter; beyond it events are refused"},
+    ConfigKey{"policy.forget_after", ValueType::integer, "2592000",
+              "seconds an ended ban is remembered (escalation, history); then its record is deleted"},
 };
 
 unsigned in_range(const common::ConfigValues& v, std::string_view key, std::int64_t low, std::int64_t high) {
@@ -90,6 +92,7 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
   p.min_prefix_v4 = in_range(v, "policy.min_prefix_v4", 0, 32);
   p.min_prefix_v6 = in_range(v, "policy.min_prefix_v6", 0, 128);
   p.max_events_per_second = in_range(v, "policy.max_events_per_second", 1, 10'000'000);
+  p.forget_after = std::chrono::seconds(in_range(v, "policy.forget_after", 1, kTenYears));
   return c;
 }
 

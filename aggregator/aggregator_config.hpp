@@ -29,6 +29,8 @@ struct Policy {
   unsigned min_prefix_v4 = 16;
   unsigned min_prefix_v6 = 32;
   unsigned max_events_per_second = 100;
+  // An ended record (and an applied event id) is kept this long, then deleted.
+  std::chrono::seconds forget_after{2592000};
 };
 
 struct AggregatorConfig {

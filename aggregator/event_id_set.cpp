@@ -54,6 +54,30 @@ bool EventIdSet::insert(const common::EventId& id) {
   return true;
 }
 
+bool EventIdSet::erase(const common::EventId& id) {
+  if (is_zero(id)) {
+    bool had = has_zero_;
+    has_zero_ = false;
+    return had;
+  }
+  if (slots_.empty()) return false;
+  std::size_t hole = slot_of(id);
+  if (is_zero(slots_[hole])) return false;
+  // Backward-shift deletion (no tombstones): each later id of the probe run moves into the hole
+  // unless the hole lies before its home slot, where a lookup would no longer reach it.
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t next = (hole + 1) & mask; !is_zero(slots_[next]); next = (next + 1) & mask) {
+    std::size_t home = hash_of(slots_[next]) & mask;
+    if (((hole - home) & mask) < ((next - home) & mask)) {
+      slots_[hole] = slots_[next];
+      hole = next;
+    }
+  }
+  slots_[hole] = kEmpty;
+  --size_;
+  return true;
+}
+
 void EventIdSet::reserve(std::size_t ids) {
   std::size_t wanted = std::bit_ceil(std::max(kMinCapacity, ids + ids / 7 + 1));
   if (wanted > slots_.size()) grow_to(wanted);

@@ -16,6 +16,9 @@ class EventIdSet {
   bool contains(const common::EventId& id) const;
   // Returns false when the id was there already.
   bool insert(const common::EventId& id);
+  // Returns false when the id was not there. The set keeps its capacity (the ids that replace
+  // the pruned ones fill it again).
+  bool erase(const common::EventId& id);
   void reserve(std::size_t ids);
   void prefetch(const common::EventId& id) const;  // a hint: contains(id) comes soon
   void clear();

@@ -25,6 +25,9 @@ struct FleetRecord {
   common::Decision decision;
   std::vector<Report> reports;            // not yet turned into a ban, newest last
   std::chrono::seconds last_duration{0};  // of the last fleet ban (0: permanent or never banned)
+  // When FleetState last changed the record (a report, a ban, its end): forget_after counts from
+  // here once the record is inactive. 0 in records written before it was kept.
+  common::UnixSeconds changed_at{};
 };
 
 }  // namespace fleetban::aggregator

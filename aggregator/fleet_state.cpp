@@ -1,6 +1,7 @@
 #include "aggregator/fleet_state.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace fleetban::aggregator {
 
@@ -49,6 +50,7 @@ std::optional<seconds> FleetState::duration_of(seconds reported) const {
 }
 
 ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
+  now_ = now;
   const common::IpPrefix& p = event.prefix;
   unsigned min_length = p.family() == common::Family::v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6;
   if (p.length() < min_length) {
@@ -60,8 +62,13 @@ ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
       return {.refused = "allowlisted (" + allowed.to_string() + ")", .refused_because = RejectReason::allowlisted};
     }
   }
-  if (event.operator_action) return event.kind == EventKind::ban ? operator_ban(event, now) : operator_unban(event);
-  return event.kind == EventKind::ban ? ban(event, now) : unban(event);
+  try {
+    if (event.operator_action) return event.kind == EventKind::ban ? operator_ban(event, now) : operator_unban(event);
+    return event.kind == EventKind::ban ? ban(event, now) : unban(event);
+  } catch (const std::length_error& e) {
+    // Thrown by find_or_add before it changes anything: the event is refused, the loop goes on.
+    return {.refused = e.what(), .refused_because = RejectReason::state_full};
+  }
 }
 
 ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
@@ -216,7 +223,9 @@ ApplyResult FleetState::save(RecordIndex index, const FleetRecord& record, Apply
 
 void FleetState::write(RecordIndex index, const FleetRecord& record) {
   records_.set(index, record);
+  records_.set_changed_at(index, now_);
   changed_.push_back(index);
+  if (!record.decision.active) queue_forget(index, now_ + policy_.forget_after + seconds(1));
 }
 
 void FleetState::activated(RecordIndex index, const Decision& decision) {
@@ -228,6 +237,7 @@ void FleetState::activated(RecordIndex index, const Decision& decision) {
 // Bans the whole group for as long as its longest member ban, with every member's reporters and
 // jails, and ends the member bans: subscribers get the prefix first, then the addresses' ends.
 void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyResult& result) {
+  if (!records_.find(group) && records_.size() >= records_.limit()) return;  // no room: the bans stay as they are
   std::vector<common::IpPrefix> members = banned_in_group_[group];
   RecordIndex index = records_.find_or_add(group);
   FleetRecord record = records_.get(index);
@@ -312,6 +322,7 @@ void FleetState::track_expiry(RecordIndex index, const Decision& decision) {
 }
 
 std::vector<Decision> FleetState::expire(UnixSeconds now) {
+  now_ = now;
   std::vector<Decision> ended;
   while (!expiries_.empty() && expiries_.top().first <= now) {
     auto [when, index] = expiries_.top();
@@ -352,7 +363,50 @@ void FleetState::restore(const FleetRecord& record) {
   sequence_ = std::max(sequence_, record.decision.sequence);
   RecordIndex index = records_.find_or_add(record.decision.prefix);
   records_.set(index, record);  // as it is on disk already
-  if (record.decision.active) activated(index, record.decision);
+  if (record.decision.active)
+    activated(index, record.decision);
+  else
+    queue_forget(index, forget_time(index));
+}
+
+// The first instant the inactive record at `index` may be forgotten.
+UnixSeconds FleetState::forget_time(RecordIndex index) const {
+  FleetRecord record = records_.get(index);
+  UnixSeconds last = record.changed_at;
+  if (last == UnixSeconds{}) {
+    // Written before changed_at was kept: its ban's end (or start) and its reports say when.
+    const Decision& d = record.decision;
+    last = d.expires_at.value_or(d.banned_at);
+    for (const auto& r : record.reports) last = std::max(last, r.at);
+  }
+  UnixSeconds at = last + policy_.forget_after + seconds(1);
+  for (const auto& r : record.reports) at = std::max(at, r.at + policy_.report_window + seconds(1));
+  return at;
+}
+
+void FleetState::queue_forget(RecordIndex index, UnixSeconds at) {
+  if (forget_queued_.size() <= index) forget_queued_.resize(std::max<std::size_t>(index + 1, records_.end()));
+  if (forget_queued_[index]) return;  // its entry is checked against the record when popped
+  forget_queued_[index] = true;
+  forgets_.emplace(at, index);
+}
+
+std::size_t FleetState::forget(UnixSeconds now, std::size_t limit) {
+  std::size_t forgotten = 0;
+  while (forgotten < limit && !forgets_.empty() && forgets_.top().first <= now) {
+    RecordIndex index = forgets_.top().second;
+    forgets_.pop();
+    forget_queued_[index] = false;
+    if (!records_.in_use(index) || records_.active(index)) continue;  // queued again when its ban ends
+    if (UnixSeconds due = forget_time(index); due > now) {
+      queue_forget(index, due);  // changed since, or forget_after was raised
+      continue;
+    }
+    forgotten_.push_back(records_.prefix(index));
+    records_.erase(index);
+    ++forgotten;
+  }
+  return forgotten;
 }
 
 }  // namespace fleetban::aggregator

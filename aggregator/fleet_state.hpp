@@ -39,12 +39,29 @@ class FleetState {
   std::vector<common::Decision> expire(common::UnixSeconds now);
   std::optional<common::UnixSeconds> next_expiry();
 
+  // Deletes (at most `limit`) ended records that passed forget_after by `now`: not active, changed
+  // last more than forget_after ago, no report still inside report_window. A forgotten address
+  // starts over: its next ban is a first ban (no escalation). Returns how many were forgotten.
+  std::size_t forget(common::UnixSeconds now, std::size_t limit = kMaxForgetsPerCall);
+  static constexpr std::size_t kMaxForgetsPerCall = 10'000;  // bounds one loop turn's transaction
+  // Calls fn(const IpPrefix&) for each record forgotten since the last call (what must be deleted
+  // from disk), then clears the list. Call it before take_changes().
+  template <typename Fn>
+  void take_forgotten(Fn&& fn) {
+    for (const auto& prefix : forgotten_) fn(prefix);
+    forgotten_.clear();
+  }
+  // Addresses and prefixes the fleet has a record of, active or not.
+  std::size_t record_count() const { return records_.size(); }
+  // Lowers the record table's capacity (tests: a full table refuses what would add a record).
+  void set_record_limit(std::size_t limit) { records_.set_limit(limit); }
+
   // The active decisions (what a snapshot holds).
   std::vector<common::Decision> active_decisions() const;
   // The same without a copy of them all: calls fn(Decision&&) for each, one at a time.
   template <typename Fn>
   void for_each_active(Fn&& fn) const {
-    for (RecordIndex i = 0; i < records_.size(); ++i) {
+    for (RecordIndex i = 0; i < records_.end(); ++i) {
       if (records_.active(i)) fn(records_.decision(i));
     }
   }
@@ -57,10 +74,12 @@ class FleetState {
   void take_changes(Fn&& fn) {
     std::sort(changed_.begin(), changed_.end());
     changed_.erase(std::unique(changed_.begin(), changed_.end()), changed_.end());
-    for (RecordIndex index : changed_) fn(records_.get(index));
+    for (RecordIndex index : changed_) {
+      if (records_.in_use(index)) fn(records_.get(index));  // else forgotten since
+    }
     changed_.clear();
   }
-  bool has_changes() const { return !changed_.empty(); }
+  bool has_changes() const { return !changed_.empty() || !forgotten_.empty(); }
 
   // A hint that `prefix` is about to be looked up: starts loading its part of the index.
   void prefetch(const common::IpPrefix& prefix) const { records_.prefetch(prefix); }
@@ -90,6 +109,8 @@ class FleetState {
   // The same, then returns what the change was.
   ApplyResult save(RecordIndex index, const FleetRecord& record, ApplyResult result);
   std::optional<std::chrono::seconds> duration_of(std::chrono::seconds reported) const;
+  common::UnixSeconds forget_time(RecordIndex index) const;
+  void queue_forget(RecordIndex index, common::UnixSeconds at);
 
   Policy policy_;
   std::uint64_t sequence_;
@@ -101,6 +122,12 @@ class FleetState {
   // Expiry times with their record; an entry whose decision has changed since is skipped when popped.
   using Expiry = std::pair<common::UnixSeconds, RecordIndex>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+  // When inactive records may be forgotten, at most one entry per record (forget_queued_ marks
+  // it): checked against the record when popped, and queued again if it changed since.
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> forgets_;
+  std::vector<bool> forget_queued_;          // by record index
+  std::vector<common::IpPrefix> forgotten_;  // since the last take_forgotten()
+  common::UnixSeconds now_{};                // of the apply() or expire() running: records' changed_at
 };
 
 }  // namespace fleetban::aggregator

@@ -46,6 +46,7 @@ std::string Metrics::render_prometheus() const {
   out += fmt::format("fleetban_commit_seconds_sum {}\n", static_cast<double>(commit_micros_sum.load()) / 1e6);
   out += fmt::format("fleetban_commit_seconds_count {}\n", commit_count.load());
   gauge("fleetban_active_bans", "Active fleet decisions.", active_bans.load());
+  gauge("fleetban_records", "Addresses and prefixes the aggregator remembers, active or not.", records.load());
   gauge("fleetban_last_sequence", "The last broadcast sequence number.", last_sequence.load());
   gauge("fleetban_subscribers", "Connections on the broadcast socket.", subscribers.load());
   gauge("fleetban_reporters", "Distinct hosts that reported since the aggregator started.", reporters.load());

@@ -16,11 +16,20 @@ inline constexpr std::array kEventOutcomeNames{std::string_view{"applied"}, std:
                                                std::string_view{"refused"}};
 
 // Why input was dropped or refused; the label values of fleetban_rejected_input_total.
-enum class RejectReason { malformed, frames, identity, not_operator, rate_limited, allowlisted, prefix_too_short };
-inline constexpr std::array kRejectReasonNames{std::string_view{"malformed"},       std::string_view{"frames"},
-                                               std::string_view{"identity"},        std::string_view{"not_operator"},
-                                               std::string_view{"rate_limited"},    std::string_view{"allowlisted"},
-                                               std::string_view{"prefix_too_short"}};
+enum class RejectReason {
+  malformed,
+  frames,
+  identity,
+  not_operator,
+  rate_limited,
+  allowlisted,
+  prefix_too_short,
+  state_full,  // the record table holds as many records as it can
+};
+inline constexpr std::array kRejectReasonNames{std::string_view{"malformed"},        std::string_view{"frames"},
+                                               std::string_view{"identity"},         std::string_view{"not_operator"},
+                                               std::string_view{"rate_limited"},     std::string_view{"allowlisted"},
+                                               std::string_view{"prefix_too_short"}, std::string_view{"state_full"}};
 
 // Upper bounds of the commit latency histogram, in seconds.
 inline constexpr std::array kCommitBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0};
@@ -33,6 +42,7 @@ struct Metrics {
   std::atomic<std::uint64_t> commit_count{0};
   std::atomic<std::uint64_t> commit_micros_sum{0};
   std::atomic<std::uint64_t> active_bans{0};
+  std::atomic<std::uint64_t> records{0};  // addresses remembered, active or not
   std::atomic<std::uint64_t> last_sequence{0};
   std::atomic<std::uint64_t> subscribers{0};  // connections on the broadcast socket
   std::atomic<std::uint64_t> reporters{0};    // distinct hosts that reported since start

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 
 namespace fleetban::aggregator {
@@ -61,13 +60,49 @@ RecordIndex RecordTable::find_or_add(const common::IpPrefix& prefix) {
   std::uint32_t hash = hash32(prefix);
   std::size_t slot = slot_of(prefix, hash);
   if (slots_[slot] != 0) return static_cast<RecordIndex>(slots_[slot] - 1);
-  if (size_ >= std::numeric_limits<RecordIndex>::max() - 1) throw std::length_error("too many fleet records");
-  auto index = static_cast<RecordIndex>(size_);
-  if ((index >> kChunkBits) == chunks_.size()) chunks_.push_back(std::make_unique<Entry[]>(1U << kChunkBits));
-  entry(index).prefix = prefix;
+  if (size_ >= limit_) throw std::length_error("the record table is full (" + std::to_string(size_) + " records)");
+  RecordIndex index = 0;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    index = end_++;
+    if ((index >> kChunkBits) == chunks_.size()) chunks_.push_back(std::make_unique<Entry[]>(1U << kChunkBits));
+  }
+  Entry& e = entry(index);
+  e.prefix = prefix;
+  e.in_use = true;
   ++size_;
   slots_[slot] = (std::uint64_t{hash} << 32) | (std::uint64_t{index} + 1);
   return index;
+}
+
+void RecordTable::erase(RecordIndex index) {
+  Entry& e = entry(index);
+  remove_from_index(slot_of(e.prefix, hash32(e.prefix)));
+  names_.release(e.reporters);
+  names_.release(e.jails);
+  reasons_.release(e.reason);
+  if (e.has_reports) reports_.erase(index);
+  e = Entry{};
+  free_.push_back(index);
+  --size_;
+}
+
+// Backward-shift deletion: no tombstones, so lookups never slow down however many records come
+// and go. Each later slot of the probe run moves into the hole unless the hole lies before its
+// home slot (cyclically), where a lookup would no longer reach it.
+void RecordTable::remove_from_index(std::size_t hole) {
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t next = (hole + 1) & mask; slots_[next] != 0; next = (next + 1) & mask) {
+    std::size_t home = (slots_[next] >> 32) & mask;
+    // Distances from home: the entry may move to the hole if the hole is no further from home than it is.
+    if (((hole - home) & mask) < ((next - home) & mask)) {
+      slots_[hole] = slots_[next];
+      hole = next;
+    }
+  }
+  slots_[hole] = 0;
 }
 
 void RecordTable::grow_index(std::size_t capacity) {
@@ -102,7 +137,8 @@ common::Decision RecordTable::decision(RecordIndex index) const {
 
 FleetRecord RecordTable::get(RecordIndex index) const {
   const Entry& e = entry(index);
-  FleetRecord record{.decision = decision(index), .reports = {}, .last_duration = e.last_duration};
+  FleetRecord record{
+      .decision = decision(index), .reports = {}, .last_duration = e.last_duration, .changed_at = e.changed_at};
   if (e.has_reports) record.reports = reports_.at(index);
   return record;
 }
@@ -117,6 +153,7 @@ void RecordTable::set(RecordIndex index, const FleetRecord& record) {
   e.banned_at = d.banned_at;
   e.expires_at = d.expires_at.value_or(common::UnixSeconds{});
   e.last_duration = record.last_duration;
+  e.changed_at = record.changed_at;
   reassign(names_, e.reporters, d.reporters);
   reassign(names_, e.jails, d.jails);
   reassign(reasons_, e.reason, d.reason);

@@ -40,6 +40,7 @@ std::string encode_record(const FleetRecord& record) {
     report.set_bantime(r.bantime.count());
   }
   out.set_last_duration(record.last_duration.count());
+  out.set_changed_at(common::to_unix(record.changed_at));
   return out.SerializeAsString();
 }
 
@@ -54,6 +55,7 @@ common::Expected<FleetRecord> decode_record(const void* data, int size) {
     record.reports.push_back({r.host_id(), r.jail(), common::from_unix(r.at()), std::chrono::seconds(r.bantime())});
   }
   record.last_duration = std::chrono::seconds(in.last_duration());
+  record.changed_at = common::from_unix(in.changed_at());
   return record;
 }
 
@@ -85,9 +87,7 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
     configure();
   } catch (...) {
     // The destructor does not run for a constructor that throws: release the handle here.
-    sqlite3_finalize(put_record_);
-    sqlite3_finalize(put_seen_);
-    sqlite3_finalize(put_meta_);
+    finalize_statements();
     sqlite3_close(db_);
     throw;
   }
@@ -104,12 +104,19 @@ void Store::configure() {
   put_record_ = prepare("INSERT OR REPLACE INTO records (prefix, record) VALUES (?1, ?2)");
   put_seen_ = prepare("INSERT INTO seen_event_batches (seen_at, ids) VALUES (?1, ?2)");
   put_meta_ = prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+  delete_record_ = prepare("DELETE FROM records WHERE prefix = ?1");
+  old_seen_ = prepare("SELECT ids FROM seen_event_batches WHERE seen_at < ?1");
+  delete_old_seen_ = prepare("DELETE FROM seen_event_batches WHERE seen_at < ?1");
+}
+
+void Store::finalize_statements() {
+  for (sqlite3_stmt* statement : {put_record_, put_seen_, put_meta_, delete_record_, old_seen_, delete_old_seen_}) {
+    sqlite3_finalize(statement);
+  }
 }
 
 Store::~Store() {
-  sqlite3_finalize(put_record_);
-  sqlite3_finalize(put_seen_);
-  sqlite3_finalize(put_meta_);
+  finalize_statements();
   sqlite3_close(db_);
 }
 
@@ -171,14 +178,11 @@ StoredState Store::load(const std::function<void(const FleetRecord&)>& each_reco
   sqlite3_finalize(records);
 
   sqlite3_stmt* seen = prepare("SELECT ids FROM seen_event_batches");
-  while (sqlite3_step(seen) == SQLITE_ROW) {
-    const auto* bytes = static_cast<const std::uint8_t*>(sqlite3_column_blob(seen, 0));
-    auto size = static_cast<std::size_t>(sqlite3_column_bytes(seen, 0));
-    common::EventId id{};
-    for (std::size_t offset = 0; offset + id.size() <= size; offset += id.size()) {
-      std::memcpy(id.data(), bytes + offset, id.size());
-      state.seen_events.push_back(id);
-    }
+  try {
+    append_ids(seen, state.seen_events);
+  } catch (...) {
+    sqlite3_finalize(seen);
+    throw;
   }
   sqlite3_finalize(seen);
   std::sort(state.seen_events.begin(), state.seen_events.end());
@@ -222,6 +226,14 @@ void Store::put(const FleetRecord& record) {
   if (rc != SQLITE_DONE) fail("cannot write record");
 }
 
+void Store::erase(const common::IpPrefix& prefix) {
+  std::string key = record_key(prefix);
+  sqlite3_bind_blob(delete_record_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  int rc = sqlite3_step(delete_record_);
+  sqlite3_reset(delete_record_);
+  if (rc != SQLITE_DONE) fail("cannot delete record");
+}
+
 void Store::mark_seen(const common::EventId& id, common::UnixSeconds at) {
   std::string& ids = pending_seen_[common::to_unix(at)];
   ids.append(reinterpret_cast<const char*>(id.data()), id.size());
@@ -245,6 +257,38 @@ void Store::set_sequence(std::uint64_t sequence) {
   int rc = sqlite3_step(put_meta_);
   sqlite3_reset(put_meta_);
   if (rc != SQLITE_DONE) fail("cannot write sequence");
+}
+
+// Appends the ids of every row `statement` yields (one ids blob per row) to `out`.
+void Store::append_ids(sqlite3_stmt* statement, std::vector<common::EventId>& out) {
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    const auto* bytes = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement, 0));
+    auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement, 0));
+    common::EventId id{};
+    for (std::size_t offset = 0; offset + id.size() <= size; offset += id.size()) {
+      std::memcpy(id.data(), bytes + offset, id.size());
+      out.push_back(id);
+    }
+  }
+  if (rc != SQLITE_DONE) fail("cannot read event ids");
+}
+
+std::vector<common::EventId> Store::take_events_before(common::UnixSeconds before) {
+  std::vector<common::EventId> ids;
+  sqlite3_bind_int64(old_seen_, 1, common::to_unix(before));
+  try {
+    append_ids(old_seen_, ids);
+  } catch (...) {
+    sqlite3_reset(old_seen_);
+    throw;
+  }
+  sqlite3_reset(old_seen_);
+  sqlite3_bind_int64(delete_old_seen_, 1, common::to_unix(before));
+  int rc = sqlite3_step(delete_old_seen_);
+  sqlite3_reset(delete_old_seen_);
+  if (rc != SQLITE_DONE) fail("cannot prune event ids");
+  return ids;
 }
 
 void Store::forget_events_before(common::UnixSeconds before) {

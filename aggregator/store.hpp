@@ -38,6 +38,7 @@ class Store {
   // database cannot make the transaction durable (full disk, I/O error), after rolling back.
   void begin();
   void put(const FleetRecord& record);
+  void erase(const common::IpPrefix& prefix);  // the record of exactly this prefix, if any
   void mark_seen(const common::EventId& id, common::UnixSeconds at);
   void set_sequence(std::uint64_t sequence);
   void commit();
@@ -45,6 +46,8 @@ class Store {
 
   // Forgets applied event ids older than `before` (a retry older than that is applied again).
   void forget_events_before(common::UnixSeconds before);
+  // The same inside a transaction, returning the ids deleted so the caller can forget them too.
+  std::vector<common::EventId> take_events_before(common::UnixSeconds before);
 
  private:
   void configure();  // pragmas, schema, statements
@@ -52,12 +55,17 @@ class Store {
   sqlite3_stmt* prepare(const char* sql);
   [[noreturn]] void fail(const std::string& what);
   void write_pending_seen();
+  void finalize_statements();
+  void append_ids(sqlite3_stmt* statement, std::vector<common::EventId>& out);
 
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_record_ = nullptr;
   sqlite3_stmt* put_seen_ = nullptr;
   sqlite3_stmt* put_meta_ = nullptr;
+  sqlite3_stmt* delete_record_ = nullptr;
+  sqlite3_stmt* old_seen_ = nullptr;
+  sqlite3_stmt* delete_old_seen_ = nullptr;
   std::map<std::int64_t, std::string> pending_seen_;  // ids marked in this transaction, by time
 };
 

@@ -82,3 +82,43 @@ TEST(EventIdSet, IdsDifferingOnlyInTheirLastBytesAreDistinct) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(EventIdSet, EraseRemovesOnlyThatId) {
+  EventIdSet set;
+  set.insert(id_of(1));
+  set.insert(id_of(2));
+  set.insert(EventId{});
+  EXPECT_TRUE(set.erase(id_of(1)));
+  EXPECT_FALSE(set.erase(id_of(1)));
+  EXPECT_FALSE(set.erase(id_of(3)));
+  EXPECT_TRUE(set.erase(EventId{}));
+  EXPECT_FALSE(set.contains(id_of(1)));
+  EXPECT_FALSE(set.contains(EventId{}));
+  EXPECT_TRUE(set.contains(id_of(2)));
+  EXPECT_EQ(set.size(), 1u);
+}
+
+TEST(EventIdSet, PruningTheOldestKeepsEveryOtherIdFindable) {
+  // The aggregator's pattern: ids come in, the oldest go out. Ids share their low bits, so probe
+  // runs are long and every erase shifts ids back.
+  EventIdSet set;
+  std::set<EventId> reference;
+  std::uint64_t oldest = 0;
+  for (std::uint64_t n = 0; n < 200'000; ++n) {
+    EventId id = id_of(n << 40);
+    set.insert(id);
+    reference.insert(id);
+    if (n >= 5000) {
+      EventId old = id_of(oldest++ << 40);
+      ASSERT_TRUE(set.erase(old));
+      reference.erase(old);
+    }
+  }
+  EXPECT_EQ(set.size(), reference.size());
+  for (const auto& id : reference) ASSERT_TRUE(set.contains(id));
+  for (std::uint64_t n = 0; n < oldest; ++n) ASSERT_FALSE(set.contains(id_of(n << 40)));
+}
+
+}  // namespace

@@ -322,3 +322,68 @@ TEST(Store, CommitWithoutBeginIsARuntimeError) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Store, EraseDeletesTheRecordInsideTheTransaction) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    load(store);
+    store.begin();
+    store.put(active_record());
+    store.put(pending_record());
+    store.commit();
+    store.begin();
+    store.erase(p("192.0.2.7"));
+    store.erase(p("198.51.100.1"));  // not there: nothing happens
+    store.commit();
+  }
+  Store store(file);
+  Loaded state = load(store);
+  ASSERT_EQ(state.records.size(), 1u);
+  EXPECT_EQ(state.records[0].decision.prefix, p("2001:db8::/64"));
+}
+
+TEST(Store, ChangedAtSurvivesReopen) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  FleetRecord record = active_record();
+  record.changed_at = from_unix(T + 42);
+  {
+    Store store(file);
+    load(store);
+    store.begin();
+    store.put(record);
+    store.commit();
+  }
+  Store store(file);
+  EXPECT_EQ(load(store).records.at(0).changed_at, from_unix(T + 42));
+}
+
+TEST(Store, TakeEventsBeforeReturnsAndDeletesOnlyOlderIds) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    load(store);
+    store.begin();
+    store.mark_seen(id(1), from_unix(T - 100));
+    store.mark_seen(id(2), from_unix(T - 1));
+    store.mark_seen(id(3), from_unix(T));
+    store.commit();
+    store.begin();
+    std::vector<EventId> taken = store.take_events_before(from_unix(T));
+    std::sort(taken.begin(), taken.end());
+    EXPECT_EQ(taken, (std::vector<EventId>{id(1), id(2)}));
+    store.commit();
+    store.begin();
+    EXPECT_TRUE(store.take_events_before(from_unix(T)).empty());
+    store.commit();
+  }
+  Store store(file);
+  EXPECT_EQ(load(store).seen_events, (std::vector<EventId>{id(3)}));
+}
+
+}  // namespace
