@@ -76,7 +76,19 @@ for unit in $(cd /lib/systemd/system && ls fleetban*.service); do
 done
 
 section "a real Fail2Ban ban on this host reaches the fleet, and the fleet's jail"
-fail2ban-client set sshd banip 192.0.2.10 >/dev/null
+# sshd's failed logins as the sshd jail sees them: journal lines from sshd.service whose process
+# is called sshd (its journalmatch). Six of them: the jail's maxretry is 5.
+install -d /usr/local/lib/fleetban-test
+cat >/usr/local/lib/fleetban-test/sshd <<'SSHD'
+#!/bin/sh
+for i in $(seq "$2"); do
+    echo "Failed password for invalid user admin from $1 port $((40000 + i)) ssh2"
+done
+SSHD
+chmod 0755 /usr/local/lib/fleetban-test/sshd
+systemd-run --quiet --wait --unit=sshd -p SyslogIdentifier=sshd /usr/local/lib/fleetban-test/sshd 192.0.2.10 6
+check "Fail2Ban's sshd jail banned the address from its failed logins" eventually 30 \
+    sh -c "fail2ban-client status sshd | grep -q 192.0.2.10"
 check "sshd's ban is a fleet ban" eventually 30 fleet_has 192.0.2.10
 check "and is in this host's fleet jail" eventually 30 jail_has 192.0.2.10
 
