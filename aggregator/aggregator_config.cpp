@@ -12,7 +12,7 @@ using common::ValueType;
 
 namespace {
 
-// The one table of aggregator.toml keys; INTERFACE.md documents the same keys.
+// The one table of aggregator.toml keys; docs/REFERENCE.md documents the same keys (test_config.cpp).
 constexpr std::array kAggregatorKeys{
     ConfigKey{"ingest", ValueType::string, "tcp://0.0.0.0:7780", "events, acks and snapshot requests"},
     ConfigKey{"broadcast", ValueType::string, "tcp://0.0.0.0:7781", "fleet decisions and heartbeats"},

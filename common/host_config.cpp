@@ -10,7 +10,7 @@ namespace fleetban::common {
 
 namespace {
 
-// The one table of host.toml keys; INTERFACE.md documents the same keys (tests/unit/test_config.cpp
+// The one table of host.toml keys; docs/REFERENCE.md documents the same keys (tests/unit/test_config.cpp
 // checks that they agree).
 constexpr std::array kHostKeys{
     ConfigKey{"host_id", ValueType::string, "", "this host's name in the fleet (default: the hostname)"},

@@ -452,18 +452,85 @@ TEST(AggregatorConfig, HostKeysAreUnknownToTheAggregator) {
   EXPECT_TRUE(has(message, file.string())) << message;
 }
 
-// --- the tables agree with INTERFACE.md -------------------------------------------------------
+// --- the tables agree with docs/REFERENCE.md ----------------------------------------------------
 
-// The keys of the TOML block that follows `heading` in the markdown text ("section.key" for keys
-// under a [section]).
-std::set<std::string> documented_keys(const std::string& markdown, std::string_view heading) {
+// docs/REFERENCE.md is part of every checkout: a test that cannot read it fails.
+std::string reference_md() {
+  std::ifstream in(FLEETBAN_REFERENCE_MD);
+  if (!in) ADD_FAILURE() << "cannot read " << FLEETBAN_REFERENCE_MD;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The text under the markdown heading line `heading` up to the next heading of the same or a
+// higher level; empty when there is no such heading.
+std::string part_under(const std::string& markdown, std::string_view heading) {
+  std::string line_start = "\n" + std::string(heading) + "\n";
+  auto at = markdown.find(line_start);
+  if (at == std::string::npos) return {};
+  auto level = heading.find_first_not_of('#');
+  auto begin = at + line_start.size();
+  std::string_view rest(markdown);
+  rest.remove_prefix(begin);
+  // The next heading of this level or higher: a line of at most `level` '#' then a space, outside
+  // code blocks (where '# ' starts a comment).
+  bool in_code = false;
+  for (std::size_t pos = 0; pos < rest.size();) {
+    auto eol = rest.find('\n', pos);
+    std::string_view line = rest.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    if (line.starts_with("```")) in_code = !in_code;
+    auto hashes = line.find_first_not_of('#');
+    if (!in_code && hashes != 0 && hashes != std::string_view::npos && hashes <= level && line[hashes] == ' ') {
+      return std::string(rest.substr(0, pos));
+    }
+    if (eol == std::string_view::npos) break;
+    pos = eol + 1;
+  }
+  return std::string(rest);
+}
+
+// The keys a config part of REFERENCE.md documents: each key is a definition-list term written
+// "`name` (type, default ...)" at the start of a line, outside code blocks; a key under a
+// "#### `[section]` ..." heading is "section.name".
+std::set<std::string> documented_keys(const std::string& part) {
   std::set<std::string> keys;
-  auto at = markdown.find(heading);
-  if (at == std::string::npos) return keys;
-  auto open = markdown.find("```toml\n", at);
-  if (open == std::string::npos) return keys;
-  auto close = markdown.find("\n```", open + 8);
-  std::istringstream block(markdown.substr(open + 8, close - open - 8));
+  std::istringstream lines(part);
+  std::string section;
+  bool in_code = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("```")) {
+      in_code = !in_code;
+      continue;
+    }
+    if (in_code) continue;
+    if (line.starts_with("#")) {
+      auto open = line.find("`[");
+      auto close = line.find("]`");
+      section = open != std::string::npos && close != std::string::npos ? line.substr(open + 2, close - open - 2) : "";
+      continue;
+    }
+    if (!line.starts_with("`")) continue;
+    auto close = line.find("` (");
+    if (close == std::string::npos) continue;
+    std::string key = line.substr(1, close - 1);
+    keys.insert(section.empty() ? key : section + "." + key);
+  }
+  return keys;
+}
+
+// The first TOML block of a part, as a file of its own.
+std::string example_block(const std::string& part) {
+  auto open = part.find("```toml\n");
+  if (open == std::string::npos) return {};
+  auto close = part.find("\n```", open + 8);
+  return part.substr(open + 8, close - open - 8) + "\n";
+}
+
+// The keys set in a TOML example ("section.key" for keys under a [section]).
+std::set<std::string> example_keys(const std::string& toml) {
+  std::set<std::string> keys;
+  std::istringstream block(toml);
   std::string section;
   for (std::string line; std::getline(block, line);) {
     auto first = line.find_first_not_of(" \t");
@@ -481,46 +548,50 @@ std::set<std::string> documented_keys(const std::string& markdown, std::string_v
   return keys;
 }
 
-// The TOML block that follows `heading`, as a file of its own.
-std::string documented_block(const std::string& markdown, std::string_view heading) {
-  auto at = markdown.find(heading);
-  auto open = markdown.find("```toml\n", at);
-  auto close = markdown.find("\n```", open + 8);
-  return markdown.substr(open + 8, close - open - 8) + "\n";
-}
-
-std::string interface_md() {
-  std::ifstream in(FLEETBAN_INTERFACE_MD);
-  if (!in) return {};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::set<std::string> table_keys(std::span<const fleetban::common::ConfigKey> table) {
   std::set<std::string> keys;
   for (const auto& key : table) keys.emplace(key.name);
   return keys;
 }
 
-TEST(ConfigKeys, HostTableAndInterfaceMdAgree) {
-  std::string markdown = interface_md();
-  if (markdown.empty()) GTEST_SKIP() << FLEETBAN_INTERFACE_MD << " is not in this checkout";
-  auto documented = documented_keys(markdown, "## Host config");
-  ASSERT_FALSE(documented.empty()) << "no TOML block under '## Host config'";
-  auto table = table_keys(fleetban::common::host_config_keys());
-  for (const auto& key : table) EXPECT_TRUE(documented.contains(key)) << key << " is not in INTERFACE.md";
-  for (const auto& key : documented) EXPECT_TRUE(table.contains(key)) << key << " is documented but not in the table";
+constexpr std::string_view kHostPart = "### host.toml";
+constexpr std::string_view kAggregatorPart = "### aggregator.toml";
+
+void expect_table_and_reference_agree(std::span<const fleetban::common::ConfigKey> table_of_keys,
+                                      std::string_view heading) {
+  std::string part = part_under(reference_md(), heading);
+  ASSERT_FALSE(part.empty()) << "no '" << heading << "' in docs/REFERENCE.md";
+  auto documented = documented_keys(part);
+  auto table = table_keys(table_of_keys);
+  for (const auto& key : table) {
+    EXPECT_TRUE(documented.contains(key)) << key << " is not documented under '" << heading << "' in docs/REFERENCE.md";
+  }
+  for (const auto& key : documented) {
+    EXPECT_TRUE(table.contains(key)) << key << " is documented under '" << heading << "' but is not in the table";
+  }
+  auto example = example_keys(example_block(part));
+  EXPECT_FALSE(example.empty()) << "no TOML example under '" << heading << "'";
+  for (const auto& key : example) EXPECT_TRUE(table.contains(key)) << key << " is in the example but not in the table";
 }
 
-TEST(ConfigKeys, AggregatorTableAndInterfaceMdAgree) {
-  std::string markdown = interface_md();
-  if (markdown.empty()) GTEST_SKIP() << FLEETBAN_INTERFACE_MD << " is not in this checkout";
-  auto documented = documented_keys(markdown, "## Aggregator config");
-  ASSERT_FALSE(documented.empty()) << "no TOML block under '## Aggregator config'";
-  auto table = table_keys(fleetban::aggregator::aggregator_config_keys());
-  for (const auto& key : table) EXPECT_TRUE(documented.contains(key)) << key << " is not in INTERFACE.md";
-  for (const auto& key : documented) EXPECT_TRUE(table.contains(key)) << key << " is documented but not in the table";
+TEST(ConfigKeys, HostTableAndReferenceAgree) {
+  expect_table_and_reference_agree(fleetban::common::host_config_keys(), kHostPart);
+}
+
+TEST(ConfigKeys, AggregatorTableAndReferenceAgree) {
+  expect_table_and_reference_agree(fleetban::aggregator::aggregator_config_keys(), kAggregatorPart);
+}
+
+TEST(ConfigKeys, ReferenceKeyReaderFindsKeysSectionsAndSkipsCode) {
+  // Guards the reader above: a reader that found nothing would make the agreement tests vacuous.
+  std::string part =
+      "x\n#### Top-level keys\n\n`a_key` (string, default empty)\n:   text\n\n"
+      "#### `[sect]`: more\n\n`b_key` (integer, default `1`)\n:   `c_key` (not a term)\n"
+      "```toml\n`d_key` (in code)\n```\n";
+  EXPECT_EQ(documented_keys(part), (std::set<std::string>{"a_key", "sect.b_key"}));
+  std::string markdown = "# t\n\n### one\n\n#### sub\nbody\n```sh\n# comment\n```\n### two\nother\n";
+  EXPECT_EQ(part_under(markdown, "### one"), "\n#### sub\nbody\n```sh\n# comment\n```\n");
+  EXPECT_EQ(part_under(markdown, "### two"), "other\n");
 }
 
 TEST(ConfigKeys, EveryKeyHasHelpAndAValidDefault) {
@@ -549,10 +620,8 @@ TEST(ConfigKeys, FlagsAreUniqueWithinEachTable) {
 }
 
 TEST(ConfigKeys, DocumentedHostExampleLoads) {
-  std::string markdown = interface_md();
-  if (markdown.empty()) GTEST_SKIP() << FLEETBAN_INTERFACE_MD << " is not in this checkout";
   TempDir dir;
-  auto file = dir.write("host.toml", documented_block(markdown, "## Host config"));
+  auto file = dir.write("host.toml", example_block(part_under(reference_md(), kHostPart)));
   auto c = load_host_config(file, {});
   EXPECT_EQ(c.host_id, "web-01");
   EXPECT_EQ(c.timeout, std::chrono::milliseconds(500));
@@ -561,10 +630,8 @@ TEST(ConfigKeys, DocumentedHostExampleLoads) {
 }
 
 TEST(ConfigKeys, DocumentedAggregatorExampleLoads) {
-  std::string markdown = interface_md();
-  if (markdown.empty()) GTEST_SKIP() << FLEETBAN_INTERFACE_MD << " is not in this checkout";
   TempDir dir;
-  auto file = dir.write("aggregator.toml", documented_block(markdown, "## Aggregator config"));
+  auto file = dir.write("aggregator.toml", example_block(part_under(reference_md(), kAggregatorPart)));
   auto c = load_aggregator_config(file, {});
   EXPECT_EQ(c.policy.min_reporters, 1u);
   EXPECT_EQ(c.policy.host_unban, HostUnban::fleet);
