@@ -17,6 +17,7 @@ PARTS = [
     ("p3", "P3 ingest"),
     ("p4", "P4 scale"),
     ("p5", "P5 backends"),
+    ("soak", "SOAK bounded state"),
 ]
 
 

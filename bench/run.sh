@@ -13,7 +13,9 @@
 #                default: build/ in the repository
 #   --out DIR    results dir; default bench/results (full) or DIR/bench/smoke-results (smoke)
 #   --bans N     P4's active bans (default 1000000)
-#   --only LIST  run only these parts; the others' last results in OUT stay in the report
+#   --only LIST  run only these parts; the others' last results in OUT stay in the report.
+#                SOAK (bench_soak: minutes of address churn, RSS/records/state.db staying flat)
+#                runs only when named here: `bench/run.sh --only SOAK`
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,7 +46,7 @@ DRIVERS=$BUILD/bench
 for prog in fleetban fleetban-publish fleetban-aggregator fleetban-subscriber; do
   [[ -x $BIN/$prog ]] || { echo "run.sh: $BIN/$prog missing: build first (make)" >&2; exit 1; }
 done
-for prog in bench_publish_cost bench_propagation bench_ingest bench_scale bench_backend bench_minimal_client bench_stamp; do
+for prog in bench_publish_cost bench_propagation bench_ingest bench_scale bench_backend bench_soak bench_minimal_client bench_stamp; do
   [[ -x $DRIVERS/$prog ]] || { echo "run.sh: $DRIVERS/$prog missing: build first (make)" >&2; exit 1; }
 done
 if [[ -z $OUT ]]; then
@@ -107,12 +109,14 @@ if (( SMOKE )); then
   P3=(--threads 2 --window 32 --duration-ms 500 --warmup-ms 200 --rounds 1)
   P4=(--bans 2000 --threads 2 --list-repeat 1 --restart-repeat 1)
   P5=(--decisions 20 --per-address 3 --live 3)
+  SOAK=(--duration 12 --rate 50 --sample 1)
 else
   P1=()
   P2=()
   P3=()
   P4=(--bans "$BANS")
   P5=()
+  SOAK=()
 fi
 
 META=$OUT/run.meta.json
@@ -151,6 +155,7 @@ step p2 "$DRIVERS/bench_propagation" "${P2[@]}"
 step p3 "$DRIVERS/bench_ingest" "${P3[@]}"
 step p4 "$DRIVERS/bench_scale" "${P4[@]}"
 step p5 "$DRIVERS/bench_backend" "${P5[@]}"
+step soak "$DRIVERS/bench_soak" "${SOAK[@]}"
 
 "$PY" - "$META" <<'EOF'
 import json, subprocess, sys
