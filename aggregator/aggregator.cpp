@@ -249,6 +249,7 @@ class Service {
       spdlog::debug("records_forgotten count={}", forgotten);
     // The batch's lines are written before its commit, so every decision on disk is in the log too.
     common::flush_log();
+    const std::int64_t logged_us = trace ? common::trace_clock_us() : 0;
     if (!commit(batch, now)) return;
     const std::int64_t committed_us = trace ? common::trace_clock_us() : 0;
     for (const auto& decision : batch.changes) {
@@ -261,8 +262,8 @@ class Service {
     // After the acks, so tracing delays nothing of this batch (docs/ARCHITECTURE.md, tracing).
     if (trace) {
       for (const auto& d : batch.changes) {
-        spdlog::debug("trace seq={} received_us={} committed_us={} broadcast_us={}", d.sequence, received_us,
-                      committed_us, broadcast_us);
+        spdlog::debug("trace seq={} received_us={} logged_us={} committed_us={} broadcast_us={}", d.sequence,
+                      received_us, logged_us, committed_us, broadcast_us);
       }
     }
   }

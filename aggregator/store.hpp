@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,11 @@ class Store {
   void write_pending_seen();
   void finalize_statements();
   void append_ids(sqlite3_stmt* statement, std::vector<common::EventId>& out);
+  static int on_wal_commit(void* store, sqlite3* db, const char* name, int pages);
+
+  // Copies the WAL back into the database on a thread and connection of its own (store.cpp).
+  class Checkpointer;
+  std::unique_ptr<Checkpointer> checkpointer_;
 
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;

@@ -113,7 +113,7 @@ std::optional<std::int64_t> field(const std::string& line, const char* key) {
 }
 
 struct AggregatorTrace {
-  std::int64_t received = 0, committed = 0, broadcast = 0;
+  std::int64_t received = 0, logged = 0, committed = 0, broadcast = 0;
 };
 struct SubscriberTrace {
   std::int64_t received = 0, handed = 0, applied = 0;  // handed/applied 0: nothing for the backend
@@ -135,7 +135,8 @@ AggregatorTraces read_aggregator_traces(const std::string& log) {
       auto committed = field(line, "committed_us");
       auto broadcast = field(line, "broadcast_us");
       if (seq && received && committed && broadcast) {
-        traces.by_sequence[static_cast<std::uint64_t>(*seq)] = {*received, *committed, *broadcast};
+        traces.by_sequence[static_cast<std::uint64_t>(*seq)] = {*received, field(line, "logged_us").value_or(*received),
+                                                                *committed, *broadcast};
       }
     } else if (auto at = line.find(" decision seq="); at != std::string::npos) {
       auto seq = field(line, "seq");
@@ -187,13 +188,15 @@ struct Row {
   Summary latency;
 };
 
-const std::array<const char*, 6> kStages{"to aggregator", "commit",     "broadcast",
-                                         "to subscriber", "subscriber", "backend"};
+constexpr std::size_t kStageCount = 7;
+const std::array<const char*, kStageCount> kStages{"to aggregator", "apply+log",  "commit", "broadcast",
+                                                   "to subscriber", "subscriber", "backend"};
+using Stages = std::array<double, kStageCount>;
 
-// The six stages of one delivery in ms, or nullopt where a trace line is missing:
-// sent -> aggregator's loop turn -> committed -> handed to the PUB socket -> subscriber's recv ->
-// handed to its backend -> the row's end (exec stamp or log backend's return).
-std::optional<std::array<double, 6>> stages(const Row& row, const Delivery& d) {
+// The stages of one delivery in ms, or nullopt where a trace line is missing: sent -> the
+// aggregator's loop turn -> its log lines written -> committed -> handed to the PUB socket -> the
+// subscriber's recv -> handed to its backend -> the row's end (exec stamp or log backend's return).
+std::optional<Stages> stages(const Row& row, const Delivery& d) {
   auto seq = row.aggregator.sequence_of.find(d.ip);
   if (seq == row.aggregator.sequence_of.end()) return std::nullopt;
   auto a = row.aggregator.by_sequence.find(seq->second);
@@ -202,12 +205,11 @@ std::optional<std::array<double, 6>> stages(const Row& row, const Delivery& d) {
   auto s = subscriber->second.find(seq->second);
   if (s == subscriber->second.end() || s->second.handed == 0) return std::nullopt;
   auto ms = [](std::int64_t from, std::int64_t to) { return static_cast<double>(to - from) / 1000.0; };
-  return std::array<double, 6>{ms(d.sent_us, a->second.received),
-                               ms(a->second.received, a->second.committed),
-                               ms(a->second.committed, a->second.broadcast),
-                               ms(a->second.broadcast, s->second.received),
-                               ms(s->second.received, s->second.handed),
-                               ms(s->second.handed, d.end_us)};
+  const AggregatorTrace& t = a->second;
+  return Stages{ms(d.sent_us, t.received),           ms(t.received, t.logged),
+                ms(t.logged, t.committed),           ms(t.committed, t.broadcast),
+                ms(t.broadcast, s->second.received), ms(s->second.received, s->second.handed),
+                ms(s->second.handed, d.end_us)};
 }
 
 // For the slowest 1% of a row's deliveries: each stage's median and maximum, which stage was the
@@ -220,7 +222,7 @@ nlohmann::json analyse(Row& row, const StallDetector& detector) {
   std::size_t slow = std::max<std::size_t>(1, (order.size() + 99) / 100);
   if (order.empty()) slow = 0;
 
-  std::array<std::vector<double>, 6> all_stages, slow_stages;
+  std::array<std::vector<double>, kStageCount> all_stages, slow_stages;
   std::size_t untraced = 0;
   for (std::size_t rank = 0; rank < order.size(); ++rank) {
     auto st = stages(row, row.deliveries[order[rank]]);

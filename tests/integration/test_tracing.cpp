@@ -1,5 +1,5 @@
 // Per-decision tracing (docs/ARCHITECTURE.md): at debug level the aggregator logs, per decision,
-// when its loop turn received it, committed it and broadcast it, and every subscriber when it
+// when its loop turn received it, wrote its log lines, committed it and broadcast it, and every subscriber when it
 // received it, handed it to its backend and had it applied. bench/ builds P2's tail breakdown on
 // these lines, so this test keeps them from rotting: 1,000 decisions through 10 subscribers, every
 // one traced through every stage. No timing is judged, only that each stage was logged in order.
@@ -122,10 +122,12 @@ TEST_F(Tracing, EveryDecisionIsTracedThroughEveryStage) {
         committed_at.clear();
         for (const auto& line : lines_with(fleet.aggregator()->log(), " trace seq=")) {
           long long received = field(line, "received_us");
+          long long logged = field(line, "logged_us");
           long long committed = field(line, "committed_us");
           long long broadcast = field(line, "broadcast_us");
           EXPECT_GT(received, 0) << line;
-          EXPECT_LE(received, committed) << line;
+          EXPECT_LE(received, logged) << line;
+          EXPECT_LE(logged, committed) << line;
           EXPECT_LE(committed, broadcast) << line;
           committed_at[field(line, "seq")] = committed;
         }
