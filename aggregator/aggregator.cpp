@@ -19,6 +19,7 @@
 #include "common/codec.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "common/poll.hpp"
 #include "common/socket_factory.hpp"
 #include "common/systemd_notify.hpp"
 
@@ -43,6 +44,9 @@ constexpr auto kMaxIdPruneInterval = std::chrono::hours(1);
 std::chrono::seconds id_prune_interval(std::chrono::seconds forget_after) {
   return std::clamp<std::chrono::seconds>(forget_after / 10, std::chrono::seconds(1), kMaxIdPruneInterval);
 }
+// Snapshot and status requests per key and second (with a burst as large): each snapshot walks the
+// whole state on this thread, so one key must not take the loop from ingest and heartbeats.
+constexpr unsigned kQueriesPerKeyPerSecond = 20;
 constexpr const char* kMonitorEndpoint = "inproc://fleetban-broadcast-monitor-";  // + a number
 
 // Logs at most a few lines per interval for bad input, then a count of the rest, so no input
@@ -102,6 +106,7 @@ class Service {
         store_(config.state),
         state_(config.policy),
         limiter_(config.policy.max_events_per_second),
+        queries_(kQueriesPerKeyPerSecond),
         sockets_(context_, config.security),
         ingest_(sockets_.ingest(config.ingest)),
         broadcast_(sockets_.broadcast(config.broadcast)) {
@@ -137,11 +142,7 @@ class Service {
       }
       std::array<zmq::pollitem_t, 2> items{
           {{ingest_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
-      try {
-        zmq::poll(items.data(), items.size(), std::chrono::duration_cast<std::chrono::milliseconds>(wait));
-      } catch (const zmq::error_t& e) {
-        if (e.num() != EINTR) throw;
-      }
+      common::poll_for(items.data(), items.size(), std::chrono::duration_cast<std::chrono::milliseconds>(wait));
       if ((items[1].revents & ZMQ_POLLIN) != 0) count_subscribers();
       if (auto failure = sockets_.handshake_failure()) {
         metrics_.count_rejected(RejectReason::identity);
@@ -285,12 +286,17 @@ class Service {
       auto request = common::decode_request(payload.to_string_view());
       if (!request) {
         reject(RejectReason::malformed, "rejected_input reason=\"" + request.error() + "\"");
+        // An invalid event is refused by its id: unanswered, its client would resend it for ever.
+        if (auto id = common::event_id_of_request(payload.to_string_view())) {
+          batch.acks.push_back({std::move(identity), common::Ack{*id, common::AckOutcome::refused, request.error()}});
+        }
         continue;
       }
       if (!std::holds_alternative<common::Event>(*request) && !admitted(payload)) {
         reject(RejectReason::identity, "query_refused reason=\"key no longer authorized\"");
         continue;
       }
+      if (!std::holds_alternative<common::Event>(*request) && !query_allowed(payload)) continue;
       if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) {
         batch.queries.push_back({std::move(identity), common::SnapshotChunk{.request_id = snapshot->request_id}});
       } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {
@@ -313,7 +319,6 @@ class Service {
       return ack;
     };
     auto peer = authenticated_peer(payload);
-    std::string reporter = peer ? peer->name : event.host_id;
     if (!config_.security.insecure) {
       if (!peer) return refuse(RejectReason::identity, "unauthenticated");
       // Its key may have been removed (and SIGHUP sent) since this connection was made.
@@ -326,7 +331,11 @@ class Service {
       } else if (peer->name != event.host_id) {
         return refuse(RejectReason::identity, "host_id " + event.host_id + " does not match key " + peer->name);
       }
+      // The reporter is the key's admitted name, whatever the message says: an operator's action
+      // (its decision's reporters, the audit line below) is tied to the operator's key.
+      event.host_id = peer->name;
     }
+    const std::string& reporter = event.host_id;
     if (seen_.contains(event.id)) {
       ack.outcome = common::AckOutcome::duplicate;
       metrics_.count_event(unban, EventOutcome::duplicate);
@@ -358,6 +367,17 @@ class Service {
     }
     metrics_.count_event(unban, EventOutcome::applied);
     return ack;
+  }
+
+  // A key's fair share of snapshot and status requests; what exceeds it is dropped and counted.
+  // Without CURVE there is no key to count by: the per-peer send queue still bounds the memory.
+  bool query_allowed(const zmq::message_t& payload) {
+    auto peer = authenticated_peer(payload);
+    if (!peer || queries_.allow(peer->key, Clock::now())) return true;
+    metrics_.count_rejected(RejectReason::rate_limited);
+    throttled_.warn(fmt::format("query_dropped key={} reason=\"over {} snapshot and status requests a second\"",
+                                peer->name, kQueriesPerKeyPerSecond));
+    return false;
   }
 
   // Whether the connection's key is still authorized (a query carries no identity to check).
@@ -420,28 +440,43 @@ class Service {
   void send_snapshot(const zmq::message_t& identity, const std::string& request_id) {
     const std::size_t total = state_.active_count();
     std::size_t sent = 0;
+    bool dropped = false;
     common::SnapshotChunk chunk{.request_id = request_id, .sequence = state_.sequence(), .incarnation = incarnation_};
     auto flush = [&] {
       sent += chunk.decisions.size();
       chunk.last = sent >= total;
-      send(identity, common::Reply{chunk});
+      dropped = !send(identity, common::Reply{chunk});
       chunk.decisions.clear();
     };
     state_.for_each_active([&](const Decision& d) {
       chunk.decisions.push_back(d);
       if (chunk.decisions.size() == kSnapshotChunk && sent + kSnapshotChunk < total) flush();
+      return !dropped;  // a peer that does not read its replies gets no more of the walk
     });
-    flush();  // the last chunk (also the only one, possibly empty)
+    if (!dropped) flush();  // the last chunk (also the only one, possibly empty)
+    if (dropped) {
+      metrics_.count_rejected(RejectReason::rate_limited);
+      throttled_.warn("snapshot_dropped reason=\"the client's send queue is full: it does not read its replies\"");
+      return;
+    }
     metrics_.snapshots_served.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("snapshot_sent sequence={} decisions={}", state_.sequence(), sent);
   }
 
-  void send(const zmq::message_t& identity, const common::Reply& reply) {
+  // False when the reply was dropped: the client went away, or its send queue is full (it does not
+  // read its replies). dontwait: such a client must not stall the fleet; ROUTER_MANDATORY makes
+  // libzmq say so rather than drop the reply silently.
+  bool send(const zmq::message_t& identity, const common::Reply& reply) {
     zmq::message_t to;
     to.copy(const_cast<zmq::message_t&>(identity));
-    // dontwait: a client that went away or stopped reading must not stall the fleet.
-    ingest_.send(to, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    ingest_.send(zmq::buffer(common::encode(reply)), zmq::send_flags::dontwait);
+    try {
+      if (!ingest_.send(to, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+      ingest_.send(zmq::buffer(common::encode(reply)), zmq::send_flags::dontwait);
+      return true;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EHOSTUNREACH) throw;
+      return false;
+    }
   }
 
   void send_heartbeat() {
@@ -483,6 +518,7 @@ class Service {
   Store store_;
   FleetState state_;
   RateLimiter limiter_;
+  RateLimiter queries_;  // snapshot and status requests, per key
   std::string incarnation_;
   EventIdSet seen_;
   std::vector<Received> received_;  // this turn's events (kept to reuse its capacity)

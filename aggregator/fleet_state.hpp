@@ -7,6 +7,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -58,11 +59,17 @@ class FleetState {
 
   // The active decisions (what a snapshot holds).
   std::vector<common::Decision> active_decisions() const;
-  // The same without a copy of them all: calls fn(Decision&&) for each, one at a time.
+  // The same without a copy of them all: calls fn(Decision&&) for each, one at a time, until fn
+  // returns false if it returns a bool.
   template <typename Fn>
   void for_each_active(Fn&& fn) const {
     for (RecordIndex i = 0; i < records_.end(); ++i) {
-      if (records_.active(i)) fn(records_.decision(i));
+      if (!records_.active(i)) continue;
+      if constexpr (std::is_same_v<std::invoke_result_t<Fn&, common::Decision>, bool>) {
+        if (!fn(records_.decision(i))) return;  // fn returning false ends the walk
+      } else {
+        fn(records_.decision(i));
+      }
     }
   }
   std::size_t active_count() const { return active_count_; }

@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "common/poll.hpp"
+
 namespace fleetban::common {
 
 namespace {
@@ -16,7 +18,7 @@ std::optional<Reply> next_reply(zmq::socket_t& socket, Clock::time_point deadlin
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return std::nullopt;
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, left);
+    poll_for(&item, 1, left);
     if ((item.revents & ZMQ_POLLIN) == 0) continue;
     zmq::message_t message;
     if (!socket.recv(message, zmq::recv_flags::dontwait)) continue;
@@ -31,7 +33,7 @@ bool send_until(zmq::socket_t& socket, const std::string& frame, Clock::time_poi
   while (!socket.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
     if (Clock::now() >= deadline) return false;
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(5));
+    poll_for(&item, 1, std::chrono::milliseconds(5));
   }
   return true;
 }
@@ -93,7 +95,7 @@ DrainResult drain_spool(zmq::socket_t& ingest, const Spool& spool, std::size_t m
                         std::chrono::milliseconds timeout_each) {
   DrainResult result;
   for (const auto& file : spool.list()) {
-    if (result.sent + result.moved_aside >= max_events) break;
+    if (result.sent + result.refused + result.moved_aside >= max_events) break;
     auto read = spool.read(file);
     if (!read.error.empty()) {
       spdlog::error("spool_file_unreadable {}", read.error);
@@ -107,12 +109,18 @@ DrainResult drain_spool(zmq::socket_t& ingest, const Spool& spool, std::size_t m
       break;
     }
     if (ack->outcome == AckOutcome::refused) {
-      spdlog::warn("spooled_event_refused file={} reason=\"{}\"", file.string(), ack->reason);
+      // Refused for good: resending would be refused again. Kept aside, and the drain goes on.
+      auto moved = spool.set_aside(file, ack->reason);
+      spdlog::warn("spooled_event_refused file={} reason=\"{}\" {}", file.string(), ack->reason,
+                   moved ? "moved_to=" + moved->string() : "not_moved=\"" + moved.error() + "\"");
+      if (!moved) spool.remove(file);
+      ++result.refused;
+      continue;
     }
     spool.remove(file);
     ++result.sent;
   }
-  if (result.sent > 0 && !result.stalled) spool.mark_reachable();
+  if (result.sent + result.refused > 0 && !result.stalled) spool.mark_reachable();
   return result;
 }
 

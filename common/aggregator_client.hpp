@@ -36,6 +36,7 @@ namespace fleetban::common {
 
 struct DrainResult {
   std::size_t sent = 0;         // acked by the aggregator and removed from the spool
+  std::size_t refused = 0;      // refused by the aggregator, moved to bad/ with the reason
   std::size_t moved_aside = 0;  // unreadable files moved to the spool's bad/ folder
   bool stalled = false;         // an event got no ack: the aggregator is away, try later
 };

@@ -13,8 +13,16 @@ namespace pb = ::fleetban::v1;
 
 constexpr std::size_t kMaxRequestIdBytes = 32;
 constexpr std::size_t kMaxIncarnationBytes = 32;
-constexpr std::size_t kMaxReasonBytes = 256;
 constexpr std::size_t kMaxNamesPerDecision = 1024;
+
+// A name from the wire, for a refusal's reason: at most 64 bytes, anything unprintable as '?'.
+std::string printable(std::string_view name) {
+  std::string out(name.substr(0, 64));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
 
 void to_proto(const IpPrefix& prefix, pb::Prefix& out) {
   out.set_address(std::string(prefix.bytes()));
@@ -54,19 +62,18 @@ Expected<Event> from_proto(const pb::Event& in) {
   auto prefix = from_proto(in.prefix());
   if (!prefix) return Failure{prefix.error()};
   event.prefix = *prefix;
-  if (!is_valid_name(in.jail())) return Failure{"bad jail name"};
-  if (!is_valid_name(in.host_id())) return Failure{"bad host id"};
+  if (!is_valid_name(in.jail())) return Failure{"bad jail name '" + printable(in.jail()) + "'"};
+  if (!is_valid_name(in.host_id())) return Failure{"bad host id '" + printable(in.host_id()) + "'"};
   event.jail = in.jail();
   event.host_id = in.host_id();
-  if (in.bantime() < kPermanentBan.count() || in.bantime() > kMaxBantime.count()) return Failure{"bad bantime"};
+  if (in.bantime() < kPermanentBan.count() || in.bantime() > kMaxBantime.count()) {
+    return Failure{"bad bantime " + std::to_string(in.bantime())};
+  }
   event.bantime = std::chrono::seconds(in.bantime());
   event.failures = in.failures();
   event.bancount = in.bancount();
-  // Times before 2000 or after 2200 are a broken clock or a forgery.
-  constexpr std::int64_t kMinMs = 946684800000LL;
-  constexpr std::int64_t kMaxMs = 7258118400000LL;
-  if (in.time_ms() < kMinMs || in.time_ms() > kMaxMs) return Failure{"bad time"};
-  if (in.created_ms() < kMinMs || in.created_ms() > kMaxMs) return Failure{"bad creation time"};
+  if (auto bad = check_event_time("time", from_unix_ms(in.time_ms()))) return Failure{*bad};
+  if (auto bad = check_event_time("creation time", from_unix_ms(in.created_ms()))) return Failure{*bad};
   event.time = from_unix_ms(in.time_ms());
   event.created = from_unix_ms(in.created_ms());
   if (in.reason().size() > kMaxReasonBytes) return Failure{"reason too long"};
@@ -122,6 +129,28 @@ bool parse(Message& message, std::string_view frame) {
 }
 
 }  // namespace
+
+std::optional<std::string> check_event_time(std::string_view what, TimePoint t) {
+  auto ms = to_unix_ms(t);
+  if (ms >= kMinEventTimeMs && ms <= kMaxEventTimeMs) return std::nullopt;
+  return std::string(what) + " " + std::to_string(ms / 1000) +
+         " (unix seconds) is before 2000 or after 2200: a clock not yet set, or a forgery";
+}
+
+std::optional<std::string> check_event(const Event& event) {
+  auto decoded = decode_event(encode_event(event));
+  if (decoded) return std::nullopt;
+  return decoded.error();
+}
+
+std::optional<EventId> event_id_of_request(std::string_view frame) {
+  pb::Request in;
+  if (!parse(in, frame) || in.body_case() != pb::Request::kEvent) return std::nullopt;
+  EventId id{};
+  if (in.event().event_id().size() != id.size()) return std::nullopt;
+  std::memcpy(id.data(), in.event().event_id().data(), id.size());
+  return id;
+}
 
 std::string encode(const Request& request) {
   pb::Request out;

@@ -3,6 +3,7 @@
 // every field, so nothing malformed gets past this file; a failure says what was wrong.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -76,6 +77,21 @@ Expected<Broadcast> decode_broadcast(std::string_view frame);
 inline constexpr std::size_t kMaxEncodedEventBytes = 1024;
 std::string encode_event(const Event& event);
 Expected<Event> decode_event(std::string_view bytes);
+
+// The rules the decoder holds an event to, for those who make one: fleetban-publish checks its
+// event before sending, so what the aggregator would refuse is an error at the command line.
+// Times before 2000 or after 2200 are a clock not yet set (a host at 1970 before NTP) or a forgery.
+inline constexpr std::int64_t kMinEventTimeMs = 946'684'800'000LL;    // 2000-01-01
+inline constexpr std::int64_t kMaxEventTimeMs = 7'258'118'400'000LL;  // 2200-01-01
+inline constexpr std::size_t kMaxReasonBytes = 256;
+// What is wrong with the time (`what` names it in the message), or nothing.
+std::optional<std::string> check_event_time(std::string_view what, TimePoint t);
+// What the decoder would refuse in this event, or nothing.
+std::optional<std::string> check_event(const Event& event);
+
+// The id of the event a request carries, read even when another of its fields is invalid, so
+// that the aggregator can answer an event it refuses (and the client stops resending it).
+std::optional<EventId> event_id_of_request(std::string_view frame);
 
 // For the aggregator's own storage records, which embed a decision.
 void decision_to_proto(const Decision& decision, v1::Decision& out);

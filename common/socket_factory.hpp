@@ -17,6 +17,8 @@ namespace fleetban::common {
 // The largest frame any fleetban socket accepts; anything bigger is dropped by libzmq.
 inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;        // one event or snapshot request
 inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a snapshot chunk
+// Replies the aggregator queues for one client connection (ZMQ_SNDHWM of its ROUTER).
+inline constexpr int kIngestSendQueue = 1000;
 
 // Watches the handshakes of the sockets it is attached to, so that a security mismatch or a
 // refused key is reported as such instead of as a silent timeout.
@@ -68,7 +70,7 @@ class ServerSockets {
   ServerSockets(zmq::context_t& context, const ServerSecurity& security);
 
   // Rereads authorized_dir (SIGHUP), waiting up to a second for it to take effect. True when a
-  // key was removed: its connections made before are still open.
+  // key was removed or replaced: its connections made before are still open.
   bool reload_keys();
   // False once the ZAP handler has died: the caller must stop, or every key would get in.
   bool authenticator_alive() const;

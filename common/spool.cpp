@@ -76,13 +76,28 @@ Spool::ReadResult Spool::read(const std::filesystem::path& file) const {
       reason = "not a valid event: " + event.error();
     }
   }
-  std::filesystem::path bad_dir = dir_ / "bad";
-  std::filesystem::create_directories(bad_dir, ec);
-  std::filesystem::rename(file, bad_dir / file.filename(), ec);
+  auto moved = set_aside(file, reason);
   return {.event = std::nullopt,
           .error = file.string() + ": " + reason +
-                   (ec ? "; could not move it aside: " + ec.message()
-                       : "; moved to " + (bad_dir / file.filename()).string())};
+                   (moved ? "; moved to " + moved->string() : "; could not move it aside: " + moved.error())};
+}
+
+Expected<std::filesystem::path> Spool::set_aside(const std::filesystem::path& file, const std::string& reason) const {
+  std::error_code ec;
+  std::filesystem::path bad_dir = dir_ / "bad";
+  std::filesystem::create_directories(bad_dir, ec);
+  std::filesystem::path moved = bad_dir / file.filename();
+  // The reason first: a file in bad/ always says why it is there.
+  std::filesystem::path why = moved;
+  why += ".reason";
+  try {
+    write_file_atomically(why, reason + "\n", 0600);
+  } catch (const RuntimeError& e) {
+    return Failure{e.what()};
+  }
+  std::filesystem::rename(file, moved, ec);
+  if (ec) return Failure{ec.message()};
+  return moved;
 }
 
 void Spool::remove(const std::filesystem::path& file) const {

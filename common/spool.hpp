@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/event.hpp"
@@ -33,6 +34,11 @@ class Spool {
   ReadResult read(const std::filesystem::path& file) const;
 
   void remove(const std::filesystem::path& file) const;
+
+  // Moves a file the aggregator refused (or that cannot be read) to DIR/bad/, with its reason in
+  // NAME.reason beside it, where an operator can look; the drain then goes on past it. Returns
+  // where it went, or why it could not be moved.
+  Expected<std::filesystem::path> set_aside(const std::filesystem::path& file, const std::string& reason) const;
 
   std::uint64_t size_bytes() const;
   bool empty() const;

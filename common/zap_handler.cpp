@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <vector>
 #include <zmq_addon.hpp>
 
 #include "common/errors.hpp"
+#include "common/event.hpp"
 #include "common/keys.hpp"
+#include "common/poll.hpp"
 
 namespace fleetban::common {
 
@@ -18,33 +21,66 @@ constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 
 using KeyMap = ZapHandler::KeyMap;
 
-void read_dir(const std::filesystem::path& dir, const std::string& role, KeyMap& keys) {
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 0x0f];
+  }
+  return hex;
+}
+
+// One key file after another: a bad one is named in `problems` and left out (its name is then
+// not admitted at all), the good ones are read.
+void read_dir(const std::filesystem::path& dir, const std::string& role, KeyMap& keys,
+              std::vector<std::string>& problems) {
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto& path = it->path();
     if (!it->is_regular_file() || path.extension() != ".pub") continue;
-    std::string z85 = read_public_key(path);
-    std::array<std::uint8_t, 32> raw{};
-    zmq_z85_decode(raw.data(), z85.c_str());
-    keys[std::string(reinterpret_cast<const char*>(raw.data()), raw.size())] = role + ":" + path.stem().string();
+    std::string name = path.stem().string();
+    if (!is_valid_name(name)) {
+      problems.push_back(path.string() + ": '" + name + "' is not a valid host or operator name");
+      continue;
+    }
+    try {
+      std::string z85 = read_public_key(path);
+      std::array<std::uint8_t, 32> raw{};
+      zmq_z85_decode(raw.data(), z85.c_str());
+      std::string key(reinterpret_cast<const char*>(raw.data()), raw.size());
+      keys[key] = role + ":" + name + ":" + to_hex(key);
+    } catch (const std::exception& e) {
+      problems.push_back(e.what());
+    }
   }
 }
 
-KeyMap load_keys(const std::filesystem::path& dir) {
-  if (!std::filesystem::is_directory(dir)) throw UsageError(dir.string() + ": authorized_dir is not a directory");
+struct LoadedKeys {
   KeyMap keys;
-  read_dir(dir, "host", keys);
-  read_dir(dir / "operators", "operator", keys);
-  return keys;
+  std::vector<std::string> problems;  // one line per key file left out, naming it
+};
+
+LoadedKeys load_keys(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) throw UsageError(dir.string() + ": authorized_dir is not a directory");
+  LoadedKeys loaded;
+  read_dir(dir, "host", loaded.keys, loaded.problems);
+  read_dir(dir / "operators", "operator", loaded.keys, loaded.problems);
+  return loaded;
 }
 
 }  // namespace
 
 std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
+  // ROLE:NAME:KEY, where a name may hold ':' and the key is hex.
   auto colon = user_id.find(':');
-  if (colon == std::string_view::npos) return std::nullopt;
+  auto last = user_id.rfind(':');
+  if (colon == std::string_view::npos || last == colon) return std::nullopt;
   auto role = user_id.substr(0, colon);
-  PeerIdentity identity{PeerRole::host, std::string(user_id.substr(colon + 1))};
+  PeerIdentity identity{PeerRole::host, std::string(user_id.substr(colon + 1, last - colon - 1)),
+                        std::string(user_id.substr(last + 1))};
+  if (identity.name.empty() || identity.key.size() != 64) return std::nullopt;
   if (role == "operator")
     identity.role = PeerRole::operator_;
   else if (role != "host")
@@ -54,7 +90,9 @@ std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
 
 ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir)
     : authorized_dir_(std::move(authorized_dir)) {
-  KeyMap keys = load_keys(authorized_dir_);  // fail at start, not at the first connection
+  // Fail at start, not at the first connection: a bad key file stops the aggregator, named.
+  auto [keys, problems] = load_keys(authorized_dir_);
+  if (!problems.empty()) throw UsageError(problems.front());
   admit(keys);
   spdlog::info("zap_keys_loaded count={} dir={}", keys.size(), authorized_dir_.string());
   zmq::socket_t socket(context, zmq::socket_type::rep);
@@ -70,6 +108,7 @@ ZapHandler::~ZapHandler() {
 }
 
 void ZapHandler::admit(const KeyMap& keys) {
+  // A User-Id names the key: a key replaced under the same name is a removed key.
   std::set<std::string> user_ids;
   for (const auto& [key, user_id] : keys) user_ids.insert(user_id);
   std::lock_guard lock(admitted_mutex_);
@@ -80,7 +119,7 @@ void ZapHandler::admit(const KeyMap& keys) {
 }
 
 bool ZapHandler::admits(const PeerIdentity& peer) const {
-  std::string user_id = (peer.role == PeerRole::operator_ ? "operator:" : "host:") + peer.name;
+  std::string user_id = (peer.role == PeerRole::operator_ ? "operator:" : "host:") + peer.name + ":" + peer.key;
   std::lock_guard lock(admitted_mutex_);
   return admitted_.contains(user_id);
 }
@@ -90,16 +129,23 @@ void ZapHandler::serve(zmq::socket_t socket, KeyMap keys) {
     while (!stop_.load()) {
       if (reload_.exchange(false)) {
         try {
-          keys = load_keys(authorized_dir_);
+          // A bad file leaves out its own name only (fails closed for it): keeping all the old
+          // keys instead would keep admitting the ones just removed or replaced.
+          auto loaded = load_keys(authorized_dir_);
+          for (const auto& problem : loaded.problems) {
+            spdlog::error("zap_key_file_refused error=\"{}\"; that key is not admitted", problem);
+          }
+          keys = std::move(loaded.keys);
           admit(keys);
-          spdlog::info("zap_keys_reloaded count={}", keys.size());
+          spdlog::info("zap_keys_reloaded count={} refused_files={}", keys.size(), loaded.problems.size());
         } catch (const std::exception& e) {
+          // authorized_dir itself is unreadable: nothing tells which keys went, so none is dropped.
           spdlog::error("zap_keys_not_reloaded error=\"{}\"; keeping the old keys", e.what());
         }
         ++reloads_;
       }
       zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      poll_for(&item, 1, std::chrono::milliseconds(100));
       if ((item.revents & ZMQ_POLLIN) == 0) continue;
       // Request: version, request id, domain, address, identity, mechanism, credentials...
       std::vector<zmq::message_t> request;

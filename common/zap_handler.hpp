@@ -5,7 +5,9 @@
 //
 // Admitted keys: authorized_dir/NAME.pub (a host whose host_id is NAME) and
 // authorized_dir/operators/NAME.pub (an operator). The handler hands the connection's identity to
-// libzmq as its User-Id, "host:NAME" or "operator:NAME", which every message then carries.
+// libzmq as its User-Id, "host:NAME:KEY" or "operator:NAME:KEY" (KEY: the public key in hex),
+// which every message then carries: an identity is its key, so a connection made with a key that
+// was since replaced under the same name is told apart from one made with the new key.
 
 #include <atomic>
 #include <cstdint>
@@ -25,14 +27,15 @@ enum class PeerRole { host, operator_ };
 struct PeerIdentity {
   PeerRole role = PeerRole::host;
   std::string name;
+  std::string key;  // the public key, 64 hex digits
 };
 
-// "host:web-01" -> {host, "web-01"}; nullopt for anything else.
+// "host:web-01:KEY" -> {host, "web-01", KEY}; nullopt for anything else.
 std::optional<PeerIdentity> parse_user_id(std::string_view user_id);
 
 class ZapHandler {
  public:
-  using KeyMap = std::map<std::string, std::string>;  // 32 raw key bytes -> "host:NAME" / "operator:NAME"
+  using KeyMap = std::map<std::string, std::string>;  // 32 raw key bytes -> "host:NAME:KEY" / ...
 
   // Reads the keys (throws UsageError naming a bad key file) and starts answering.
   ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir);
@@ -40,15 +43,17 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  // Rereads authorized_dir within 100 ms (SIGHUP). A bad file keeps the old keys.
+  // Rereads authorized_dir within 100 ms (SIGHUP). A bad key file is logged by name and its key
+  // is not admitted; the other files take effect.
   void reload() { reload_ = true; }
   bool alive() const { return alive_.load(); }
-  // Counters: rereads done (whether they took or not), and those that removed an identity.
+  // Counters: rereads done (whether they took or not), and those that removed or replaced a key.
   std::uint64_t reloads() const { return reloads_.load(); }
   std::uint64_t revocations() const { return revocations_.load(); }
 
-  // Whether a connection of this identity would be admitted now. A connection outlives the removal
-  // of its key (libzmq asks only at the handshake), so the service asks this for what it receives.
+  // Whether a connection of this identity (name and key) would be admitted now. A connection
+  // outlives the removal or replacement of its key (libzmq asks only at the handshake), so the
+  // service asks this for what it receives.
   bool admits(const PeerIdentity& peer) const;
 
  private:

@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "common/aggregator_client.hpp"
+#include "common/codec.hpp"
 #include "common/errors.hpp"
 #include "common/socket_factory.hpp"
 #include "common/spool.hpp"
@@ -29,7 +30,10 @@ common::TimePoint parse_time(const std::string& text) {
       seconds > 7.2e9) {
     throw common::UsageError("--time: '" + text + "' is not a unix time in seconds");
   }
-  return common::from_unix_ms(static_cast<std::int64_t>(seconds * 1000.0));
+  auto time = common::from_unix_ms(static_cast<std::int64_t>(seconds * 1000.0));
+  // The aggregator's own range: an event it would refuse is not sent, nor spooled.
+  if (auto bad = common::check_event_time("time", time)) throw common::UsageError("--time: '" + text + "': " + *bad);
+  return time;
 }
 
 int spool_event(const common::Spool& spool, const common::Event& event, const std::string& why) {
@@ -94,6 +98,9 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
   if (!common::is_valid_name(event.host_id)) {
     throw common::UsageError("host_id: '" + event.host_id + "' is not a valid host name");
   }
+  // Whatever else the aggregator's decoder would refuse (this host's clock at 1970 before NTP, for
+  // one) is refused here, by the same code, before it is sent or spooled.
+  if (auto bad = common::check_event(event)) throw common::UsageError("this event would be refused: " + *bad);
   common::Spool spool(config.spool_dir, config.spool_max_bytes);
   auto started = std::chrono::steady_clock::now();
   // The keys are read (and a secret key that others can read is refused) before anything else,
@@ -110,7 +117,9 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
   if (ack) {
     spool.mark_reachable();
     if (ack->outcome == common::AckOutcome::refused) {
-      spdlog::warn("event_refused ip={} jail={} reason=\"{}\"", event.prefix.to_string(), event.jail, ack->reason);
+      // Refused for good (policy or invalid): never retried, so say why where the operator looks.
+      spdlog::error("event_refused ip={} jail={} reason=\"{}\"; not retried", event.prefix.to_string(), event.jail,
+                    ack->reason);
     }
     auto left = config.timeout -
                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

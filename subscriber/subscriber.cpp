@@ -8,6 +8,7 @@
 
 #include "common/aggregator_client.hpp"
 #include "common/logging.hpp"
+#include "common/poll.hpp"
 #include "common/socket_factory.hpp"
 #include "common/spool.hpp"
 #include "common/systemd_notify.hpp"
@@ -86,7 +87,7 @@ class Follower {
       // Until the first broadcast message arrives the subscription may not be live yet, and a
       // decision made between snapshot and subscription would only be caught by the next heartbeat.
       zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, kFirstMessageWait);
+      common::poll_for(&item, 1, kFirstMessageWait);
     }
     auto snapshot = common::fetch_snapshot(ingest_, kSnapshotTimeout);
     if (!snapshot) {
@@ -123,12 +124,7 @@ class Follower {
   // order, all that arrived together in one batch: one backend call, however many there are.
   void follow() {
     zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, kPollInterval);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-      return;
-    }
+    common::poll_for(&item, 1, kPollInterval);
     std::vector<common::Decision> batch;
     std::vector<std::int64_t> received_us;  // per decision in batch, when tracing
     const bool trace = common::tracing();
@@ -179,8 +175,9 @@ class Follower {
     next_drain_ = Clock::now() + kSpoolDrainInterval;
     if (spool_.list().empty()) return;
     auto result = common::drain_spool(ingest_, spool_, kSpoolDrainBatch, config_.timeout);
-    if (result.sent > 0 || result.moved_aside > 0) {
-      spdlog::info("spool_drained sent={} moved_aside={} stalled={}", result.sent, result.moved_aside, result.stalled);
+    if (result.sent > 0 || result.refused > 0 || result.moved_aside > 0) {
+      spdlog::info("spool_drained sent={} refused={} moved_aside={} stalled={}", result.sent, result.refused,
+                   result.moved_aside, result.stalled);
     }
   }
 

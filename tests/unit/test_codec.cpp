@@ -532,4 +532,45 @@ TEST(Codec, MalformedHeartbeatIsAFailure) {
   EXPECT_FALSE(decode_broadcast(empty.SerializeAsString()));
 }
 
+TEST(Codec, RefusedEventStillGivesItsIdAndTheValueAtFault) {
+  auto request = valid_request();
+  request.mutable_event()->set_time_ms(100'000);  // a clock at 1970, before NTP
+  std::string frame = request.SerializeAsString();
+  auto decoded = decode_request(frame);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().find("time 100 "), std::string::npos) << decoded.error();
+  auto id = event_id_of_request(frame);
+  ASSERT_TRUE(id);
+  EventId expected{};
+  expected.fill(0x01);
+  EXPECT_EQ(*id, expected);
+}
+
+TEST(Codec, EventIdOfRequestIsNothingWithoutAnEventId) {
+  auto short_id = valid_request();
+  short_id.mutable_event()->set_event_id("abc");
+  EXPECT_FALSE(event_id_of_request(short_id.SerializeAsString()));
+  pb::Request snapshot;
+  snapshot.mutable_snapshot()->set_request_id("r1");
+  EXPECT_FALSE(event_id_of_request(snapshot.SerializeAsString()));
+  EXPECT_FALSE(event_id_of_request("\xff\xff garbage"));
+}
+
+TEST(Codec, CheckEventAppliesTheDecodersRules) {
+  EXPECT_FALSE(check_event(sample_event()));
+  Event at_1970 = sample_event();
+  at_1970.time = from_unix_ms(100'000);
+  auto bad = check_event(at_1970);
+  ASSERT_TRUE(bad);
+  EXPECT_NE(bad->find("before 2000"), std::string::npos) << *bad;
+  Event bad_host = sample_event();
+  bad_host.host_id = "web 01";
+  ASSERT_TRUE(check_event(bad_host));
+  EXPECT_NE(check_event(bad_host)->find("web 01"), std::string::npos);
+  EXPECT_FALSE(check_event_time("time", from_unix_ms(kMinEventTimeMs)));
+  EXPECT_TRUE(check_event_time("time", from_unix_ms(kMinEventTimeMs - 1)));
+  EXPECT_FALSE(check_event_time("time", from_unix_ms(kMaxEventTimeMs)));
+  EXPECT_TRUE(check_event_time("time", from_unix_ms(kMaxEventTimeMs + 1)));
+}
+
 }  // namespace

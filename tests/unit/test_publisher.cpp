@@ -154,6 +154,20 @@ TEST(PublishRequest, BadTimeNamesTheFlag) {
   }
 }
 
+// A clock at 1970 (before NTP) or a forged far future: the aggregator's decoder would refuse it.
+TEST(PublishRequest, TimeOutsideTheAggregatorsRangeNamesTheFlagAndValue) {
+  for (const char* time : {"100", "0", "946684799", "7258118401"}) {
+    Args args;
+    args.time = time;
+    std::string message = usage_error_of(args);
+    EXPECT_TRUE(has(message, "--time")) << time << " -> " << message;
+    EXPECT_TRUE(has(message, std::string("'") + time + "'")) << time << " -> " << message;
+  }
+  Args first_of_2000;
+  first_of_2000.time = "946684800";
+  EXPECT_NO_THROW(first_of_2000.parse());
+}
+
 TEST(PublishRequest, RestoredOtherThanZeroOrOneNamesTheFlag) {
   for (int restored : {2, -1}) {
     Args args;

@@ -180,6 +180,33 @@ TEST(Spool, CorruptFileIsMovedAsideAndReported) {
   EXPECT_TRUE(spool.list().empty());
 }
 
+TEST(Spool, RefusedEventIsSetAsideWithItsReason) {
+  TempDir dir;
+  Spool spool(dir / "spool", 0);
+  auto first = spool.put(event_created_at(kMs));
+  auto second = spool.put(event_created_at(kMs + 1));
+  ASSERT_TRUE(first && second);
+  auto moved = spool.set_aside(*first, "time 100 (unix seconds) is before 2000");
+  ASSERT_TRUE(moved) << moved.error();
+  EXPECT_EQ(*moved, dir / "spool" / "bad" / first->filename());
+  EXPECT_TRUE(fs::exists(*moved));
+  EXPECT_FALSE(fs::exists(*first));
+  fs::path reason = *moved;
+  reason += ".reason";
+  EXPECT_EQ(fleetban::testing::read_text(reason), "time 100 (unix seconds) is before 2000\n");
+  EXPECT_EQ(spool.list(), std::vector<fs::path>{*second});
+}
+
+TEST(Spool, UnreadableFileIsMovedAsideWithItsReason) {
+  TempDir dir;
+  Spool spool(dir.path(), 0);
+  auto file = dir.write("0001795652765000-0123456789abcdef0123456789abcdef.event", "this is not an event");
+  auto read = spool.read(file);
+  EXPECT_FALSE(read.event);
+  std::string reason = fleetban::testing::read_text(dir / "bad" / (file.filename().string() + ".reason"));
+  EXPECT_NE(reason.find("not a valid event"), std::string::npos) << reason;
+}
+
 TEST(Spool, EmptyAndInvalidEventFilesAreMovedAside) {
   TempDir dir;
   Spool spool(dir.path(), 0);
