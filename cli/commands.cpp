@@ -119,10 +119,10 @@ int status(const common::HostConfig& config, std::ostream& out) {
   std::size_t bad = 0;
   std::error_code ec;
   for (std::filesystem::directory_iterator it(config.spool_dir / "bad", ec), end; !ec && it != end; it.increment(ec)) {
-    ++bad;
+    if (it->path().extension() != ".reason") ++bad;  // NAME.reason says why NAME is there
   }
   if (bad > 0)
-    out << fmt::format("spool:        {} unreadable file(s) set aside in {}\n", bad,
+    out << fmt::format("spool:        {} unreadable or refused file(s) set aside in {}\n", bad,
                        (config.spool_dir / "bad").string());
   return exit;
 }
