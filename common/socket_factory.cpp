@@ -185,11 +185,8 @@ zmq::socket_t ServerSockets::ingest(const std::string& endpoint) const {
   zmq::socket_t socket(context_, zmq::socket_type::router);
   set_common_options(socket, kMaxIngestMessageBytes);
   socket.set(zmq::sockopt::rcvhwm, 100'000);
-  // Replies queued per client: one snapshot of a million bans is about 100 chunks, a client with
-  // a window of events in flight (the bench's 256) is owed as many acks, and libzmq learns of what
-  // the client read only every half queue. A client that does not read its replies holds no more
-  // than this in the aggregator's memory; beyond it ROUTER_MANDATORY makes a send fail (the
-  // aggregator drops the reply and says so) instead of libzmq dropping it silently.
+  // Beyond the send queue ROUTER_MANDATORY makes a send fail (the aggregator drops the reply and
+  // says so, and stops walking a snapshot) instead of libzmq dropping it silently.
   socket.set(zmq::sockopt::sndhwm, kIngestSendQueue);
   socket.set(zmq::sockopt::router_mandatory, 1);
   secure(socket);

@@ -17,8 +17,9 @@ namespace fleetban::common {
 // The largest frame any fleetban socket accepts; anything bigger is dropped by libzmq.
 inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;        // one event or snapshot request
 inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a snapshot chunk
-// Replies the aggregator queues for one client connection (ZMQ_SNDHWM of its ROUTER).
-inline constexpr int kIngestSendQueue = 1000;
+// Replies the aggregator queues for one client connection (ZMQ_SNDHWM of its ROUTER). Acks count
+// too: a client may send thousands of events before it reads their acks.
+inline constexpr int kIngestSendQueue = 100'000;
 
 // Watches the handshakes of the sockets it is attached to, so that a security mismatch or a
 // refused key is reported as such instead of as a silent timeout.
