@@ -70,6 +70,7 @@ std::optional<IpPrefix> IpPrefix::from_bytes(std::string_view raw, unsigned leng
   }
   if (raw.size() == 16 && length <= 128) {
     std::memcpy(bytes.data(), raw.data(), 16);
+    if (is_v4_mapped(bytes) && length >= 96) return from_bytes(raw.substr(12), length - 96);
     return IpPrefix(Family::v6, bytes, length);
   }
   return std::nullopt;

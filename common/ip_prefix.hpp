@@ -25,6 +25,8 @@ class IpPrefix {
   static std::optional<IpPrefix> parse(std::string_view text);
 
   // From raw address bytes (4 or 16) and a length, as carried on the wire; nullopt if inconsistent.
+  // A mapped address (::ffff:a.b.c.d, length 96 or more) becomes IPv4 as in parse(): otherwise it
+  // would pass IPv4 allowlists, and Fail2Ban (which converts it) would ban the IPv4 address.
   static std::optional<IpPrefix> from_bytes(std::string_view bytes, unsigned length);
 
   Family family() const { return family_; }

@@ -354,6 +354,18 @@ TEST(Codec, TruncatedValidFramesNeverCrashOrThrow) {
   }
 }
 
+TEST(Codec, MappedAddressOnTheWireIsIpv4) {
+  auto request = valid_request();
+  std::string mapped(10, '\0');
+  mapped += std::string("\xff\xff\x0a\x00\x00\x01", 6);
+  request.mutable_event()->mutable_prefix()->set_address(mapped);
+  request.mutable_event()->mutable_prefix()->set_length(128);
+  auto decoded = decode(request);
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(std::get<Event>(*decoded).prefix, p("10.0.0.1"));
+  EXPECT_EQ(std::get<Event>(*decoded).prefix.family(), Family::v4);
+}
+
 TEST(Codec, EventWithThreeByteAddressIsAFailure) {
   auto request = valid_request();
   request.mutable_event()->mutable_prefix()->set_address(std::string("\xc0\x00\x02", 3));

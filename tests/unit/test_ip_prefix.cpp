@@ -213,6 +213,29 @@ TEST(IpPrefix, FromBytesBuildsBothFamilies) {
   EXPECT_EQ(*round, v6);
 }
 
+// The wire carries raw bytes: a mapped address there must be the IPv4 address too, or a ban of
+// ::ffff:10.0.0.1 would slip past a 10.0.0.0/8 allowlist.
+TEST(IpPrefix, FromBytesTurnsMappedAddressesIntoIpv4) {
+  std::string mapped(10, '\0');
+  mapped += std::string("\xff\xff\x0a\x00\x00\x01", 6);
+  auto address = IpPrefix::from_bytes(mapped, 128);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->family(), Family::v4);
+  EXPECT_EQ(*address, p("10.0.0.1"));
+  EXPECT_TRUE(p("10.0.0.0/8").contains(*address));
+
+  auto prefix = IpPrefix::from_bytes(mapped, 104);
+  ASSERT_TRUE(prefix);
+  EXPECT_EQ(*prefix, p("10.0.0.0/8"));
+  EXPECT_EQ(*prefix, p("::ffff:10.0.0.1/104"));  // as parse() gives it
+
+  // Shorter than /96 it covers more than IPv4 space: it stays IPv6, as in parse().
+  auto wide = IpPrefix::from_bytes(mapped, 80);
+  ASSERT_TRUE(wide);
+  EXPECT_EQ(wide->family(), Family::v6);
+  EXPECT_EQ(*wide, p("::ffff:10.0.0.1/80"));
+}
+
 TEST(IpPrefix, FromBytesRejectsWrongSizesAndLengths) {
   EXPECT_FALSE(IpPrefix::from_bytes("", 0));
   EXPECT_FALSE(IpPrefix::from_bytes(std::string(3, '\x01'), 24));
