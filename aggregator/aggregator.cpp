@@ -32,8 +32,12 @@ using common::EventId;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxBatch = 4096;         // events taken into one transaction
-constexpr std::size_t kSnapshotChunk = 10'000;  // decisions per snapshot message
-constexpr std::size_t kPrefetchAhead = 4;       // events: a memory access takes about that long
+constexpr std::size_t kSnapshotChunk = 10'000;  // decisions per snapshot message, at most
+// Bytes per snapshot message, at most: a quarter of what clients accept (kMaxReplyMessageBytes),
+// whatever the decisions hold (64 names each: up to ~9 KB).
+constexpr std::size_t kSnapshotChunkBytes = 4 * 1024 * 1024;
+static_assert(kSnapshotChunkBytes * 4 <= static_cast<std::size_t>(common::kMaxReplyMessageBytes));
+constexpr std::size_t kPrefetchAhead = 4;  // events: a memory access takes about that long
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 // Applied event ids are kept as long as ended records ([policy] forget_after, 30 days by default):
@@ -438,22 +442,30 @@ class Service {
 
   // Streams the active decisions in chunks as it walks the state: no copy of the whole fleet.
   void send_snapshot(const zmq::message_t& identity, const std::string& request_id) {
-    const std::size_t total = state_.active_count();
     std::size_t sent = 0;
     bool dropped = false;
+    std::size_t chunk_bytes = 0;
     common::SnapshotChunk chunk{.request_id = request_id, .sequence = state_.sequence(), .incarnation = incarnation_};
-    auto flush = [&] {
+    auto flush = [&](bool last) {
       sent += chunk.decisions.size();
-      chunk.last = sent >= total;
+      chunk.last = last;
       dropped = !send(identity, common::Reply{chunk});
       chunk.decisions.clear();
+      chunk_bytes = 0;
     };
-    state_.for_each_active([&](const Decision& d) {
-      chunk.decisions.push_back(d);
-      if (chunk.decisions.size() == kSnapshotChunk && sent + kSnapshotChunk < total) flush();
+    // A chunk goes out when the next decision would take it past either bound (count or bytes);
+    // the last one after the walk, empty only when nothing is banned.
+    state_.for_each_active([&](Decision&& d) {
+      std::size_t bytes = common::encoded_size_bound(d);
+      if (!chunk.decisions.empty() &&
+          (chunk.decisions.size() == kSnapshotChunk || chunk_bytes + bytes > kSnapshotChunkBytes)) {
+        flush(false);
+      }
+      chunk_bytes += bytes;
+      chunk.decisions.push_back(std::move(d));
       return !dropped;  // a peer that does not read its replies gets no more of the walk
     });
-    if (!dropped) flush();  // the last chunk (also the only one, possibly empty)
+    if (!dropped) flush(true);
     if (dropped) {
       metrics_.count_rejected(RejectReason::rate_limited);
       throttled_.warn("snapshot_dropped reason=\"the client's send queue is full: it does not read its replies\"");

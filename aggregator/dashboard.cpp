@@ -183,7 +183,8 @@ void append_counts(std::string& out, std::string_view title, std::string_view id
   out += "</tbody></table></div></div>\n";
 }
 
-void append_names(std::string& out, const std::vector<std::string>& names) {
+// `total`: how many there are in all (a decision lists only the first 64).
+void append_names(std::string& out, const std::vector<std::string>& names, std::uint32_t total) {
   if (names.empty()) {
     out += "<span class=\"none\">&mdash;</span>";
     return;
@@ -198,6 +199,7 @@ void append_names(std::string& out, const std::vector<std::string>& names) {
     append_escaped(out, name);
     out += "</a>";
   }
+  if (total > names.size()) out += " <span class=\"more\">+" + std::to_string(total - names.size()) + " more</span>";
 }
 
 void append_row(std::string& out, const common::Decision& d, const std::string& address, common::UnixSeconds now) {
@@ -225,9 +227,9 @@ void append_row(std::string& out, const common::Decision& d, const std::string& 
     out += "</span>";
   }
   out += "</td><td data-label=\"Reporters\">";
-  append_names(out, d.reporters);
+  append_names(out, d.reporters, d.reporter_count);
   out += "</td><td data-label=\"Jails\">";
-  append_names(out, d.jails);
+  append_names(out, d.jails, d.jail_count);
   out += "</td><td data-label=\"Bans\" class=\"n\">";
   out += std::to_string(d.ban_count);
   out += "</td><td data-label=\"Reason\" class=\"reason\">";

@@ -4,6 +4,7 @@
 // RecordTable and hands out copies of it; Store persists it.
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct Report {
 
   friend bool operator==(const Report&, const Report&) = default;
 };
+
+// Bounds memory per address: one report per (host, jail), at most this many (the newest). The
+// store reads back no more than this either.
+inline constexpr std::size_t kMaxReportsPerRecord = 256;
 
 struct FleetRecord {
   common::Decision decision;

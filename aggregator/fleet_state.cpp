@@ -13,11 +13,18 @@ using std::chrono::seconds;
 
 namespace {
 
-// Bounds memory per address: one report per (host, jail), at most this many.
-constexpr std::size_t kMaxReportsPerRecord = 256;
+// Credits a report's host and jail to a decision (at most kMaxDecisionNames of each are named).
+bool credit(Decision& d, const std::string& host, const std::string& jail) {
+  bool host_new = common::add_decision_name(d.reporters, d.reporter_count, host);
+  bool jail_new = common::add_decision_name(d.jails, d.jail_count, jail);
+  return host_new || jail_new;
+}
 
-void add_unique(std::vector<std::string>& names, const std::string& name) {
-  if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+void clear_names(Decision& d) {
+  d.reporters.clear();
+  d.jails.clear();
+  d.reporter_count = 0;
+  d.jail_count = 0;
 }
 
 UnixSeconds start_of(const Event& event, UnixSeconds now) {
@@ -82,12 +89,10 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
   d.banned_at = now;
   d.expires_at = duration ? std::optional<UnixSeconds>(now + *duration) : std::nullopt;
   if (!was_active) {
-    d.reporters.clear();
-    d.jails.clear();
+    clear_names(d);
     d.ban_count += 1;
   }
-  add_unique(d.reporters, event.host_id);
-  add_unique(d.jails, event.jail);
+  credit(d, event.host_id, event.jail);
   d.reason = event.reason;
   record.last_duration = duration.value_or(seconds(0));
   record.reports.clear();
@@ -134,12 +139,8 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
       // No fleet ban outlasts max_bantime, however many reports extend it.
       updated.expires_at = std::min(*updated.expires_at, updated.banned_at + policy_.max_bantime);
     }
-    add_unique(updated.reporters, event.host_id);
-    add_unique(updated.jails, event.jail);
-    if (updated.expires_at == current.expires_at && updated.reporters == current.reporters &&
-        updated.jails == current.jails) {
-      return {};
-    }
+    bool credited = credit(updated, event.host_id, event.jail);
+    if (updated.expires_at == current.expires_at && !credited) return {};
     Decision& d = change(record);
     d = std::move(updated);
     d.sequence = sequence_;
@@ -179,12 +180,8 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   d.active = true;
   d.banned_at = now;
   d.expires_at = permanent ? std::nullopt : std::optional<UnixSeconds>(start + longest);
-  d.reporters.clear();
-  d.jails.clear();
-  for (const auto& r : record.reports) {
-    add_unique(d.reporters, r.host_id);
-    add_unique(d.jails, r.jail);
-  }
+  clear_names(d);
+  for (const auto& r : record.reports) credit(d, r.host_id, r.jail);
   d.ban_count += 1;
   d.reason = event.reason;
   record.last_duration = permanent ? seconds(0) : longest;
@@ -245,8 +242,7 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
   d.active = true;
   d.banned_at = now;
   d.expires_at = now;
-  d.reporters.clear();
-  d.jails.clear();
+  clear_names(d);
   d.ban_count += 1;
   d.reason = "promoted: " + std::to_string(members.size()) + " addresses banned in " + group.to_string();
   for (const auto& member : members) {
@@ -255,8 +251,11 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
       d.expires_at.reset();
     else if (d.expires_at)
       d.expires_at = std::max(*d.expires_at, *m.expires_at);
-    for (const auto& r : m.reporters) add_unique(d.reporters, r);
-    for (const auto& j : m.jails) add_unique(d.jails, j);
+    // Members' names past their own 64 are lost: their totals count toward the prefix's as new.
+    for (const auto& r : m.reporters) common::add_decision_name(d.reporters, d.reporter_count, r);
+    for (const auto& j : m.jails) common::add_decision_name(d.jails, d.jail_count, j);
+    d.reporter_count += m.reporter_count - std::min(m.reporter_count, static_cast<std::uint32_t>(m.reporters.size()));
+    d.jail_count += m.jail_count - std::min(m.jail_count, static_cast<std::uint32_t>(m.jails.size()));
   }
   record.last_duration = d.expires_at ? *d.expires_at - now : seconds(0);
   ++active_count_;
@@ -291,6 +290,7 @@ ApplyResult FleetState::unban(const Event& event) {
     if (reporters.size() > 1) {
       Decision& d = change(record);
       std::erase(d.reporters, event.host_id);
+      if (d.reporter_count > 0) d.reporter_count -= 1;  // it was listed, so counted
       return save(*index, record, {.change = d});
     }
   }

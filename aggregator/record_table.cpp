@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <tuple>
 
 namespace fleetban::aggregator {
 
@@ -84,6 +85,7 @@ void RecordTable::erase(RecordIndex index) {
   names_.release(e.jails);
   reasons_.release(e.reason);
   if (e.has_reports) reports_.erase(index);
+  if (e.has_totals) totals_.erase(index);
   e = Entry{};
   free_.push_back(index);
   --size_;
@@ -124,15 +126,24 @@ std::optional<common::UnixSeconds> RecordTable::expires_at(RecordIndex index) co
 
 common::Decision RecordTable::decision(RecordIndex index) const {
   const Entry& e = entry(index);
-  return {.sequence = e.sequence,
-          .prefix = e.prefix,
-          .active = e.active,
-          .banned_at = e.banned_at,
-          .expires_at = expires_at(index),
-          .reporters = names_.get(e.reporters),
-          .jails = names_.get(e.jails),
-          .ban_count = e.ban_count,
-          .reason = reasons_.get(e.reason)};
+  common::Decision d{.sequence = e.sequence,
+                     .prefix = e.prefix,
+                     .active = e.active,
+                     .banned_at = e.banned_at,
+                     .expires_at = expires_at(index),
+                     .reporters = names_.get(e.reporters),
+                     .jails = names_.get(e.jails),
+                     .reporter_count = 0,
+                     .jail_count = 0,
+                     .ban_count = e.ban_count,
+                     .reason = reasons_.get(e.reason)};
+  if (e.has_totals) {
+    std::tie(d.reporter_count, d.jail_count) = totals_.at(index);
+  } else {
+    d.reporter_count = static_cast<std::uint32_t>(d.reporters.size());
+    d.jail_count = static_cast<std::uint32_t>(d.jails.size());
+  }
+  return d;
 }
 
 FleetRecord RecordTable::get(RecordIndex index) const {
@@ -157,6 +168,13 @@ void RecordTable::set(RecordIndex index, const FleetRecord& record) {
   reassign(names_, e.reporters, d.reporters);
   reassign(names_, e.jails, d.jails);
   reassign(reasons_, e.reason, d.reason);
+  if (d.reporter_count > d.reporters.size() || d.jail_count > d.jails.size()) {
+    totals_.insert_or_assign(index, std::pair(d.reporter_count, d.jail_count));
+    e.has_totals = true;
+  } else if (e.has_totals) {
+    totals_.erase(index);
+    e.has_totals = false;
+  }
   if (!record.reports.empty()) {
     reports_.insert_or_assign(index, record.reports);
     e.has_reports = true;

@@ -4,7 +4,9 @@
 // open-addressing index of 8-byte slots. An erased record's slot goes on a free list and is reused
 // by the next record added, so a fleet that keeps forgetting old records stays the same size.
 // Reporter lists, jail lists and reasons are interned, because a fleet has few hosts and jails but
-// many bans. Pending reports, rare once banned, live in a side table.
+// many bans. Pending reports, rare once banned, live in a side table, and so do the reporter and
+// jail totals of the rare decisions whose totals exceed their (64-name) lists: for every other
+// record the totals are the lists' sizes, and cost no bytes.
 //
 // Callers read a record as a FleetRecord (get), change it, and write it back (set).
 
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "aggregator/fleet_record.hpp"
@@ -80,6 +83,7 @@ class RecordTable {
     bool permanent = false;
     bool has_reports = false;  // reports_ holds this record's pending reports
     bool in_use = false;       // false: erased (or never used), on free_
+    bool has_totals = false;   // totals_ holds its reporter and jail totals (else the lists' sizes)
     std::uint32_t ban_count = 0;
     NamesId reporters = 0;
     std::uint64_t sequence = 0;
@@ -110,6 +114,7 @@ class RecordTable {
   InternPool<std::vector<std::string>, NamesHash> names_;  // reporter and jail lists
   InternPool<std::string> reasons_;
   std::unordered_map<RecordIndex, std::vector<Report>> reports_;
+  std::unordered_map<RecordIndex, std::pair<std::uint32_t, std::uint32_t>> totals_;  // reporters, jails
 };
 
 }  // namespace fleetban::aggregator

@@ -50,9 +50,25 @@ std::string encode_record(const FleetRecord& record) {
   return out.SerializeAsString();
 }
 
+// Keeps the first kMaxDecisionNames of a stored list; returns its total (at least what it held).
+std::uint32_t cap_names(google::protobuf::RepeatedPtrField<std::string>& names, std::uint32_t total) {
+  constexpr int kMax = static_cast<int>(common::kMaxDecisionNames);
+  total = std::max(total, static_cast<std::uint32_t>(names.size()));
+  if (names.size() > kMax) names.DeleteSubrange(kMax, names.size() - kMax);
+  return total;
+}
+
 common::Expected<FleetRecord> decode_record(const void* data, int size) {
   pb::Record in;
   if (!in.ParseFromArray(data, size)) return common::Failure{"unparsable record"};
+  // A database written before decisions were capped may hold more names than a decoder takes:
+  // keep the first ones and their totals, so such a database still loads (and heals when written).
+  pb::Decision& stored = *in.mutable_decision();
+  stored.set_reporter_count(cap_names(*stored.mutable_reporters(), stored.reporter_count()));
+  stored.set_jail_count(cap_names(*stored.mutable_jails(), stored.jail_count()));
+  if (in.reports_size() > static_cast<int>(kMaxReportsPerRecord)) {
+    in.mutable_reports()->DeleteSubrange(0, in.reports_size() - static_cast<int>(kMaxReportsPerRecord));
+  }
   auto decision = common::decision_from_proto(in.decision());
   if (!decision) return common::Failure{decision.error()};
   FleetRecord record;

@@ -63,6 +63,11 @@ std::string bans_json(const std::vector<Decision>& decisions) {
     append_names(out, d.reporters);
     out += ",\"jails\":";
     append_names(out, d.jails);
+    // The lists hold the first 64 names; the totals count them all (common/decision.hpp).
+    out += ",\"reporter_count\":";
+    out += std::to_string(std::max(d.reporter_count, static_cast<std::uint32_t>(d.reporters.size())));
+    out += ",\"jail_count\":";
+    out += std::to_string(std::max(d.jail_count, static_cast<std::uint32_t>(d.jails.size())));
     out += ",\"ban_count\":";
     out += std::to_string(d.ban_count);
     out += '}';

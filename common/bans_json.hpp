@@ -1,6 +1,7 @@
 #pragma once
 // The bans document of INTERFACE.md, served as GET /api/v1/bans and printed by `fleetban list --json`:
-// {"bans": [{"ip": "192.0.2.7", "expires_at": 1795650000, "reporters": ["web-01"], "jails": ["sshd"], "ban_count": 1}]}
+// {"bans": [{"ip": "192.0.2.7", "expires_at": 1795650000, "reporters": ["web-01"], "jails": ["sshd"],
+//   "reporter_count": 1, "jail_count": 1, "ban_count": 1}]}
 
 #include <string>
 #include <vector>

@@ -13,7 +13,10 @@ namespace pb = ::fleetban::v1;
 
 constexpr std::size_t kMaxRequestIdBytes = 32;
 constexpr std::size_t kMaxIncarnationBytes = 32;
+// What a decoder takes: more than the kMaxDecisionNames a decision is made with, so a peer of
+// another version is still understood.
 constexpr std::size_t kMaxNamesPerDecision = 1024;
+static_assert(kMaxDecisionNames <= kMaxNamesPerDecision);
 
 // A name from the wire, for a refusal's reason: at most 64 bytes, anything unprintable as '?'.
 std::string printable(std::string_view name) {
@@ -93,6 +96,8 @@ void to_proto(const Decision& d, pb::Decision& out) {
   for (const auto& j : d.jails) out.add_jails(j);
   out.set_ban_count(d.ban_count);
   out.set_reason(d.reason);
+  out.set_reporter_count(std::max(d.reporter_count, static_cast<std::uint32_t>(d.reporters.size())));
+  out.set_jail_count(std::max(d.jail_count, static_cast<std::uint32_t>(d.jails.size())));
 }
 
 Expected<Decision> from_proto(const pb::Decision& in) {
@@ -116,6 +121,8 @@ Expected<Decision> from_proto(const pb::Decision& in) {
     if (!is_valid_name(j)) return Failure{"bad jail name"};
     d.jails.push_back(j);
   }
+  d.reporter_count = std::max(in.reporter_count(), static_cast<std::uint32_t>(d.reporters.size()));
+  d.jail_count = std::max(in.jail_count(), static_cast<std::uint32_t>(d.jails.size()));
   d.ban_count = in.ban_count();
   if (in.reason().size() > kMaxReasonBytes) return Failure{"reason too long"};
   d.reason = in.reason();
@@ -289,6 +296,16 @@ Expected<Broadcast> decode_broadcast(std::string_view frame) {
         Heartbeat{in.heartbeat().sequence(), in.heartbeat().incarnation(), from_unix(in.heartbeat().time())}};
   }
   return Failure{"empty broadcast"};
+}
+
+std::size_t encoded_size_bound(const Decision& decision) {
+  // Each string costs its bytes, a tag and a length (names are at most 64 bytes, reasons 256: one
+  // or two bytes); the numbers, the prefix and the decision's own tag and length, at most 96.
+  std::size_t bytes = 96 + decision.reason.size() + 3;
+  for (const auto* names : {&decision.reporters, &decision.jails}) {
+    for (const auto& name : *names) bytes += name.size() + 3;
+  }
+  return bytes;
 }
 
 void decision_to_proto(const Decision& decision, v1::Decision& out) { to_proto(decision, out); }

@@ -93,6 +93,9 @@ std::optional<std::string> check_event(const Event& event);
 // that the aggregator can answer an event it refuses (and the client stops resending it).
 std::optional<EventId> event_id_of_request(std::string_view frame);
 
+// At least the bytes `decision` takes in an encoded snapshot chunk: what bounds a chunk in bytes.
+std::size_t encoded_size_bound(const Decision& decision);
+
 // For the aggregator's own storage records, which embed a decision.
 void decision_to_proto(const Decision& decision, v1::Decision& out);
 Expected<Decision> decision_from_proto(const v1::Decision& in);

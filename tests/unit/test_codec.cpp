@@ -296,6 +296,58 @@ TEST(Codec, DecisionRoundTripsThroughTheStorageHelpers) {
   expect_same(*back, d);
 }
 
+TEST(Codec, DecisionTotalsRoundTripAndNeverFallBelowTheLists) {
+  Decision d = sample_decision(false);
+  d.reporter_count = 1030;
+  d.jail_count = 1100;
+  auto decoded = decode_broadcast(encode(Broadcast{d}));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(std::get<Decision>(*decoded).reporter_count, 1030u);
+  EXPECT_EQ(std::get<Decision>(*decoded).jail_count, 1100u);
+
+  // An older aggregator sends no totals: they are the lists' sizes.
+  pb::Broadcast old;
+  decision_to_proto(sample_decision(false), *old.mutable_decision());
+  old.mutable_decision()->clear_reporter_count();
+  old.mutable_decision()->clear_jail_count();
+  auto from_old = decode_broadcast(old.SerializeAsString());
+  ASSERT_TRUE(from_old) << from_old.error();
+  EXPECT_EQ(std::get<Decision>(*from_old).reporter_count, 2u);
+  EXPECT_EQ(std::get<Decision>(*from_old).jail_count, 2u);
+}
+
+// The largest decision the aggregator makes (64 names of 64 bytes each, a 256-byte reason) fits
+// the bound a snapshot chunk is cut by, and a chunk cut at 4 MiB fits what a client accepts.
+TEST(Codec, EncodedSizeBoundHoldsForTheLargestDecision) {
+  Decision d = sample_decision(false);
+  d.sequence = UINT64_MAX;
+  d.prefix = p("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+  d.reporters.clear();
+  d.jails.clear();
+  for (std::size_t i = 0; i < kMaxDecisionNames; ++i) {
+    d.reporters.push_back(std::string(60, 'h') + std::to_string(1000 + i));
+    d.jails.push_back(std::string(60, 'j') + std::to_string(1000 + i));
+  }
+  d.reporter_count = UINT32_MAX;
+  d.jail_count = UINT32_MAX;
+  d.ban_count = UINT32_MAX;
+  d.banned_at = from_unix(-1);
+  d.expires_at = from_unix(-1);
+  d.reason = std::string(256, 'r');
+  SnapshotChunk empty{.request_id = std::string(32, 'q'), .sequence = UINT64_MAX, .incarnation = std::string(32, 'i')};
+  std::size_t header = encode(Reply{empty}).size();
+  SnapshotChunk one = empty;
+  one.decisions = {d};
+  std::size_t with_one = encode(Reply{one}).size();
+  EXPECT_LE(with_one - header, encoded_size_bound(d));
+  SnapshotChunk many = empty;
+  many.decisions.assign(100, d);
+  many.last = true;
+  EXPECT_LE(encode(Reply{many}).size() - header - 2, 100 * encoded_size_bound(d));
+  auto decoded = decode_reply(encode(Reply{many}));
+  ASSERT_TRUE(decoded) << decoded.error();
+}
+
 TEST(Codec, HeartbeatRoundTrips) {
   Heartbeat hb{987654321, std::string(16, '\x33'), from_unix(1795650000)};
   auto decoded = decode_broadcast(encode(Broadcast{hb}));

@@ -803,6 +803,66 @@ TEST(FleetState, PromotionGroupsAreRebuiltOnRestore) {
   EXPECT_EQ(r.more_changes[0].prefix, p("192.0.2.0/24"));
 }
 
+// --- bounded decisions -------------------------------------------------------------------------
+
+TEST(FleetState, OneHostWithManyJailsNamesTheFirst64AndCountsThemAll) {
+  FleetState state(policy(1));
+  for (int i = 0; i < 1100; ++i) state.apply(ban("web-01", "192.0.2.7", T, 600, "jail-" + std::to_string(i)), at(T));
+  auto record = state.find(p("192.0.2.7"));
+  ASSERT_TRUE(record);
+  const Decision& d = record->decision;
+  ASSERT_EQ(d.jails.size(), fleetban::common::kMaxDecisionNames);
+  EXPECT_EQ(d.jails.front(), "jail-0");
+  EXPECT_EQ(d.jails.back(), "jail-63");
+  EXPECT_EQ(d.jail_count, 1100u);
+  EXPECT_EQ(d.reporters, std::vector<std::string>{"web-01"});
+  EXPECT_EQ(d.reporter_count, 1u);
+  // Nothing new from a listed name: no change to broadcast.
+  EXPECT_FALSE(state.apply(ban("web-01", "192.0.2.7", T, 600, "jail-5"), at(T)).change);
+}
+
+TEST(FleetState, ManyReportersNameTheFirst64AndCountThemAll) {
+  FleetState state(policy(1));
+  for (int i = 0; i < 1030; ++i) state.apply(ban("web-" + std::to_string(i), "192.0.2.7", T, 600), at(T));
+  const Decision d = state.find(p("192.0.2.7"))->decision;
+  ASSERT_EQ(d.reporters.size(), fleetban::common::kMaxDecisionNames);
+  EXPECT_EQ(d.reporter_count, 1030u);
+  EXPECT_EQ(d.jail_count, 1u);
+  EXPECT_EQ(state.active_decisions().at(0).reporter_count, 1030u);
+}
+
+TEST(FleetState, ABanMadeOfManyPendingReportsIsCapped) {
+  FleetState state(policy(200));
+  for (int i = 0; i < 200; ++i) {
+    state.apply(ban("web-" + std::to_string(i), "192.0.2.7", T, 600, "jail-" + std::to_string(i)), at(T));
+  }
+  const Decision d = state.find(p("192.0.2.7"))->decision;
+  ASSERT_TRUE(d.active);
+  EXPECT_EQ(d.reporters.size(), fleetban::common::kMaxDecisionNames);
+  EXPECT_EQ(d.jails.size(), fleetban::common::kMaxDecisionNames);
+  EXPECT_EQ(d.reporter_count, 200u);
+  EXPECT_EQ(d.jail_count, 200u);
+}
+
+TEST(FleetState, PendingReportsPerRecordAreBounded) {
+  FleetState state(policy(10'000));
+  for (int i = 0; i < 300; ++i) state.apply(ban("web-" + std::to_string(i), "192.0.2.7", T, 600), at(T));
+  auto record = state.find(p("192.0.2.7"));
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->reports.size(), kMaxReportsPerRecord);
+  EXPECT_EQ(record->reports.back().host_id, "web-299");
+}
+
+TEST(FleetState, PromotionAddsUpTheMembersTotals) {
+  FleetState state(promoting(2));
+  for (int i = 0; i < 100; ++i) state.apply(ban("web-" + std::to_string(i), "192.0.2.1", T, 600), at(T));
+  state.apply(ban("db-1", "192.0.2.2", T, 600), at(T));
+  const Decision d = state.find(p("192.0.2.0/24"))->decision;
+  ASSERT_TRUE(d.active);
+  EXPECT_EQ(d.reporters.size(), fleetban::common::kMaxDecisionNames);
+  EXPECT_EQ(d.reporter_count, 101u);
+}
+
 // --- what must be written to disk ----------------------------------------------------------------
 
 std::vector<IpPrefix> changed(FleetState& state) {

@@ -140,6 +140,26 @@ TEST(RecordTable, SharedNamesStayWhileAnyRecordUsesThem) {
   EXPECT_EQ(table.get(a).decision.reporters, std::vector<std::string>{"web-02"});
 }
 
+TEST(RecordTable, TotalsBeyondTheListsAreKeptAndOthersAreTheListsSizes) {
+  RecordTable table;
+  FleetRecord plain = banned(p("192.0.2.1"), {"web-01", "web-02"});
+  FleetRecord crowded = banned(p("192.0.2.2"), {"web-01", "web-02"});
+  crowded.decision.reporter_count = 1030;
+  crowded.decision.jail_count = 7;
+  table.set(table.find_or_add(plain.decision.prefix), plain);
+  RecordIndex index = table.find_or_add(crowded.decision.prefix);
+  table.set(index, crowded);
+  EXPECT_EQ(table.get(*table.find(p("192.0.2.1"))).decision.reporter_count, 2u);
+  EXPECT_EQ(table.get(*table.find(p("192.0.2.1"))).decision.jail_count, 2u);
+  EXPECT_EQ(table.decision(index).reporter_count, 1030u);
+  EXPECT_EQ(table.decision(index).jail_count, 7u);
+  crowded.decision.reporter_count = 0;  // below the list: the list's size
+  crowded.decision.jail_count = 0;
+  table.set(index, crowded);
+  EXPECT_EQ(table.decision(index).reporter_count, 2u);
+  EXPECT_EQ(table.decision(index).jail_count, 2u);
+}
+
 TEST(RecordTable, OrderOfNamesIsKept) {
   RecordTable table;
   RecordIndex i = table.find_or_add(p("192.0.2.1"));

@@ -314,6 +314,51 @@ TEST(Store, CorruptRecordIsARuntimeErrorOnLoad) {
   EXPECT_THROW(load(store), RuntimeError);
 }
 
+// What a new database file holds once `record` was written to it, closed and opened again.
+Loaded written_and_reopened(const std::filesystem::path& file, const FleetRecord& record) {
+  {
+    Store store(file);
+    load(store);
+    store.begin();
+    store.put(record);
+    store.commit();
+  }
+  Store store(file);
+  return load(store);
+}
+
+TEST(Store, DecisionTotalsSurviveCloseAndReopen) {
+  TempDir dir;
+  FleetRecord r = active_record();
+  r.decision.reporter_count = 1030;
+  r.decision.jail_count = 1100;
+  auto loaded = written_and_reopened(dir / "state.db", r);
+  ASSERT_EQ(loaded.records.size(), 1u);
+  EXPECT_EQ(loaded.records[0].decision.reporter_count, 1030u);
+  EXPECT_EQ(loaded.records[0].decision.jail_count, 1100u);
+}
+
+// A database written before decisions were capped at 64 names (one with 1,100 jails made the
+// aggregator refuse to start) loads, with the first names and the totals.
+TEST(Store, RecordWithMoreNamesThanADecoderTakesLoadsCapped) {
+  TempDir dir;
+  FleetRecord r = active_record();
+  r.decision.jails.clear();
+  for (int i = 0; i < 1100; ++i) r.decision.jails.push_back("jail-" + std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    r.reports.push_back(Report{"h" + std::to_string(i), "sshd", from_unix(T + i), seconds(0)});
+  Loaded loaded;
+  ASSERT_NO_THROW(loaded = written_and_reopened(dir / "state.db", r));
+  ASSERT_EQ(loaded.records.size(), 1u);
+  const auto& d = loaded.records[0].decision;
+  ASSERT_EQ(d.jails.size(), fleetban::common::kMaxDecisionNames);
+  EXPECT_EQ(d.jails.front(), "jail-0");
+  EXPECT_EQ(d.jail_count, 1100u);
+  EXPECT_EQ(d.reporters, r.decision.reporters);
+  ASSERT_EQ(loaded.records[0].reports.size(), kMaxReportsPerRecord);
+  EXPECT_EQ(loaded.records[0].reports.back().host_id, "h299");  // the newest are kept
+}
+
 TEST(Store, CommitWithoutBeginIsARuntimeError) {
   TempDir dir;
   Store store(dir / "state.db");
