@@ -19,6 +19,7 @@
 #include "common/codec.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "common/own_addresses.hpp"
 #include "common/poll.hpp"
 #include "common/socket_factory.hpp"
 #include "common/systemd_notify.hpp"
@@ -114,6 +115,7 @@ class Service {
         sockets_(context_, config.security),
         ingest_(sockets_.ingest(config.ingest)),
         broadcast_(sockets_.broadcast(config.broadcast)) {
+    find_own_addresses();
     load();
     monitor_broadcast();
     if (!config.http.empty()) http_ = std::make_unique<HttpServer>(config.http, view_, metrics_);
@@ -164,10 +166,14 @@ class Service {
  private:
   void load() {
     state_ = FleetState(config_.policy);
+    state_.set_own_addresses(own_addresses_);
     // Records go straight into the state as they are read: a million decoded copies at once would
     // stay in the heap as fragments long after.
     StoredState stored = store_.load([&](const FleetRecord& record) { state_.restore(record); });
     state_.resume_sequence(stored.sequence);
+    // The policy may have changed while the aggregator was down (or this is a reload after a
+    // failed commit): what it covers now ends with the next batch.
+    policy_ended_ = state_.end_disallowed();
     incarnation_ = stored.incarnation;
     seen_.clear();
     seen_.reserve(stored.seen_events.size());
@@ -210,13 +216,39 @@ class Service {
   void reload_policy() {
     try {
       AggregatorConfig fresh = load_aggregator_config(config_file_, flags_);
+      find_own_addresses();  // the interfaces may have changed too
+      state_.set_own_addresses(own_addresses_);
       state_.set_policy(fresh.policy);
+      for (auto& ended : state_.end_disallowed()) policy_ended_.push_back(std::move(ended));
       limiter_.set_rate(fresh.policy.max_events_per_second);
       config_.policy = fresh.policy;
       spdlog::info("policy reloaded");
     } catch (const std::exception& e) {
       spdlog::error("policy not reloaded, keeping the old one: {}", e.what());
     }
+  }
+
+  // What the fleet must never ban because this aggregator is reached there: the addresses of its
+  // ingest and broadcast endpoints (every interface address for a wildcard bind).
+  void find_own_addresses() {
+    own_addresses_.clear();
+    for (const auto* endpoint : {&config_.ingest, &config_.broadcast}) {
+      for (const auto& address : common::endpoint_addresses(*endpoint)) {
+        if (std::find(own_addresses_.begin(), own_addresses_.end(), address) == own_addresses_.end()) {
+          own_addresses_.push_back(address);
+        }
+      }
+    }
+    std::vector<std::string> texts;
+    for (const auto& address : own_addresses_) texts.push_back(address.to_string());
+    spdlog::info("never_banned loopback=127.0.0.0/8,::1 own=\"{}\"", fmt::join(texts, ","));
+  }
+
+  // Remembers where an admitted connection comes from: a fleet member's address is never banned.
+  void note_member(const zmq::message_t& payload) {
+    const char* address = zmq_msg_gets(const_cast<zmq_msg_t*>(payload.handle()), "Peer-Address");
+    if (address == nullptr) return;
+    if (auto prefix = common::IpPrefix::parse(address)) state_.note_member_address(*prefix);
   }
 
   void update_gauges() {
@@ -234,6 +266,13 @@ class Service {
     auto now = common::now_seconds();
     const bool trace = common::tracing();
     const std::int64_t received_us = trace ? common::trace_clock_us() : 0;
+    // First: their sequence numbers were given when the policy changed, before this batch's.
+    for (auto& ended : policy_ended_) {
+      spdlog::info("decision seq={} ip={} active=false reason=\"{}\"", ended.sequence, ended.prefix.to_string(),
+                   ended.reason);
+      batch.changes.push_back(std::move(ended));
+    }
+    policy_ended_.clear();
     receive(batch);
     for (std::size_t i = 0; i < received_.size(); ++i) {
       // The tables are far larger than the caches: ask for the next events' slots early.
@@ -296,9 +335,12 @@ class Service {
         }
         continue;
       }
-      if (!std::holds_alternative<common::Event>(*request) && !admitted(payload)) {
-        reject(RejectReason::identity, "query_refused reason=\"key no longer authorized\"");
-        continue;
+      if (!std::holds_alternative<common::Event>(*request)) {
+        if (!admitted(payload)) {
+          reject(RejectReason::identity, "query_refused reason=\"key no longer authorized\"");
+          continue;
+        }
+        note_member(payload);
       }
       if (!std::holds_alternative<common::Event>(*request) && !query_allowed(payload)) continue;
       if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) {
@@ -339,6 +381,7 @@ class Service {
       // (its decision's reporters, the audit line below) is tied to the operator's key.
       event.host_id = peer->name;
     }
+    note_member(payload);
     const std::string& reporter = event.host_id;
     if (seen_.contains(event.id)) {
       ack.outcome = common::AckOutcome::duplicate;
@@ -534,6 +577,8 @@ class Service {
   std::string incarnation_;
   EventIdSet seen_;
   std::vector<Received> received_;  // this turn's events (kept to reuse its capacity)
+  std::vector<common::IpPrefix> own_addresses_;
+  std::vector<Decision> policy_ended_;  // bans the policy ended (reload, start), for the next batch
   std::set<std::string> reporters_;
   common::UnixSeconds started_at_ = common::now_seconds();
   common::UnixSeconds next_id_prune_{};  // when commit() next drops applied ids older than forget_after

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/own_addresses.hpp"
+
 namespace fleetban::aggregator {
 
 using common::Decision;
@@ -56,18 +58,54 @@ std::optional<seconds> FleetState::duration_of(seconds reported) const {
   return std::min(d, policy_.max_bantime);
 }
 
-ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
-  now_ = now;
-  const common::IpPrefix& p = event.prefix;
+std::optional<ApplyResult> FleetState::refuses_ban(const common::IpPrefix& p) const {
   unsigned min_length = p.family() == common::Family::v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6;
   if (p.length() < min_length) {
-    return {.refused = "prefix shorter than /" + std::to_string(min_length),
-            .refused_because = RejectReason::prefix_too_short};
+    return ApplyResult{.refused = "prefix shorter than /" + std::to_string(min_length),
+                       .refused_because = RejectReason::prefix_too_short};
   }
   for (const auto& allowed : policy_.allowlist) {
     if (allowed.overlaps(p)) {
-      return {.refused = "allowlisted (" + allowed.to_string() + ")", .refused_because = RejectReason::allowlisted};
+      return ApplyResult{.refused = "allowlisted (" + allowed.to_string() + ")",
+                         .refused_because = RejectReason::allowlisted};
     }
+  }
+  // A ban of the fleet's own links would cut a host off from the aggregator, and with it from the
+  // unban that could undo it.
+  auto own_link = [](const std::string& what, const common::IpPrefix& address) {
+    return ApplyResult{.refused = what + " (" + address.to_string() + ")", .refused_because = RejectReason::own_link};
+  };
+  for (const auto& loopback : common::loopback_prefixes()) {
+    if (loopback.overlaps(p)) return own_link("loopback", loopback);
+  }
+  for (const auto& own : own_addresses_) {
+    if (own.overlaps(p)) return own_link("the aggregator's own address", own);
+  }
+  if (p.is_address()) {
+    if (member_addresses_.contains(p)) return own_link("a fleet member's address", p);
+  } else {
+    for (const auto& member : member_addresses_) {
+      if (p.contains(member)) return own_link("a fleet member's address", member);
+    }
+  }
+  return std::nullopt;
+}
+
+void FleetState::note_member_address(const common::IpPrefix& address) {
+  if (!member_addresses_.insert(address).second) return;
+  member_order_.push_back(address);
+  if (member_order_.size() > kMaxMemberAddresses) {
+    member_addresses_.erase(member_order_.front());
+    member_order_.pop_front();
+  }
+}
+
+ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
+  now_ = now;
+  // The policy only ever stops bans: an unban always goes through, or a ban the allowlist came to
+  // cover after the fact could never be lifted.
+  if (event.kind == EventKind::ban) {
+    if (auto refused = refuses_ban(event.prefix)) return std::move(*refused);
   }
   try {
     if (event.operator_action) return event.kind == EventKind::ban ? operator_ban(event, now) : operator_unban(event);
@@ -76,6 +114,21 @@ ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
     // Thrown by find_or_add before it changes anything: the event is refused, the loop goes on.
     return {.refused = e.what(), .refused_because = RejectReason::state_full};
   }
+}
+
+std::vector<Decision> FleetState::end_disallowed() {
+  std::vector<Decision> ended;
+  for (RecordIndex index = 0; index < records_.end(); ++index) {
+    if (!records_.in_use(index) || !records_.active(index)) continue;
+    auto refused = refuses_ban(records_.prefix(index));
+    if (!refused) continue;
+    FleetRecord record = records_.get(index);
+    end_ban(record);
+    record.decision.reason = "policy: " + *refused->refused;
+    write(index, record);
+    ended.push_back(record.decision);
+  }
+  return ended;
 }
 
 ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
@@ -199,12 +252,9 @@ std::optional<common::IpPrefix> FleetState::promotion_group(const common::IpPref
   if (policy_.promote_after == 0 || !prefix.is_address()) return std::nullopt;
   bool v4 = prefix.family() == common::Family::v4;
   unsigned length = v4 ? 24 : 64;
-  // Never promote past what a report itself may ban, nor over the fleet's own networks.
-  if (length < (v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6)) return std::nullopt;
+  // Never promote past what a report itself may ban, nor over the fleet's own networks and links.
   common::IpPrefix group = prefix.truncated(length);
-  for (const auto& allowed : policy_.allowlist) {
-    if (allowed.overlaps(group)) return std::nullopt;
-  }
+  if (refuses_ban(group)) return std::nullopt;
   return group;
 }
 
@@ -308,8 +358,9 @@ void FleetState::end_ban(FleetRecord& record) {
   d.active = false;
   record.reports = {};
   --active_count_;
-  if (auto group = promotion_group(d.prefix)) {
-    auto found = banned_in_group_.find(*group);
+  // By the address's group, not promotion_group(): the policy may have changed since it was banned.
+  if (d.prefix.is_address()) {
+    auto found = banned_in_group_.find(d.prefix.truncated(d.prefix.family() == common::Family::v4 ? 24 : 64));
     if (found != banned_in_group_.end()) {
       std::erase(found->second, d.prefix);
       if (found->second.empty()) banned_in_group_.erase(found);

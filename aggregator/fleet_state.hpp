@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <queue>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -98,8 +100,20 @@ class FleetState {
   // The next change is numbered after `sequence` (the store's, which may be past every record's).
   void resume_sequence(std::uint64_t sequence) { sequence_ = std::max(sequence_, sequence); }
   void set_policy(Policy policy) { policy_ = std::move(policy); }
+  // Ends every active ban the policy would refuse now (a widened allowlist, a raised minimum
+  // prefix), as unbans to commit and broadcast like any change. After set_policy() and restore.
+  std::vector<common::Decision> end_disallowed();
+
+  // The fleet's own links, never banned whatever the policy (a ban covering one is refused):
+  // loopback always, the aggregator's own addresses as given here, and the addresses fleet members
+  // connect from, as noted (the last kMaxMemberAddresses distinct ones).
+  void set_own_addresses(std::vector<common::IpPrefix> addresses) { own_addresses_ = std::move(addresses); }
+  void note_member_address(const common::IpPrefix& address);
+  static constexpr std::size_t kMaxMemberAddresses = 4096;
 
  private:
+  // Why the policy refuses to ban `prefix` (allowlist, minimum prefix length), if it does.
+  std::optional<ApplyResult> refuses_ban(const common::IpPrefix& prefix) const;
   ApplyResult ban(const common::Event& event, common::UnixSeconds now);
   ApplyResult unban(const common::Event& event);
   ApplyResult operator_ban(const common::Event& event, common::UnixSeconds now);
@@ -124,6 +138,9 @@ class FleetState {
   std::size_t active_count_ = 0;
   RecordTable records_;
   std::vector<RecordIndex> changed_;  // since the last take_changes()
+  std::vector<common::IpPrefix> own_addresses_;
+  std::unordered_set<common::IpPrefix> member_addresses_;
+  std::deque<common::IpPrefix> member_order_;  // oldest first, to forget past kMaxMemberAddresses
   // For prefix promotion: the actively banned single addresses in each IPv4 /24 and IPv6 /64.
   std::unordered_map<common::IpPrefix, std::vector<common::IpPrefix>> banned_in_group_;
   // Expiry times with their record; an entry whose decision has changed since is skipped when popped.

@@ -16,6 +16,7 @@ inline constexpr std::array kEventOutcomeNames{std::string_view{"applied"}, std:
                                                std::string_view{"refused"}};
 
 // Why input was dropped or refused; the label values of fleetban_rejected_input_total.
+// own_link: a ban of loopback, of the aggregator's own address or of a fleet member's address.
 enum class RejectReason {
   malformed,
   frames,
@@ -25,11 +26,12 @@ enum class RejectReason {
   allowlisted,
   prefix_too_short,
   state_full,  // the record table holds as many records as it can
+  own_link,
 };
-inline constexpr std::array kRejectReasonNames{std::string_view{"malformed"},        std::string_view{"frames"},
-                                               std::string_view{"identity"},         std::string_view{"not_operator"},
-                                               std::string_view{"rate_limited"},     std::string_view{"allowlisted"},
-                                               std::string_view{"prefix_too_short"}, std::string_view{"state_full"}};
+inline constexpr std::array kRejectReasonNames{
+    std::string_view{"malformed"},        std::string_view{"frames"},       std::string_view{"identity"},
+    std::string_view{"not_operator"},     std::string_view{"rate_limited"}, std::string_view{"allowlisted"},
+    std::string_view{"prefix_too_short"}, std::string_view{"state_full"},   std::string_view{"own_link"}};
 
 // Upper bounds of the commit latency histogram, in seconds.
 inline constexpr std::array kCommitBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0};

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/logging.hpp"
+#include "common/own_addresses.hpp"
 
 namespace fleetban::subscriber {
 
@@ -23,14 +24,17 @@ bool expired(const Decision& d, common::UnixSeconds now) { return d.expires_at &
 
 }  // namespace
 
-Enforcer::Enforcer(std::unique_ptr<Backend> backend, std::vector<IpPrefix> allowlist)
-    : backend_(std::move(backend)), allowlist_(std::move(allowlist)) {}
+Enforcer::Enforcer(std::unique_ptr<Backend> backend, std::vector<IpPrefix> allowlist, std::vector<IpPrefix> aggregator)
+    : backend_(std::move(backend)), allowlist_(std::move(allowlist)), aggregator_(std::move(aggregator)) {}
 
-bool Enforcer::allowlisted(const IpPrefix& prefix) const {
-  for (const auto& allowed : allowlist_) {
-    if (allowed.overlaps(prefix)) return true;
-  }
-  return false;
+const char* Enforcer::not_enforced(const IpPrefix& prefix) const {
+  auto covers = [&](const std::vector<IpPrefix>& list) {
+    return std::any_of(list.begin(), list.end(), [&](const IpPrefix& p) { return p.overlaps(prefix); });
+  };
+  if (covers(allowlist_)) return "host allowlist";
+  if (covers(common::loopback_prefixes())) return "loopback";
+  if (covers(aggregator_)) return "the aggregator's address";
+  return nullptr;
 }
 
 void Enforcer::apply(const Decision& decision, common::UnixSeconds now) { apply(std::span(&decision, 1), now); }
@@ -50,8 +54,8 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
     auto it = enforced_.find(prefix);
     if (!decision->active || expired(*decision, now)) {
       if (it != enforced_.end()) to_unban.push_back(prefix);
-    } else if (allowlisted(prefix)) {
-      spdlog::info("not_enforced ip={} reason=\"host allowlist\"", prefix.to_string());
+    } else if (const char* why = not_enforced(prefix)) {
+      spdlog::info("not_enforced ip={} reason=\"{}\"", prefix.to_string(), why);
     } else if (it != enforced_.end() && same_enforcement(it->second, *decision)) {
       it->second.sequence = decision->sequence;
     } else {
@@ -91,7 +95,12 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
 void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeconds now) {
   std::map<IpPrefix, const Decision*> fleet;
   for (const auto& d : snapshot) {
-    if (d.active && !expired(d, now) && !allowlisted(d.prefix)) fleet.emplace(d.prefix, &d);
+    if (!d.active || expired(d, now)) continue;
+    if (const char* why = not_enforced(d.prefix)) {
+      spdlog::info("not_enforced ip={} reason=\"{}\"", d.prefix.to_string(), why);
+      continue;
+    }
+    fleet.emplace(d.prefix, &d);
   }
   failed_bans_.clear();
   failed_unbans_.clear();

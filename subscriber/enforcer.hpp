@@ -16,7 +16,10 @@ namespace fleetban::subscriber {
 
 class Enforcer {
  public:
-  Enforcer(std::unique_ptr<Backend> backend, std::vector<common::IpPrefix> allowlist);
+  // `aggregator`: the addresses this host reaches the aggregator at. Neither they nor loopback are
+  // ever enforced: a ban of them would cut this host off from the fleet, and so from the unban.
+  Enforcer(std::unique_ptr<Backend> backend, std::vector<common::IpPrefix> allowlist,
+           std::vector<common::IpPrefix> aggregator = {});
 
   // One broadcast decision (a ban, a change, or the end of a ban).
   void apply(const common::Decision& decision, common::UnixSeconds now);
@@ -37,12 +40,14 @@ class Enforcer {
   const std::map<common::IpPrefix, common::Decision>& enforced() const { return enforced_; }
 
  private:
-  bool allowlisted(const common::IpPrefix& prefix) const;
+  // Why this host does not enforce a ban of `prefix` (host allowlist, own link), if it does not.
+  const char* not_enforced(const common::IpPrefix& prefix) const;
   void ban(std::vector<common::Decision> decisions);
   void unban(std::vector<common::IpPrefix> prefixes);
 
   std::unique_ptr<Backend> backend_;
   std::vector<common::IpPrefix> allowlist_;
+  std::vector<common::IpPrefix> aggregator_;
   std::map<common::IpPrefix, common::Decision> enforced_;  // what the backend was told to enforce
   std::vector<common::Decision> failed_bans_;
   std::vector<common::IpPrefix> failed_unbans_;

@@ -8,6 +8,7 @@
 
 #include "common/aggregator_client.hpp"
 #include "common/logging.hpp"
+#include "common/own_addresses.hpp"
 #include "common/poll.hpp"
 #include "common/socket_factory.hpp"
 #include "common/spool.hpp"
@@ -33,13 +34,24 @@ constexpr std::size_t kMaxBatch = 100'000;  // decisions handed to the backend i
 constexpr milliseconds kBackoffMin{200};
 constexpr milliseconds kBackoffMax{10'000};
 
+// Where this host reaches the aggregator: never enforced, or the ban would cut the link.
+std::vector<common::IpPrefix> aggregator_addresses(const common::HostConfig& config) {
+  std::vector<common::IpPrefix> addresses;
+  for (const auto* endpoint : {&config.aggregator, &config.broadcast}) {
+    auto found = common::endpoint_addresses(*endpoint);
+    if (found.empty()) spdlog::warn("aggregator_address_unknown endpoint={}; its address is not protected", *endpoint);
+    addresses.insert(addresses.end(), found.begin(), found.end());
+  }
+  return addresses;
+}
+
 class Follower {
  public:
   Follower(const common::HostConfig& config, const std::atomic<bool>& stop)
       : config_(config),
         stop_(stop),
         sockets_(context_, config.security),
-        enforcer_(make_backend(config.enforce), config.enforce.allowlist),
+        enforcer_(make_backend(config.enforce), config.enforce.allowlist, aggregator_addresses(config)),
         spool_(config.spool_dir, config.spool_max_bytes) {}
 
   void run() {

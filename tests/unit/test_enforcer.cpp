@@ -81,8 +81,8 @@ struct Subject {
   std::shared_ptr<BackendScript> script = std::make_shared<BackendScript>();
   Enforcer enforcer;
 
-  explicit Subject(std::vector<IpPrefix> allowlist = {})
-      : enforcer(std::make_unique<RecordingBackend>(script), std::move(allowlist)) {}
+  explicit Subject(std::vector<IpPrefix> allowlist = {}, std::vector<IpPrefix> aggregator = {})
+      : enforcer(std::make_unique<RecordingBackend>(script), std::move(allowlist), std::move(aggregator)) {}
 
   std::vector<IpPrefix> enforced_prefixes() const {
     std::vector<IpPrefix> all;
@@ -175,6 +175,20 @@ TEST(Enforcer, HostAllowlistIsHonoured) {
 
   s.enforcer.apply(ban_decision("203.0.114.5", 4), kNow);
   EXPECT_EQ(s.script->banned(), Prefixes{p("203.0.114.5")});
+}
+
+// A ban of the aggregator's address or of loopback would cut this host off from the fleet.
+TEST(Enforcer, NeverEnforcesTheAggregatorsAddressOrLoopback) {
+  Subject s({}, {p("198.51.100.10")});
+  s.enforcer.apply(ban_decision("198.51.100.10", 1), kNow);
+  s.enforcer.apply(ban_decision("198.51.100.0/24", 2), kNow);
+  s.enforcer.apply(ban_decision("127.0.0.1", 3), kNow);
+  s.enforcer.apply(ban_decision("::1", 4), kNow);
+  s.enforcer.apply(ban_decision("::ffff:127.0.0.2", 5), kNow);
+  EXPECT_TRUE(s.script->ban_calls.empty());
+  s.enforcer.reconcile({ban_decision("198.51.100.10", 6), ban_decision("127.0.0.0/8", 7), ban_decision("192.0.2.4", 8)},
+                       kNow);
+  EXPECT_EQ(s.script->banned(), Prefixes{p("192.0.2.4")});
 }
 
 // --- reconcile ----------------------------------------------------------------------------------

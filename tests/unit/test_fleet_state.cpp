@@ -863,6 +863,102 @@ TEST(FleetState, PromotionAddsUpTheMembersTotals) {
   EXPECT_EQ(d.reporter_count, 101u);
 }
 
+// --- the fleet's own links ---------------------------------------------------------------------
+
+TEST(FleetState, LoopbackIsNeverBanned) {
+  FleetState state(policy(1));
+  for (const char* ip : {"127.0.0.1", "127.255.0.9", "127.0.0.0/24", "::1", "::ffff:127.0.0.1", "120.0.0.0/5"}) {
+    Policy wide = policy(1);
+    wide.min_prefix_v4 = 0;
+    state.set_policy(wide);
+    auto r = state.apply(ban("web-01", ip, T, 600), at(T));
+    ASSERT_TRUE(r.refused) << ip;
+    EXPECT_EQ(r.refused_because, RejectReason::own_link) << ip;
+    EXPECT_NE(r.refused->find("loopback"), std::string::npos) << *r.refused;
+    auto by_operator = state.apply(operator_event(EventKind::ban, ip, T, 600), at(T));
+    EXPECT_EQ(by_operator.refused_because, RejectReason::own_link) << ip;
+  }
+  EXPECT_EQ(state.active_count(), 0u);
+}
+
+TEST(FleetState, TheAggregatorsAndTheMembersAddressesAreNeverBanned) {
+  FleetState state(promoting(2));
+  state.set_own_addresses({p("198.51.100.10"), p("2001:db8::10")});
+  state.note_member_address(p("192.0.2.50"));
+  for (const char* ip :
+       {"198.51.100.10", "198.51.100.0/24", "2001:db8::10", "2001:db8::/64", "192.0.2.50", "192.0.2.0/25"}) {
+    auto r = state.apply(operator_event(EventKind::ban, ip, T, 600), at(T));
+    ASSERT_TRUE(r.refused) << ip;
+    EXPECT_EQ(r.refused_because, RejectReason::own_link) << ip;
+  }
+  // Next to them is fine, but a promotion never grows over them.
+  EXPECT_TRUE(state.apply(ban("web-01", "192.0.2.51", T, 600), at(T)).change);
+  EXPECT_TRUE(state.apply(ban("web-01", "192.0.2.52", T, 600), at(T)).change);
+  EXPECT_FALSE(state.find(p("192.0.2.0/24")));
+  EXPECT_EQ(state.active_count(), 2u);
+}
+
+TEST(FleetState, MemberAddressesAreBoundedOldestForgottenFirst) {
+  FleetState state(policy(1));
+  for (std::size_t i = 0; i <= FleetState::kMaxMemberAddresses; ++i) {
+    state.note_member_address(p("100.64." + std::to_string(i / 256) + "." + std::to_string(i % 256)));
+  }
+  EXPECT_FALSE(state.apply(ban("web-01", "100.64.0.0", T, 600), at(T)).refused);  // the first, forgotten
+  EXPECT_TRUE(state.apply(ban("web-01", "100.64.0.1", T, 600), at(T)).refused);
+}
+
+// --- the policy only stops bans -------------------------------------------------------------------
+
+TEST(FleetState, UnbansPassTheAllowlistAndTheMinimumPrefix) {
+  Policy strict = policy(1);
+  FleetState state(strict);
+  ASSERT_TRUE(state.apply(ban("web-01", "10.1.2.3", T, 600), at(T)).change);
+  ASSERT_TRUE(state.apply(ban("web-01", "10.9.0.0/16", T, 600), at(T)).change);
+  strict.allowlist = {p("10.0.0.0/8")};
+  strict.min_prefix_v4 = 24;
+  state.set_policy(strict);
+  // A host's own early unban and an operator's unban both still end the bans.
+  auto host = state.apply(unban("web-01", "10.1.2.3", T, 600, T + 10), at(T + 10));
+  EXPECT_FALSE(host.refused) << *host.refused;
+  ASSERT_TRUE(host.change);
+  EXPECT_FALSE(host.change->active);
+  auto by_operator = state.apply(operator_event(EventKind::unban, "10.9.0.0/16", T + 10, 0), at(T + 10));
+  EXPECT_FALSE(by_operator.refused) << *by_operator.refused;
+  ASSERT_TRUE(by_operator.change);
+  EXPECT_FALSE(by_operator.change->active);
+  EXPECT_EQ(state.active_count(), 0u);
+}
+
+TEST(FleetState, WideningThePolicyEndsTheBansItNowCovers) {
+  Policy wide = promoting(2);
+  FleetState state(wide);
+  state.apply(ban("web-01", "10.1.2.3", T, 600), at(T));
+  state.apply(ban("web-01", "2001:db8::/40", T, 600), at(T));  // under a raised min_prefix_v6
+  state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));      // stays
+  state.apply(ban("web-01", "198.51.100.7", T, 600), at(T));   // one of a promotion group
+  forget_changes(state);
+  EXPECT_TRUE(state.end_disallowed().empty());  // nothing changed yet
+
+  wide.allowlist = {p("10.0.0.0/8"), p("198.51.100.0/24")};
+  wide.min_prefix_v6 = 48;
+  state.set_policy(wide);
+  std::vector<Decision> ended = state.end_disallowed();
+  ASSERT_EQ(ended.size(), 3u);
+  std::vector<std::string> ips;
+  std::uint64_t last_sequence = 4;
+  for (const auto& d : ended) {
+    EXPECT_FALSE(d.active);
+    EXPECT_GT(d.sequence, last_sequence);  // numbered like any change, in order
+    last_sequence = d.sequence;
+    ips.push_back(d.prefix.to_string());
+  }
+  EXPECT_EQ(sorted(ips), (std::vector<std::string>{"10.1.2.3", "198.51.100.7", "2001:db8::/40"}));
+  EXPECT_EQ(state.active_count(), 1u);
+  EXPECT_TRUE(state.has_changes());  // to be committed
+  EXPECT_TRUE(state.end_disallowed().empty());
+  EXPECT_TRUE(state.expire(at(T + 600)).size() == 1u);  // only 192.0.2.7 was left to expire
+}
+
 // --- what must be written to disk ----------------------------------------------------------------
 
 std::vector<IpPrefix> changed(FleetState& state) {
