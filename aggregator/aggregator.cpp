@@ -173,7 +173,7 @@ class Service {
     state_.resume_sequence(stored.sequence);
     // The policy may have changed while the aggregator was down (or this is a reload after a
     // failed commit): what it covers now ends with the next batch.
-    policy_ended_ = state_.end_disallowed();
+    policy_ended_ = state_.end_disallowed(common::now_seconds());
     incarnation_ = stored.incarnation;
     seen_.clear();
     seen_.reserve(stored.seen_events.size());
@@ -219,7 +219,7 @@ class Service {
       find_own_addresses();  // the interfaces may have changed too
       state_.set_own_addresses(own_addresses_);
       state_.set_policy(fresh.policy);
-      for (auto& ended : state_.end_disallowed()) policy_ended_.push_back(std::move(ended));
+      for (auto& ended : state_.end_disallowed(common::now_seconds())) policy_ended_.push_back(std::move(ended));
       limiter_.set_rate(fresh.policy.max_events_per_second);
       config_.policy = fresh.policy;
       spdlog::info("policy reloaded");

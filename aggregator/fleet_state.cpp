@@ -116,7 +116,8 @@ ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
   }
 }
 
-std::vector<Decision> FleetState::end_disallowed() {
+std::vector<Decision> FleetState::end_disallowed(UnixSeconds now) {
+  now_ = now;
   std::vector<Decision> ended;
   for (RecordIndex index = 0; index < records_.end(); ++index) {
     if (!records_.in_use(index) || !records_.active(index)) continue;

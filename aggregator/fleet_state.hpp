@@ -101,8 +101,9 @@ class FleetState {
   void resume_sequence(std::uint64_t sequence) { sequence_ = std::max(sequence_, sequence); }
   void set_policy(Policy policy) { policy_ = std::move(policy); }
   // Ends every active ban the policy would refuse now (a widened allowlist, a raised minimum
-  // prefix), as unbans to commit and broadcast like any change. After set_policy() and restore.
-  std::vector<common::Decision> end_disallowed();
+  // prefix), as unbans to commit and broadcast like any change, changed at `now`. After set_policy()
+  // and restore.
+  std::vector<common::Decision> end_disallowed(common::UnixSeconds now);
 
   // The fleet's own links, never banned whatever the policy (a ban covering one is refused):
   // loopback always, the aggregator's own addresses as given here, and the addresses fleet members

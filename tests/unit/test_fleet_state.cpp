@@ -937,12 +937,12 @@ TEST(FleetState, WideningThePolicyEndsTheBansItNowCovers) {
   state.apply(ban("web-01", "192.0.2.7", T, 600), at(T));      // stays
   state.apply(ban("web-01", "198.51.100.7", T, 600), at(T));   // one of a promotion group
   forget_changes(state);
-  EXPECT_TRUE(state.end_disallowed().empty());  // nothing changed yet
+  EXPECT_TRUE(state.end_disallowed(at(T + 1)).empty());  // nothing changed yet
 
   wide.allowlist = {p("10.0.0.0/8"), p("198.51.100.0/24")};
   wide.min_prefix_v6 = 48;
   state.set_policy(wide);
-  std::vector<Decision> ended = state.end_disallowed();
+  std::vector<Decision> ended = state.end_disallowed(at(T + 1));
   ASSERT_EQ(ended.size(), 3u);
   std::vector<std::string> ips;
   std::uint64_t last_sequence = 4;
@@ -955,7 +955,7 @@ TEST(FleetState, WideningThePolicyEndsTheBansItNowCovers) {
   EXPECT_EQ(sorted(ips), (std::vector<std::string>{"10.1.2.3", "198.51.100.7", "2001:db8::/40"}));
   EXPECT_EQ(state.active_count(), 1u);
   EXPECT_TRUE(state.has_changes());  // to be committed
-  EXPECT_TRUE(state.end_disallowed().empty());
+  EXPECT_TRUE(state.end_disallowed(at(T + 1)).empty());
   EXPECT_TRUE(state.expire(at(T + 600)).size() == 1u);  // only 192.0.2.7 was left to expire
 }
 
