@@ -19,7 +19,8 @@ std::pair<std::filesystem::path, std::filesystem::path> write_keypair(const std:
 
 // Both throw UsageError naming the file when it is missing or does not hold one Z85 key.
 std::string read_public_key(const std::filesystem::path& file);
-// Also refuses, as ssh does, a secret key file that group or others can read.
+// Also refuses, as ssh does, a secret key file that group or others can read, one owned by
+// another user than the running one or root, and a symbolic link.
 KeyPair read_secret_key(const std::filesystem::path& file);
 
 }  // namespace fleetban::common
