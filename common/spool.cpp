@@ -1,12 +1,17 @@
 #include "common/spool.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <cstring>
 
 #include "common/atomic_file.hpp"
 #include "common/codec.hpp"
 #include "common/errors.hpp"
+#include "common/unique_fd.hpp"
 
 namespace fleetban::common {
 
@@ -18,7 +23,8 @@ constexpr std::string_view kUnreachableMarker = ".aggregator-unreachable";
 
 bool is_spool_file(const std::filesystem::directory_entry& entry) {
   const auto name = entry.path().filename().string();
-  return entry.is_regular_file() && !name.starts_with(".") && name.ends_with(kSuffix);
+  // A symlink counts, so that read() moves it aside (and says so) without following it.
+  return (entry.is_symlink() || entry.is_regular_file()) && !name.starts_with(".") && name.ends_with(kSuffix);
 }
 
 }  // namespace
@@ -58,23 +64,26 @@ std::vector<std::filesystem::path> Spool::list() const {
 Spool::ReadResult Spool::read(const std::filesystem::path& file) const {
   std::string reason;
   std::error_code ec;
-  auto size = std::filesystem::file_size(file, ec);
-  if (ec == std::errc::no_such_file_or_directory) return {};
-  if (ec) {
-    reason = "cannot stat: " + ec.message();
-  } else if (size > kMaxSpoolFileBytes) {
+  // O_NOFOLLOW and fstat of the opened file: a symlink planted in the spool is never followed (its
+  // target is neither read nor, later, removed), and nothing can swap the file after the checks.
+  // O_NONBLOCK keeps a planted FIFO from blocking the open.
+  UniqueFd fd(open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  struct stat st {};
+  if (!fd && errno == ENOENT) return {};
+  if (!fd && errno == ELOOP) {
+    reason = "a symbolic link, not a spooled event (not followed)";
+  } else if (!fd || fstat(fd.get(), &st) != 0) {
+    reason = std::string("cannot open: ") + std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    reason = "not a regular file";
+  } else if (static_cast<std::uintmax_t>(st.st_size) > kMaxSpoolFileBytes) {
     reason = "too large to be an event";
+  } else if (auto bytes = read_all(fd.get(), kMaxSpoolFileBytes); !bytes) {
+    reason = std::string("cannot read: ") + std::strerror(errno);
   } else {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    if (!in) {
-      reason = "cannot read";
-    } else {
-      auto event = decode_event(buffer.str());
-      if (event) return {.event = std::move(*event), .error = {}};
-      reason = "not a valid event: " + event.error();
-    }
+    auto event = decode_event(*bytes);
+    if (event) return {.event = std::move(*event), .error = {}};
+    reason = "not a valid event: " + event.error();
   }
   auto moved = set_aside(file, reason);
   return {.event = std::nullopt,
@@ -108,9 +117,14 @@ void Spool::remove(const std::filesystem::path& file) const {
 void Spool::mark_unreachable() const {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  // The marker's mtime is the time of the last failure; its content does not matter.
-  std::FILE* f = std::fopen((dir_ / kUnreachableMarker).c_str(), "w");
-  if (f != nullptr) std::fclose(f);
+  // The marker's mtime is the time of the last failure; its content does not matter. O_NOFOLLOW:
+  // a symlink planted in its place is removed (unlink does not follow), never its target touched.
+  std::filesystem::path marker = dir_ / kUnreachableMarker;
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  UniqueFd fd(open(marker.c_str(), kFlags, 0600));
+  if (!fd && errno == ELOOP && unlink(marker.c_str()) == 0) fd = UniqueFd(open(marker.c_str(), kFlags, 0600));
+  struct stat st {};
+  if (fd && fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) futimens(fd.get(), nullptr);
 }
 
 void Spool::mark_reachable() const {
@@ -119,11 +133,14 @@ void Spool::mark_reachable() const {
 }
 
 bool Spool::recently_unreachable(std::chrono::seconds window) const {
-  std::error_code ec;
-  auto modified = std::filesystem::last_write_time(dir_ / kUnreachableMarker, ec);
-  if (ec) return false;
-  auto age = std::filesystem::file_time_type::clock::now() - modified;
-  return age >= std::filesystem::file_time_type::duration::zero() && age < window && !empty();
+  // Only a regular file counts as the marker: a symlink is not followed to borrow another file's mtime.
+  UniqueFd fd(open((dir_ / kUnreachableMarker).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  struct stat st {};
+  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  auto modified = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  auto age = std::chrono::system_clock::now() - modified;
+  return age >= std::chrono::system_clock::duration::zero() && age < window && !empty();
 }
 
 bool Spool::has_room_for(std::size_t bytes) const {
@@ -155,7 +172,7 @@ std::uint64_t Spool::size_bytes() const {
   std::uint64_t total = 0;
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    if (is_spool_file(*it)) total += it->file_size(ec);
+    if (is_spool_file(*it) && !it->is_symlink()) total += it->file_size(ec);
   }
   return total;
 }

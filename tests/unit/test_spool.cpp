@@ -307,4 +307,73 @@ TEST(Spool, EmptyMeansNoEventsWaiting) {
   EXPECT_TRUE(spool.empty());
 }
 
+// A file outside the spool that a planted symlink points at, holding a valid encoded event.
+struct OutsideTarget {
+  fs::path file;
+  std::string content;
+};
+
+OutsideTarget outside_event_file(const TempDir& dir) {
+  fs::create_directories(dir / "elsewhere");
+  OutsideTarget target{dir / "elsewhere" / "secret", encode_event(event_created_at(kMs))};
+  dir.write("elsewhere/secret", target.content);
+  fs::last_write_time(target.file, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  return target;
+}
+
+TEST(Spool, SymlinkPlantedAsASpoolFileIsNeverFollowed) {
+  TempDir dir;
+  Spool spool(dir / "spool", 0);
+  OutsideTarget target = outside_event_file(dir);
+  fs::create_directories(dir / "spool");
+  fs::path link = dir / "spool" / "0000000000000001-planted.event";
+  fs::create_symlink(target.file, link);
+
+  ASSERT_EQ(spool.list(), std::vector<fs::path>{link});  // listed, so that it is moved aside
+  auto result = spool.read(link);
+  EXPECT_FALSE(result.event) << "the symlink's target was read as an event";
+  EXPECT_NE(result.error.find("symbolic link"), std::string::npos) << result.error;
+  EXPECT_TRUE(fs::is_symlink(dir / "spool" / "bad" / link.filename()));
+  EXPECT_EQ(fleetban::testing::read_text(target.file), target.content);
+  EXPECT_TRUE(spool.list().empty());
+}
+
+TEST(Spool, PutOverAPlantedSymlinkReplacesTheLinkNotItsTarget) {
+  TempDir dir;
+  Spool spool(dir / "spool", 0);
+  OutsideTarget target = outside_event_file(dir);
+  Event event = event_created_at(kMs + 1);
+  auto first = spool.put(event);
+  ASSERT_TRUE(first) << first.error();
+  fs::remove(*first);
+  fs::create_symlink(target.file, *first);
+  auto second = spool.put(event);
+  ASSERT_TRUE(second) << second.error();
+  EXPECT_FALSE(fs::is_symlink(*second));
+  EXPECT_EQ(fleetban::testing::read_text(target.file), target.content);
+}
+
+TEST(Spool, SymlinkPlantedAsTheUnreachableMarkerIsNeverFollowed) {
+  TempDir dir;
+  Spool spool(dir.path() / "spool", 0);
+  ASSERT_TRUE(spool.put(event_created_at(kMs)));
+  OutsideTarget target = outside_event_file(dir);
+  auto target_mtime = fs::last_write_time(target.file);
+  fs::path marker = dir / "spool" / ".aggregator-unreachable";
+
+  // A fresh target must not make the spool look recently unreachable through the link.
+  fs::create_symlink(target.file, marker);
+  fs::last_write_time(target.file, fs::file_time_type::clock::now());
+  EXPECT_FALSE(spool.recently_unreachable(std::chrono::seconds(3600)));
+  fs::last_write_time(target.file, target_mtime);
+
+  // Marking replaces the link with a marker of its own; the target is neither written nor touched.
+  spool.mark_unreachable();
+  EXPECT_FALSE(fs::is_symlink(marker));
+  EXPECT_TRUE(fs::is_regular_file(marker));
+  EXPECT_EQ(fleetban::testing::read_text(target.file), target.content);
+  EXPECT_EQ(fs::last_write_time(target.file), target_mtime);
+  EXPECT_TRUE(spool.recently_unreachable(std::chrono::seconds(3600)));
+}
+
 }  // namespace
