@@ -1,5 +1,9 @@
 #include "aggregator/store.hpp"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
@@ -9,6 +13,7 @@
 
 #include "common/codec.hpp"
 #include "common/errors.hpp"
+#include "common/unique_fd.hpp"
 #include "fleetban.pb.h"
 
 namespace fleetban::aggregator {
@@ -91,6 +96,26 @@ std::string random_incarnation() {
   return id;
 }
 
+// The database holds every reporter's name and the fleet's whole history: it is created 0600 before
+// SQLite opens it, whatever the umask, and SQLite gives its -wal and -shm files the same mode. An
+// existing file (or -wal/-shm) that others can read loses those bits, with a warning; group bits an
+// operator chose (0640 for a backup group) are kept. A file that cannot be opened here is left for
+// SQLite to report.
+void restrict_database_mode(const std::filesystem::path& file) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string path = file.string() + suffix;
+    int flags = O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (*suffix == '\0' ? O_CREAT : 0);
+    common::UniqueFd fd(open(path.c_str(), flags, 0600));
+    struct stat st {};
+    if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & S_IRWXO) == 0) continue;
+    mode_t tightened = st.st_mode & 0770;
+    if (fchmod(fd.get(), tightened) == 0) {
+      spdlog::warn("database_mode_tightened file=\"{}\" was={:04o} now={:04o} reason=\"others could read it\"", path,
+                   st.st_mode & 07777, tightened);
+    }
+  }
+}
+
 }  // namespace
 
 // SQLite's automatic checkpoint runs inside the COMMIT that crosses wal_autocheckpoint pages: on
@@ -157,6 +182,7 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
   }
+  restrict_database_mode(file);
   if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";

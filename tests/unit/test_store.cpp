@@ -3,6 +3,7 @@
 #include "aggregator/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <memory>
@@ -364,6 +365,53 @@ TEST(Store, CommitWithoutBeginIsARuntimeError) {
   Store store(dir / "state.db");
   load(store);
   EXPECT_THROW(store.commit(), RuntimeError);
+}
+
+// Restores the process umask when the test ends.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : previous_(umask(mask)) {}
+  ~ScopedUmask() { umask(previous_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t previous_;
+};
+
+mode_t mode_of(const std::filesystem::path& file) {
+  struct stat st {};
+  EXPECT_EQ(stat(file.c_str(), &st), 0) << file;
+  return st.st_mode & 07777;
+}
+
+TEST(Store, DatabaseWalAndShmAreNotReadableByOthersWhateverTheUmask) {
+  ScopedUmask loose(022);
+  TempDir dir;
+  auto file = dir / "state.db";
+  Store store(file);
+  load(store);
+  store.begin();
+  store.put(active_record());
+  store.commit();  // WAL mode: the -wal and -shm files exist from here
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::path path = file.string() + suffix;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    EXPECT_EQ(mode_of(path) & 0077, 0u) << path << " has mode " << std::oct << mode_of(path);
+  }
+}
+
+TEST(Store, ExistingWorldReadableDatabaseLosesOnlyTheOthersBits) {
+  TempDir dir;
+  auto file = dir / "state.db";
+  {
+    Store store(file);
+    load(store);
+  }
+  std::filesystem::permissions(file, static_cast<std::filesystem::perms>(0644));
+  Store store(file);
+  load(store);
+  EXPECT_EQ(mode_of(file), 0640u);
 }
 
 }  // namespace
