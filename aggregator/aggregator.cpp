@@ -118,7 +118,7 @@ class Service {
     find_own_addresses();
     load();
     monitor_broadcast();
-    if (!config.http.empty()) http_ = std::make_unique<HttpServer>(config.http, view_, metrics_);
+    if (!config.http.empty()) http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file);
   }
 
   void run() {

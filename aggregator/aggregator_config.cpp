@@ -17,6 +17,8 @@ constexpr std::array kAggregatorKeys{
     ConfigKey{"ingest", ValueType::string, "tcp://0.0.0.0:7780", "events, acks and snapshot requests"},
     ConfigKey{"broadcast", ValueType::string, "tcp://0.0.0.0:7781", "fleet decisions and heartbeats"},
     ConfigKey{"http", ValueType::string, "127.0.0.1:7782", "dashboard, JSON API, /metrics; empty turns it off"},
+    ConfigKey{"http_auth_file", ValueType::string, "",
+              "htpasswd-style file (bcrypt/sha512-crypt): HTTP Basic auth on everything but /healthz"},
     ConfigKey{"state", ValueType::string, "/var/lib/fleetban/state.db", "the SQLite database"},
     ConfigKey{"server_key", ValueType::string, "/etc/fleetban/keys/aggregator.key", "the aggregator's secret key"},
     ConfigKey{"authorized_dir", ValueType::string, "/etc/fleetban/authorized",
@@ -64,6 +66,7 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
   c.ingest = v.string("ingest");
   c.broadcast = v.string("broadcast");
   c.http = v.string("http");
+  c.http_auth_file = v.string("http_auth_file");
   c.state = v.string("state");
   if (c.state.empty()) throw UsageError(v.origin("state") + ": must name a database file");
   c.security.insecure = v.boolean("insecure");

@@ -37,6 +37,7 @@ struct AggregatorConfig {
   std::string ingest;
   std::string broadcast;
   std::string http;
+  std::filesystem::path http_auth_file;  // empty: no passwords, Host must be an IP literal or localhost
   std::filesystem::path state;
   common::ServerSecurity security;
   Policy policy;

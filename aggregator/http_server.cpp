@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "aggregator/dashboard.hpp"
+#include "aggregator/http_access.hpp"
 #include "common/bans_json.hpp"
 #include "common/errors.hpp"
 #include "common/ip_prefix.hpp"
@@ -104,6 +105,14 @@ void method_not_allowed(const httplib::Request&, httplib::Response& res) {
   res.set_content("method not allowed: this server is read-only\n", kText);
 }
 
+// Answers `status` with a short text and closes the connection: a refused request's body is not
+// read, so the connection cannot be kept in step.
+void refuse(httplib::Response& res, int status, const char* text) {
+  res.status = status;
+  res.set_header("Connection", "close");
+  res.set_content(text, kText);
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -118,13 +127,16 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics)
+HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
+                       const std::filesystem::path& auth_file)
     : impl_(std::make_unique<Impl>()) {
   auto listen = parse_listen_address(address);
   if (!listen) {
     throw common::UsageError("http = \"" + address +
                              "\": expected HOST:PORT or [IPV6]:PORT with a port from 1 to 65535, or \"\" for none");
   }
+  std::shared_ptr<const HttpCredentials> credentials;
+  if (!auth_file.empty()) credentials = std::make_shared<HttpCredentials>(HttpCredentials::load(auth_file));
   httplib::Server& server = impl_->server;
 
   server.Get("/", [&view](const httplib::Request& req, httplib::Response& res) {
@@ -144,7 +156,18 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   server.Delete(".*", method_not_allowed);
   server.Options(".*", method_not_allowed);
   // The methods httplib has no handlers for (CONNECT, TRACE, ...), which carry no body.
-  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  server.set_pre_routing_handler([credentials](const httplib::Request& req, httplib::Response& res) {
+    if (!credentials) {
+      // No password: only a Host a web page cannot rebind to this machine (DNS rebinding).
+      if (!host_is_literal_or_localhost(req.get_header_value("Host"))) {
+        refuse(res, 421, "misdirected request: use an IP address or localhost in the URL, or set http_auth_file\n");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    } else if (req.path != "/healthz" && !credentials->allows(req.get_header_value("Authorization"))) {
+      refuse(res, 401, "authentication required\n");
+      res.set_header("WWW-Authenticate", R"(Basic realm="fleetban", charset="UTF-8")");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     static const std::array kRouted{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     if (std::find(kRouted.begin(), kRouted.end(), req.method) != kRouted.end()) {
       return httplib::Server::HandlerResponse::Unhandled;

@@ -1,8 +1,11 @@
 #pragma once
 // The aggregator's read-only HTTP server (cpp-httplib) on `http`: GET / (the dashboard),
 // GET /api/v1/bans (also ?ip= ?reporter= ?jail=), GET /metrics, GET /healthz. No request
-// changes fleet state. It runs on its own thread and reads only StateView and Metrics.
+// changes fleet state. It runs on its own thread and reads only StateView and Metrics. Without an
+// auth file it answers only requests whose Host is an IP literal or localhost (421 otherwise);
+// with one, every request but /healthz needs HTTP Basic auth (http_access.hpp).
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -14,8 +17,10 @@ namespace fleetban::aggregator {
 class HttpServer {
  public:
   // Binds `address` ("127.0.0.1:7782", "[::1]:7782") and starts serving. Throws UsageError for an
-  // address that does not parse, RuntimeError when it cannot bind.
-  HttpServer(const std::string& address, StateView& view, const Metrics& metrics);
+  // address that does not parse or an auth file that is bad (HttpCredentials::load), RuntimeError
+  // when it cannot bind. An empty `auth_file` serves without passwords.
+  HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
+             const std::filesystem::path& auth_file = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -12,8 +12,10 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/errors.hpp"
+#include "temp_dir.hpp"
 
 namespace fleetban::aggregator {
 namespace {
@@ -85,7 +87,8 @@ std::string round_trip(std::uint16_t port, std::string_view request, int family 
 }
 
 std::string get(std::uint16_t port, std::string_view path, int family = AF_INET) {
-  return round_trip(port, "GET " + std::string(path) + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", family);
+  return round_trip(port, "GET " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                    family);
 }
 
 std::string body_of(const std::string& answer) {
@@ -143,7 +146,7 @@ TEST_F(HttpServerTest, ServesHealthzAndRefusesEverythingElse) {
 
   for (std::string_view method : {"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}) {
     std::string answer = round_trip(port, std::string(method) +
-                                              " /api/v1/bans HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+                                              " /api/v1/bans HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                                               "Content-Length: 2\r\n\r\n{}");
     EXPECT_EQ(answer.rfind("HTTP/1.1 405 ", 0), 0u) << method << "\n" << answer;
     EXPECT_NE(answer.find("Allow: GET, HEAD\r\n"), std::string::npos) << answer;
@@ -175,13 +178,13 @@ TEST_F(HttpServerTest, RefusedWriteLeavesAKeepAliveConnectionInStep) {
   };
   // The body comes apart from the head: a server that answered without reading it would take it
   // for the next request.
-  ASSERT_TRUE(say("POST /api/v1/bans HTTP/1.1\r\nHost: test\r\nContent-Length: 15\r\n\r\n"));
+  ASSERT_TRUE(say("POST /api/v1/bans HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 15\r\n\r\n"));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(say("GET /x HTTP/1.1"));
   EXPECT_TRUE(read_until("read-only\n")) << answer;
   EXPECT_EQ(answer.rfind("HTTP/1.1 405 ", 0), 0u) << answer;
   answer.clear();
-  ASSERT_TRUE(say("GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(say("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
   read_until(std::string_view("\0", 1));  // to the end of the connection: no NUL comes
   close(fd);
   EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
@@ -210,6 +213,127 @@ TEST_F(HttpServerTest, DestructorStopsPromptlyAndFreesThePort) {
   // Constructed and destroyed at once, before its thread may even have begun to listen.
   for (int round = 0; round < 20; ++round) {
     HttpServer server(address, view, metrics);
+  }
+}
+
+// A GET of `path` with these extra header lines (each ending in \r\n).
+std::string get_with(std::uint16_t port, std::string_view path, std::string_view headers, int family = AF_INET) {
+  return round_trip(
+      port, "GET " + std::string(path) + " HTTP/1.1\r\n" + std::string(headers) + "Connection: close\r\n\r\n", family);
+}
+
+int status_of(const std::string& answer) {
+  return answer.starts_with("HTTP/1.1 ") && answer.size() >= 12 ? std::stoi(answer.substr(9, 3)) : 0;
+}
+
+TEST_F(HttpServerTest, HostThatIsNotAnIpLiteralOrLocalhostIsMisdirected) {
+  std::uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  HttpServer server("127.0.0.1:" + std::to_string(port), view, metrics);
+  std::string p = std::to_string(port);
+  for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example:" + p, "localhost.evil.example",
+                                                          "127.0.0.1.nip.io:" + p}) {
+    for (std::string_view path : {"/", "/api/v1/bans", "/metrics", "/healthz"}) {
+      std::string answer = get_with(port, path, "Host: " + host + "\r\n");
+      EXPECT_EQ(status_of(answer), 421) << host << path << "\n" << answer;
+    }
+  }
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", "")), 421) << "a request without Host";
+  for (const std::string& host : std::vector<std::string>{"127.0.0.1:" + p, "127.0.0.1", "localhost", "localhost:" + p,
+                                                          "LOCALHOST:" + p, "[::1]:" + p, "[::1]", "192.0.2.7:" + p}) {
+    std::string answer = get_with(port, "/api/v1/bans", "Host: " + host + "\r\n");
+    EXPECT_EQ(status_of(answer), 200) << host << "\n" << answer;
+  }
+}
+
+// Hashes made once with Python's crypt module (libcrypt's crypt(3), as mkpasswd and htpasswd -B
+// use): crypt("battery staple", "$2y$05$..."), crypt("battery staple", "$2b$05$...") and
+// crypt("right horse", mksalt(METHOD_SHA512)).
+constexpr std::string_view kHtpasswd =
+    "# fleetban dashboard users\n"
+    "\n"
+    "ops-y:$2y$05$ABCDEFGHIJKLMNOPQRSTUuKc95hIE.CdSSKhiXXieUyyQFdVSdFW.\n"
+    "ops-b:$2b$05$abcdefghijklmnopqrstuumjewjQVmxxbBHy234HdGTOAqOuVnhhy\n"
+    "ops-6:$6$6ufmSsgniVT98rCj$QyY.7YgNGOBUt/"
+    "LJuKbpw5xSmsmyFXhnLOThiPUuQwAQVBhiDhVp9UIF6btOTdVCsLXHeshrOh3FwcI1tK0UG1\n";
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    std::uint32_t chunk = static_cast<std::uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) chunk |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(in[i + 1])) << 8;
+    if (i + 2 < in.size()) chunk |= static_cast<std::uint8_t>(in[i + 2]);
+    out += kAlphabet[(chunk >> 18) & 63];
+    out += kAlphabet[(chunk >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(chunk >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kAlphabet[chunk & 63] : '=';
+  }
+  return out;
+}
+
+std::string basic(std::string_view user, std::string_view password) {
+  return "Authorization: Basic " + base64(std::string(user) + ":" + std::string(password)) + "\r\n";
+}
+
+TEST_F(HttpServerTest, AuthFileRequiresBasicAuthOnEverythingButHealthz) {
+  fleetban::testing::TempDir dir;
+  auto auth_file = dir.write("htpasswd", kHtpasswd);
+  std::uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  HttpServer server("127.0.0.1:" + std::to_string(port), view, metrics, auth_file);
+  const std::string host = "Host: 127.0.0.1\r\n";
+
+  for (std::string_view path : {"/", "/api/v1/bans", "/metrics", "/nope"}) {
+    std::string answer = get_with(port, path, host);
+    EXPECT_EQ(status_of(answer), 401) << path << "\n" << answer;
+    EXPECT_NE(answer.find("WWW-Authenticate: Basic realm=\"fleetban\""), std::string::npos) << answer;
+  }
+  EXPECT_EQ(status_of(get_with(port, "/healthz", host)), 200);
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + basic("ops-b", "wrong"))), 401);
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + basic("ops-6", "battery staple"))), 401);
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + basic("nobody", "battery staple"))), 401);
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + "Authorization: Basic !!!\r\n")), 401);
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + "Authorization: Bearer x\r\n")), 401);
+
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + basic("ops-y", "battery staple"))), 200);
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", host + basic("ops-b", "battery staple"))), 200);
+  EXPECT_EQ(status_of(get_with(port, "/metrics", host + basic("ops-6", "right horse"))), 200);
+  // With passwords the Host check is not needed: a rebinding page cannot send them.
+  EXPECT_EQ(status_of(get_with(port, "/api/v1/bans", "Host: dashboard.example\r\n" + basic("ops-6", "right horse"))),
+            200);
+}
+
+// The UsageError an HttpServer with this auth file throws, or "" when it starts.
+std::string auth_file_refusal(StateView& view, Metrics& metrics, const std::filesystem::path& file) {
+  try {
+    HttpServer server("127.0.0.1:" + std::to_string(free_port()), view, metrics, file);
+    return "";
+  } catch (const common::UsageError& e) {
+    return e.what();
+  }
+}
+
+TEST_F(HttpServerTest, BadAuthFileIsAUsageErrorNamingFileAndLine) {
+  fleetban::testing::TempDir dir;
+  EXPECT_NE(auth_file_refusal(view, metrics, dir / "missing").find((dir / "missing").string() + ": cannot read"),
+            std::string::npos);
+  struct Case {
+    std::string content;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"# users\nops:$apr1$abc$def\n", "htpasswd:2: "},  // htpasswd's default MD5: not supported
+           {"ops:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n", "htpasswd:1: "},
+           {"ops:plaintext\n", "htpasswd:1: "},
+           {"ops:$6$\n", "htpasswd:1: "},
+           {"\nno colon here\n", "htpasswd:2: expected NAME:HASH"},
+           {std::string(kHtpasswd) + "ops-y:$2y$05$ABCDEFGHIJKLMNOPQRSTUuKc95hIE.CdSSKhiXXieUyyQFdVSdFW.\n",
+            "htpasswd:6: user 'ops-y' appears twice"},
+       }) {
+    auto file = dir.write("htpasswd", c.content);
+    std::string message = auth_file_refusal(view, metrics, file);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << c.content << "\n" << message;
   }
 }
 
