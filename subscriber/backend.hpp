@@ -33,6 +33,14 @@ class Backend {
   // failed; the caller then reconciles with enforced(), unban() and ban().
   virtual bool replace_all(std::span<const common::Decision> /*decisions*/) { return false; }
 
+  // What failed after ban() or unban() returned, for a backend that does its work in the
+  // background (exec); each is returned once. The caller retries those still wanted.
+  struct Failures {
+    std::vector<common::Decision> bans;
+    std::vector<common::IpPrefix> unbans;
+  };
+  virtual Failures take_failures() { return {}; }
+
   // Whether what the backend enforces is still in place as a whole. false when it was removed
   // behind the subscriber's back (a firewall reload's `nft flush ruleset` deleting the table), so
   // that everything must be applied again. Asked every few seconds, so it must be cheap.

@@ -141,6 +141,7 @@ void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeco
 }
 
 void Enforcer::tick(common::UnixSeconds now) {
+  take_late_failures();
   std::vector<IpPrefix> ended;
   for (const auto& [prefix, d] : enforced_) {
     if (expired(d, now)) ended.push_back(prefix);
@@ -166,6 +167,23 @@ void Enforcer::tick(common::UnixSeconds now) {
     auto retry = std::move(failed_unbans_);
     failed_unbans_.clear();
     unban(std::move(retry));
+  }
+}
+
+void Enforcer::take_late_failures() {
+  auto late = backend_->take_failures();
+  for (auto& d : late.bans) {
+    // Retried only while it is still what this host should enforce: a later decision replaces it.
+    auto it = enforced_.find(d.prefix);
+    if (it == enforced_.end() || !same_enforcement(it->second, d)) continue;
+    enforced_.erase(it);
+    failed_bans_.push_back(std::move(d));
+  }
+  for (auto& p : late.unbans) {
+    if (enforced_.contains(p) || std::find(failed_unbans_.begin(), failed_unbans_.end(), p) != failed_unbans_.end()) {
+      continue;
+    }
+    failed_unbans_.push_back(p);
   }
 }
 

@@ -44,6 +44,8 @@ class Enforcer {
   const char* not_enforced(const common::IpPrefix& prefix) const;
   void ban(std::vector<common::Decision> decisions);
   void unban(std::vector<common::IpPrefix> prefixes);
+  // What a background backend (exec) failed to do since: retried like an immediate failure.
+  void take_late_failures();
 
   std::unique_ptr<Backend> backend_;
   std::vector<common::IpPrefix> allowlist_;

@@ -3,14 +3,13 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace fleetban::subscriber {
 
-namespace {
-constexpr auto kCommandTimeout = std::chrono::seconds(30);
-}
-
-ExecBackend::ExecBackend(common::CommandTemplate ban_command, common::CommandTemplate unban_command)
-    : ban_command_(std::move(ban_command)), unban_command_(std::move(unban_command)) {}
+ExecBackend::ExecBackend(common::CommandTemplate ban_command, common::CommandTemplate unban_command,
+                         HookRunner::Options options)
+    : ban_command_(std::move(ban_command)), unban_command_(std::move(unban_command)), runner_(options) {}
 
 common::Tags ExecBackend::tags_for(const common::Decision& d, common::UnixSeconds now) {
   std::string bantime = "-1";
@@ -26,30 +25,54 @@ common::Tags ExecBackend::tags_for(const common::Decision& d, common::UnixSecond
           {"jails", fmt::format("{}", fmt::join(d.jails, ","))}};
 }
 
-bool ExecBackend::run(const std::vector<std::string>& argv) {
-  auto result = common::run_command(argv, kCommandTimeout);
+bool ExecBackend::succeeded(const std::vector<std::string>& argv, const common::CommandResult& result) {
   if (result.exit_code == 0) return true;
   spdlog::error("command_failed command=\"{}\" exit={} timed_out={} error=\"{}\"", fmt::join(argv, " "),
                 result.exit_code, result.timed_out, result.error);
   return false;
 }
 
+void ExecBackend::log_queue_full(std::size_t refused) {
+  if (refused == 0) return;
+  spdlog::warn("hook_queue_full refused={} reason=\"hooks are slower than the decisions arriving\"; retried later",
+               refused);
+}
+
 std::vector<common::Decision> ExecBackend::ban(std::span<const common::Decision> decisions) {
-  std::vector<common::Decision> failed;
+  std::vector<common::Decision> refused;
   auto now = common::now_seconds();
   for (const auto& d : decisions) {
-    if (!run(ban_command_.expand(tags_for(d, now)))) failed.push_back(d);
+    auto argv = ban_command_.expand(tags_for(d, now));
+    auto on_done = [this, d, argv](const common::CommandResult& result) {
+      if (succeeded(argv, result)) return;
+      std::lock_guard lock(failures_mutex_);
+      failures_.bans.push_back(d);
+    };
+    if (!runner_.submit(d.prefix.to_string(), argv, std::move(on_done))) refused.push_back(d);
   }
-  return failed;
+  log_queue_full(refused.size());
+  return refused;
 }
 
 std::vector<common::IpPrefix> ExecBackend::unban(std::span<const common::IpPrefix> prefixes) {
-  std::vector<common::IpPrefix> failed;
+  std::vector<common::IpPrefix> refused;
+  if (unban_command_.empty()) return refused;
   for (const auto& p : prefixes) {
-    if (unban_command_.empty()) continue;
-    if (!run(unban_command_.expand({{"ip", p.to_string()}}))) failed.push_back(p);
+    auto argv = unban_command_.expand({{"ip", p.to_string()}});
+    auto on_done = [this, p, argv](const common::CommandResult& result) {
+      if (succeeded(argv, result)) return;
+      std::lock_guard lock(failures_mutex_);
+      failures_.unbans.push_back(p);
+    };
+    if (!runner_.submit(p.to_string(), argv, std::move(on_done))) refused.push_back(p);
   }
-  return failed;
+  log_queue_full(refused.size());
+  return refused;
+}
+
+Backend::Failures ExecBackend::take_failures() {
+  std::lock_guard lock(failures_mutex_);
+  return std::exchange(failures_, {});
 }
 
 }  // namespace fleetban::subscriber

@@ -2,27 +2,45 @@
 // The `exec` backend: runs `ban_command` once per decision and `unban_command` once per address,
 // with tags replaced inside each word and no shell (common/command.hpp). Tags: <ip>, <bantime>
 // (seconds left, -1 permanent), <expires> (unix seconds, or "never"), <reporters>, <jails>
-// (comma-separated).
+// (comma-separated). The commands run in the background (hook_runner.hpp): ban() and unban() only
+// queue them, so a flood of decisions or a hanging hook never holds up the follow loop; what fails
+// later comes back from take_failures().
+
+#include <mutex>
 
 #include "common/command.hpp"
 #include "subscriber/backend.hpp"
+#include "subscriber/hook_runner.hpp"
 
 namespace fleetban::subscriber {
 
 class ExecBackend final : public Backend {
  public:
-  ExecBackend(common::CommandTemplate ban_command, common::CommandTemplate unban_command);
+  ExecBackend(common::CommandTemplate ban_command, common::CommandTemplate unban_command,
+              HookRunner::Options options = {});
 
+  // Both return only what could not be queued (the queue is full), for the caller to retry.
   std::vector<common::Decision> ban(std::span<const common::Decision> decisions) override;
   std::vector<common::IpPrefix> unban(std::span<const common::IpPrefix> prefixes) override;
+  Failures take_failures() override;
+
+  // Blocks until every queued command has run.
+  void wait_idle() { runner_.wait_idle(); }
 
   // The tags of one decision, as the commands see them.
   static common::Tags tags_for(const common::Decision& decision, common::UnixSeconds now);
 
  private:
-  bool run(const std::vector<std::string>& argv);
+  // Logs a failed command; true when it succeeded.
+  static bool succeeded(const std::vector<std::string>& argv, const common::CommandResult& result);
+  void log_queue_full(std::size_t refused);
+
   common::CommandTemplate ban_command_;
   common::CommandTemplate unban_command_;
+  std::mutex failures_mutex_;
+  Failures failures_;
+  // Declared last: destroyed first, so that no hook's completion touches a member already gone.
+  HookRunner runner_;
 };
 
 }  // namespace fleetban::subscriber
