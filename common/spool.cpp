@@ -105,7 +105,12 @@ Expected<std::filesystem::path> Spool::set_aside(const std::filesystem::path& fi
     return Failure{e.what()};
   }
   std::filesystem::rename(file, moved, ec);
-  if (ec) return Failure{ec.message()};
+  if (ec) {
+    // Another drain sent and removed it meanwhile (or it cannot be moved): no reason without a file.
+    std::error_code ignored;
+    std::filesystem::remove(why, ignored);
+    return Failure{ec.message()};
+  }
   return moved;
 }
 

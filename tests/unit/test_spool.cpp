@@ -197,6 +197,18 @@ TEST(Spool, RefusedEventIsSetAsideWithItsReason) {
   EXPECT_EQ(spool.list(), std::vector<fs::path>{*second});
 }
 
+// Two drains (the subscriber's and a publish's) can race for one file: the one that loses finds it
+// gone, and must not leave a .reason without its event in bad/ (the reliability test counts bad/).
+TEST(Spool, SettingAsideAFileAnotherDrainRemovedLeavesNothingInBad) {
+  TempDir dir;
+  Spool spool(dir / "spool", 0);
+  auto file = spool.put(event_created_at(kMs));
+  ASSERT_TRUE(file);
+  spool.remove(*file);
+  EXPECT_FALSE(spool.set_aside(*file, "refused"));
+  EXPECT_TRUE(!fs::exists(dir / "spool" / "bad") || fs::is_empty(dir / "spool" / "bad"));
+}
+
 TEST(Spool, UnreadableFileIsMovedAsideWithItsReason) {
   TempDir dir;
   Spool spool(dir.path(), 0);
