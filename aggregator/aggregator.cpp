@@ -146,8 +146,10 @@ class Service {
         auto until = std::chrono::system_clock::time_point(*expiry) - std::chrono::system_clock::now();
         wait = std::min<Clock::duration>(wait, std::max<Clock::duration>(until, Clock::duration::zero()));
       }
-      std::array<zmq::pollitem_t, 2> items{
-          {{ingest_.handle(), 0, ZMQ_POLLIN, 0}, {monitor_.handle(), 0, ZMQ_POLLIN, 0}}};
+      // The view's wake fd: an HTTP reader waiting for a page is answered this turn, not the next poll's end.
+      std::array<zmq::pollitem_t, 3> items{{{ingest_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {monitor_.handle(), 0, ZMQ_POLLIN, 0},
+                                            {nullptr, view_.wake_fd(), ZMQ_POLLIN, 0}}};
       common::poll_for(items.data(), items.size(), std::chrono::duration_cast<std::chrono::milliseconds>(wait));
       if ((items[1].revents & ZMQ_POLLIN) != 0) count_subscribers();
       if (auto failure = sockets_.handshake_failure()) {
@@ -175,6 +177,7 @@ class Service {
     // failed commit): what it covers now ends with the next batch.
     policy_ended_ = state_.end_disallowed(common::now_seconds());
     incarnation_ = stored.incarnation;
+    view_.set_version({incarnation_, state_.sequence()});
     seen_.clear();
     seen_.reserve(stored.seen_events.size());
     for (const auto& id : stored.seen_events) seen_.insert(id);

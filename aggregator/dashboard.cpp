@@ -41,6 +41,7 @@ a{color:var(--link)}
 .reason{white-space:pre-wrap;word-break:break-word}
 .none{color:var(--muted)}
 .n{font-variant-numeric:tabular-nums}
+.pages{display:flex;gap:16px;justify-content:flex-end;margin:12px 0}
 @media (max-width:640px){
 .bans thead{display:none}
 .bans,.bans tbody,.bans tr,.bans th,.bans td{display:block;width:100%}
@@ -270,7 +271,7 @@ std::string expiry_text(const common::Decision& decision, common::UnixSeconds no
 }
 
 std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
-                             common::UnixSeconds now) {
+                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after) {
   std::vector<const common::Decision*> active;
   for (const auto& d : decisions) {
     if (d.active) active.push_back(&d);
@@ -290,12 +291,22 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
   std::string lower_query = lower_ascii(search);
   std::string rows;
   std::size_t shown = 0;
+  std::size_t matching = 0;  // all pages
+  std::size_t before = 0;    // on the pages before this one
+  const common::Decision* last_shown = nullptr;
   for (const auto* d : active) {
     std::string address = d->prefix.to_string();
     if (!search.empty() && !matches(*d, address, lower_query)) continue;
-    append_row(rows, *d, address, now);
-    ++shown;
+    ++matching;
+    if (after && !(*after < d->prefix)) {
+      ++before;
+    } else if (shown < kDashboardPage) {
+      append_row(rows, *d, address, now);
+      ++shown;
+      last_shown = d;
+    }
   }
+  const bool more = before + shown < matching;
 
   const std::string total = std::to_string(active.size());
   std::string out;
@@ -336,6 +347,15 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
   out += "</span> of ";
   out += total;
   out += " shown";
+  if (after || more) {
+    out += " (page: ";
+    out += std::to_string(shown == 0 ? before : before + 1);
+    out += "&ndash;";
+    out += std::to_string(before + shown);
+    out += " of ";
+    out += std::to_string(matching);
+    out += ")";
+  }
   if (!search.empty()) {
     out += " (search: &ldquo;";
     append_escaped(out, search);
@@ -359,7 +379,24 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
   } else {
     out += "<tr class=\"none\" id=\"none-live\" hidden><td colspan=\"6\">No ban matches.</td></tr>\n";
   }
-  out += "</tbody>\n</table>\n</main>\n<script>";
+  out += "</tbody>\n</table>\n";
+  if (after || more) {
+    // Plain links, so that paging works without JavaScript; the search stays with them.
+    std::string q = search.empty() ? std::string() : "q=" + url_encode(search);
+    out += "<nav class=\"pages\" aria-label=\"Pages\">";
+    if (after) {
+      out += "<a id=\"first-page\" href=\"/";
+      if (!q.empty()) append_escaped(out, "?" + q);
+      out += "\">First page</a> ";
+    }
+    if (more && last_shown != nullptr) {
+      out += "<a id=\"next-page\" rel=\"next\" href=\"/?";
+      append_escaped(out, (q.empty() ? "" : q + "&") + "after=" + url_encode(last_shown->prefix.to_string()));
+      out += "\">Next page &rarr;</a>";
+    }
+    out += "</nav>\n";
+  }
+  out += "</main>\n<script>";
   out += kScript;
   out += "</script>\n</body>\n</html>\n";
   return out;

@@ -3,6 +3,7 @@
 // optional inline script, no external resources) rendered on the server, so it works with
 // JavaScript off. A pure function of the decisions, the search query and the clock, to be testable.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,9 +16,12 @@ namespace fleetban::aggregator {
 // The page for the fleet's active decisions (inactive ones are skipped). `query` is the search
 // box's `q`: when not blank, the table keeps only the bans whose address, a reporter or a jail
 // contains it (case-insensitively); the total and the per-host and per-jail counts always cover
-// the whole fleet. Every value is HTML-escaped.
+// the whole fleet. The table holds one page: at most kDashboardPage bans, by address, from the first
+// after `after` (`/?after=IP`), with a link to the next page when more follow, so a page of a large
+// fleet stays small and paging works without JavaScript. Every value is HTML-escaped.
+inline constexpr std::size_t kDashboardPage = 100;
 std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
-                             common::UnixSeconds now);
+                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after = std::nullopt);
 
 // The Content-Security-Policy the page needs: its own inline style and script, forms to itself,
 // nothing else (no fetches, images or frames from anywhere), a second line of defence behind the

@@ -75,6 +75,8 @@ class FleetState {
     }
   }
   std::size_t active_count() const { return active_count_; }
+  // For readers that walk the records themselves (StateView's pages), read-only.
+  const RecordTable& records() const { return records_; }
   // A copy of the record of exactly this prefix, if the fleet has one.
   std::optional<FleetRecord> find(const common::IpPrefix& prefix) const;
   // Calls fn(const FleetRecord&) once for each record changed since the last call (what must be

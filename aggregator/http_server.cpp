@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "aggregator/blocklist.hpp"
 #include "aggregator/dashboard.hpp"
 #include "aggregator/http_access.hpp"
 #include "common/bans_json.hpp"
@@ -71,32 +72,122 @@ void json_error(httplib::Response& res, int status, const std::string& message) 
                   kJson);
 }
 
-// GET /api/v1/bans[?ip=&reporter=&jail=]: INTERFACE.md's document for the bans that pass every filter
-// given (a repeated one must hold for each of its values).
-void serve_bans(StateView& view, const httplib::Request& req, httplib::Response& res) {
+// The filters of GET /api/v1/bans: a decision passes when it passes every one given (a repeated
+// one must hold for each of its values).
+struct BanFilter {
   std::vector<common::IpPrefix> ips;
+  std::vector<std::string> reporters;
+  std::vector<std::string> jails;
+
+  bool passes(const common::Decision& d) const {
+    auto has = [](const std::vector<std::string>& names, const std::string& name) {
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    return std::all_of(ips.begin(), ips.end(), [&](const auto& ip) { return d.prefix.contains(ip); }) &&
+           std::all_of(reporters.begin(), reporters.end(), [&](const auto& r) { return has(d.reporters, r); }) &&
+           std::all_of(jails.begin(), jails.end(), [&](const auto& j) { return has(d.jails, j); });
+  }
+};
+
+constexpr std::size_t kMaxPageLimit = 10'000;
+
+// ?limit=N: a whole number from 1 to kMaxPageLimit; kMaxPageLimit when only `after` is given.
+std::optional<std::size_t> parse_limit(const httplib::Request& req) {
+  if (!req.has_param("limit")) return kMaxPageLimit;
+  std::string text = req.get_param_value("limit");
+  std::size_t limit = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || limit < 1 || limit > kMaxPageLimit) {
+    return std::nullopt;
+  }
+  return limit;
+}
+
+// GET /api/v1/bans?limit=N&after=IP: one page from the loop (StateView::page), in the aggregator's
+// record order; the filters apply within the page, so a filtered page may be short.
+void serve_bans_page(StateView& view, const BanFilter& filter, const httplib::Request& req, httplib::Response& res) {
+  auto limit = parse_limit(req);
+  if (!limit) {
+    return json_error(res, 400,
+                      "limit=\"" + req.get_param_value("limit") + "\" is not a whole number from 1 to " +
+                          std::to_string(kMaxPageLimit));
+  }
+  StateView::PageRequest request{.limit = *limit};
+  if (req.has_param("after")) {
+    std::string value = req.get_param_value("after");
+    request.after = common::IpPrefix::parse(value);
+    if (!request.after) return json_error(res, 400, "after=\"" + value + "\" is not an IPv4 or IPv6 address or prefix");
+  }
+  auto page = view.page(request);
+  if (!page) return json_error(res, 503, "the aggregator's loop did not answer in time; try again");
+  if (page->unknown_after) {
+    return json_error(res, 400,
+                      "after=\"" + request.after->to_string() +
+                          "\" is not in the list (forgotten, or never there): start again without after");
+  }
+  std::erase_if(page->decisions, [&](const common::Decision& d) { return !filter.passes(d); });
+  res.set_content(common::bans_page_json(page->decisions, page->next), kJson);
+}
+
+// GET /api/v1/bans[?ip=&reporter=&jail=][&limit=N&after=IP]: INTERFACE.md's document for the
+// bans that pass every filter given; paged when limit or after is given.
+void serve_bans(StateView& view, const httplib::Request& req, httplib::Response& res) {
+  BanFilter filter;
   for (std::size_t i = 0; i < req.get_param_value_count("ip"); ++i) {
     std::string value = req.get_param_value("ip", i);
     auto ip = common::IpPrefix::parse(value);
     if (!ip) return json_error(res, 400, "ip=\"" + value + "\" is not an IPv4 or IPv6 address or prefix");
-    ips.push_back(*ip);
+    filter.ips.push_back(*ip);
   }
-  auto has = [](const std::vector<std::string>& names, const std::string& name) {
-    return std::find(names.begin(), names.end(), name) != names.end();
-  };
+  for (std::size_t i = 0; i < req.get_param_value_count("reporter"); ++i) {
+    filter.reporters.push_back(req.get_param_value("reporter", i));
+  }
+  for (std::size_t i = 0; i < req.get_param_value_count("jail"); ++i) {
+    filter.jails.push_back(req.get_param_value("jail", i));
+  }
+  if (req.has_param("limit") || req.has_param("after")) return serve_bans_page(view, filter, req, res);
   auto decisions = view.decisions();
   std::vector<common::Decision> chosen;
   for (const auto& d : *decisions) {
-    bool match = std::all_of(ips.begin(), ips.end(), [&](const auto& ip) { return d.prefix.contains(ip); });
-    for (std::size_t i = 0; match && i < req.get_param_value_count("reporter"); ++i) {
-      match = has(d.reporters, req.get_param_value("reporter", i));
-    }
-    for (std::size_t i = 0; match && i < req.get_param_value_count("jail"); ++i) {
-      match = has(d.jails, req.get_param_value("jail", i));
-    }
-    if (match) chosen.push_back(d);
+    if (filter.passes(d)) chosen.push_back(d);
   }
   res.set_content(common::bans_json(chosen), kJson);
+}
+
+// GET /api/v1/blocklist.txt[?family=4|6]: the active banned prefixes, one a line, sent as the loop
+// hands them over (kBlocklistChunk a turn), so neither thread ever holds the whole list. A client
+// whose If-None-Match names the current ETag gets 304 without any walk of the state. The ETag is
+// taken before the first chunk: if the state changes while the list is sent, the list may be newer
+// than its tag, never older, and the next poll fetches it again.
+void serve_blocklist(StateView& view, const httplib::Request& req, httplib::Response& res) {
+  auto choice = parse_family(req.has_param("family") ? std::optional(req.get_param_value("family")) : std::nullopt);
+  if (!choice.valid) {
+    return json_error(res, 400, "family=\"" + req.get_param_value("family") + "\": expected 4 or 6 (or none for both)");
+  }
+  std::string etag = blocklist_etag(view.version(), choice.family);
+  res.set_header("ETag", etag);
+  // Pollers and caches may keep it, but must ask again each time (then cheaply, with If-None-Match).
+  res.set_header("Cache-Control", "no-cache");
+  if (etag_matches(req.get_header_value("If-None-Match"), etag)) {
+    res.status = 304;
+    return;
+  }
+  auto after = std::make_shared<std::optional<common::IpPrefix>>();
+  res.set_chunked_content_provider(kText, [&view, after, family = choice.family](std::size_t, httplib::DataSink& sink) {
+    auto page = view.page({.after = *after, .limit = kBlocklistChunk, .prefixes_only = true, .family = family});
+    // A list cut short must not look whole to a firewall: false drops the connection unfinished.
+    if (!page || page->unknown_after) return false;
+    std::string lines;
+    lines.reserve(page->prefixes.size() * 20);
+    for (const auto& prefix : page->prefixes) {
+      lines += prefix.to_string();
+      lines += '\n';
+    }
+    if (!lines.empty() && !sink.write(lines.data(), lines.size())) return false;
+    *after = page->next;
+    if (!page->next) sink.done();
+    return true;
+  });
 }
 
 void method_not_allowed(const httplib::Request&, httplib::Response& res) {
@@ -140,11 +231,22 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   httplib::Server& server = impl_->server;
 
   server.Get("/", [&view](const httplib::Request& req, httplib::Response& res) {
-    res.set_content(render_dashboard(*view.decisions(), req.get_param_value("q"), common::now_seconds()), kHtml);
+    std::optional<common::IpPrefix> after;
+    if (req.has_param("after")) {
+      after = common::IpPrefix::parse(req.get_param_value("after"));
+      if (!after) {
+        res.status = 400;
+        return res.set_content(
+            "after=\"" + req.get_param_value("after") + "\" is not an IPv4 or IPv6 address or prefix\n", kText);
+      }
+    }
+    res.set_content(render_dashboard(*view.decisions(), req.get_param_value("q"), common::now_seconds(), after), kHtml);
     res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
   });
   server.Get("/api/v1/bans",
              [&view](const httplib::Request& req, httplib::Response& res) { serve_bans(view, req, res); });
+  server.Get("/api/v1/blocklist.txt",
+             [&view](const httplib::Request& req, httplib::Response& res) { serve_blocklist(view, req, res); });
   server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.render_prometheus(), kPrometheus);
   });
@@ -194,7 +296,7 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
     res.set_content("internal error\n", kText);
   });
   server.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
+    if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
   });

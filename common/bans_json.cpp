@@ -38,6 +38,25 @@ void append_names(std::string& out, const std::vector<std::string>& names) {
   out += ']';
 }
 
+void append_ban(std::string& out, const Decision& d) {
+  out += "{\"ip\":";
+  append_string(out, d.prefix.to_string());
+  out += ",\"expires_at\":";
+  out += d.expires_at ? std::to_string(to_unix(*d.expires_at)) : "null";
+  out += ",\"reporters\":";
+  append_names(out, d.reporters);
+  out += ",\"jails\":";
+  append_names(out, d.jails);
+  // The lists hold the first 64 names; the totals count them all (common/decision.hpp).
+  out += ",\"reporter_count\":";
+  out += std::to_string(std::max(d.reporter_count, static_cast<std::uint32_t>(d.reporters.size())));
+  out += ",\"jail_count\":";
+  out += std::to_string(std::max(d.jail_count, static_cast<std::uint32_t>(d.jails.size())));
+  out += ",\"ban_count\":";
+  out += std::to_string(d.ban_count);
+  out += '}';
+}
+
 }  // namespace
 
 // Written by hand rather than through a JSON tree: with a million bans the tree cost seconds and
@@ -53,26 +72,31 @@ std::string bans_json(const std::vector<Decision>& decisions) {
   out.reserve(16 + active.size() * 96);
   out += "{\"bans\":[";
   for (std::size_t i = 0; i < active.size(); ++i) {
-    const Decision& d = *active[i];
     if (i > 0) out += ',';
-    out += "{\"ip\":";
-    append_string(out, d.prefix.to_string());
-    out += ",\"expires_at\":";
-    out += d.expires_at ? std::to_string(to_unix(*d.expires_at)) : "null";
-    out += ",\"reporters\":";
-    append_names(out, d.reporters);
-    out += ",\"jails\":";
-    append_names(out, d.jails);
-    // The lists hold the first 64 names; the totals count them all (common/decision.hpp).
-    out += ",\"reporter_count\":";
-    out += std::to_string(std::max(d.reporter_count, static_cast<std::uint32_t>(d.reporters.size())));
-    out += ",\"jail_count\":";
-    out += std::to_string(std::max(d.jail_count, static_cast<std::uint32_t>(d.jails.size())));
-    out += ",\"ban_count\":";
-    out += std::to_string(d.ban_count);
-    out += '}';
+    append_ban(out, *active[i]);
   }
   out += "]}";
+  return out;
+}
+
+std::string bans_page_json(const std::vector<Decision>& page, const std::optional<IpPrefix>& next) {
+  std::string out;
+  out.reserve(32 + page.size() * 96);
+  out += "{\"bans\":[";
+  bool first = true;
+  for (const auto& d : page) {
+    if (!d.active) continue;
+    if (!first) out += ',';
+    first = false;
+    append_ban(out, d);
+  }
+  out += "],\"next\":";
+  if (next) {
+    append_string(out, next->to_string());
+  } else {
+    out += "null";
+  }
+  out += '}';
   return out;
 }
 

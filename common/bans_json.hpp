@@ -3,6 +3,7 @@
 // {"bans": [{"ip": "192.0.2.7", "expires_at": 1795650000, "reporters": ["web-01"], "jails": ["sshd"],
 //   "reporter_count": 1, "jail_count": 1, "ban_count": 1}]}
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,5 +13,9 @@ namespace fleetban::common {
 
 // Active decisions only, ordered by address.
 std::string bans_json(const std::vector<Decision>& decisions);
+
+// One page of it, GET /api/v1/bans?limit=N&after=IP: the active decisions in the order given,
+// and "next": the address to ask after for the next page, or null at the end.
+std::string bans_page_json(const std::vector<Decision>& page, const std::optional<IpPrefix>& next);
 
 }  // namespace fleetban::common

@@ -1,6 +1,6 @@
 // The aggregator's HTTP server, black box: GET /api/v1/bans against `fleetban list --json` and a
-// subscriber, its filters, /metrics as Prometheus text, /healthz, refused writes, and the
-// dashboard as a real headless Chromium renders it.
+// subscriber, its filters, its pages, the blocklist export, /metrics as Prometheus text, /healthz,
+// refused writes, and the dashboard (and its pages) as a real headless Chromium renders it.
 #include "fleet.hpp"
 
 #include <httplib.h>
@@ -420,6 +420,124 @@ TEST_F(Http, HealthzIsOkAndWritesAreRefused) {
   EXPECT_EQ(get_json("/api/v1/bans"), before) << "a refused request changed the fleet";
 }
 
+// ---------------------------------------------------------------- pages and the blocklist
+
+class Paging : public Http {
+ protected:
+  // Bans 2001:db8::1 to 2001:db8::COUNT (decimal digits, so each its own address) through host,
+  // four publishes at a time, with the per-reporter rate limit lifted for it.
+  ::testing::AssertionResult ban_many(const Host& host, int count) {
+    const std::string command = "seq 1 " + std::to_string(count) + " | xargs -P 4 -I{} " + program("fleetban-publish") +
+                                " ban --ip 2001:db8::{} --jail sshd --bantime 86400 --config " + host.config.string();
+    const auto result = run({"/bin/sh", "-c", command}, std::chrono::seconds(240));
+    if (result.exit_code != 0) return ::testing::AssertionFailure() << describe(result);
+    return ::testing::AssertionSuccess();
+  }
+  void lift_rate_limit() {
+    write_file(fleet.aggregator_config(), read_file(fleet.aggregator_config()) + "max_events_per_second = 1000000\n");
+  }
+};
+
+TEST_F(Paging, WalkingEveryPageGivesEachBanOnceAndEndsWithNextNull) {
+  constexpr int kBans = 2000;
+  lift_rate_limit();
+  const Host& host1 = fleet.add_host("host1");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  ASSERT_TRUE(ban_many(host1, kBans));
+  ASSERT_TRUE(ban(host1, "192.0.2.10", "nginx", "600"));
+  Answer whole_answer;
+  const nlohmann::json whole = get_json("/api/v1/bans", &whole_answer);
+  ASSERT_EQ(whole["bans"].size(), kBans + 1u) << describe_answer(whole_answer).substr(0, 2000);
+
+  std::map<std::string, int> seen;
+  std::string path = "/api/v1/bans?limit=128";
+  int pages = 0;
+  for (;;) {
+    Answer answer;
+    const nlohmann::json page = get_json(path, &answer);
+    ASSERT_EQ(answer.status, 200) << path << "\n" << describe_answer(answer);
+    ASSERT_LE(page["bans"].size(), 128u);
+    for (const auto& entry : page["bans"]) {
+      ++seen[entry["ip"].get<std::string>()];
+      EXPECT_EQ(entry["reporter_count"], entry["reporters"].size()) << entry.dump();
+      EXPECT_EQ(entry["jail_count"], entry["jails"].size()) << entry.dump();
+    }
+    ASSERT_TRUE(page.contains("next")) << page.dump();
+    if (page["next"].is_null()) break;
+    path = "/api/v1/bans?limit=128&after=" + page["next"].get<std::string>();
+    ASSERT_LT(++pages, 1000) << "the walk does not end";
+  }
+  EXPECT_EQ(seen.size(), kBans + 1u);
+  for (const auto& entry : whole["bans"]) {
+    EXPECT_EQ(seen[entry["ip"].get<std::string>()], 1) << entry["ip"] << " not exactly once";
+  }
+
+  for (const std::string bad : {"limit=0", "limit=-3", "limit=many", "limit=10001", "limit=10&after=web-01"}) {
+    Answer answer;
+    const nlohmann::json error = get_json("/api/v1/bans?" + bad, &answer);
+    EXPECT_EQ(answer.status, 400) << bad << "\n" << describe_answer(answer);
+    const std::string name = bad.substr(bad.rfind('&') == std::string::npos ? 0 : bad.rfind('&') + 1);
+    EXPECT_NE(error.value("error", "").find(name.substr(0, name.find('=') + 1)), std::string::npos)
+        << describe_answer(answer);
+  }
+}
+
+// The lines of a blocklist, sorted; a blank line or a comment is a failure.
+std::vector<std::string> blocklist_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    EXPECT_FALSE(line.empty() || line[0] == '#') << "not a prefix: \"" << line << "\"";
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+TEST_F(Paging, BlocklistHoldsTheActiveBansAndItsETagChangesWithThem) {
+  const Host& host1 = fleet.add_host("host1");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  ASSERT_TRUE(ban(host1, "192.0.2.10", "sshd", "600"));
+  ASSERT_TRUE(ban(host1, "198.51.100.0/24", "nginx", "600"));
+  ASSERT_TRUE(ban(host1, "2001:db8::5", "sshd", "600"));
+  ASSERT_TRUE(ban(host1, "192.0.2.11", "sshd", "600"));
+  ASSERT_EQ(fleet.publish(host1, {"unban", "--ip", "192.0.2.11", "--jail", "sshd"}).exit_code, 0);
+  ASSERT_TRUE(fleet.unlisted(host1, "192.0.2.11"));
+
+  httplib::Result both = client.Get("/api/v1/blocklist.txt");
+  ASSERT_TRUE(both) << httplib::to_string(both.error());
+  ASSERT_EQ(both->status, 200) << both->body;
+  EXPECT_EQ(both->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+  // The same bans as the JSON document, whatever way /32 and /128 are written.
+  std::vector<std::string> listed;
+  const nlohmann::json whole = get_json("/api/v1/bans");
+  for (const auto& entry : whole["bans"]) listed.push_back(entry["ip"].get<std::string>());
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(blocklist_lines(both->body), listed);
+  EXPECT_EQ(blocklist_lines(both->body), (std::vector<std::string>{"192.0.2.10", "198.51.100.0/24", "2001:db8::5"}));
+  EXPECT_EQ(blocklist_lines(client.Get("/api/v1/blocklist.txt?family=4")->body),
+            (std::vector<std::string>{"192.0.2.10", "198.51.100.0/24"}));
+  EXPECT_EQ(blocklist_lines(client.Get("/api/v1/blocklist.txt?family=6")->body),
+            (std::vector<std::string>{"2001:db8::5"}));
+  EXPECT_EQ(client.Get("/api/v1/blocklist.txt?family=5")->status, 400);
+
+  const std::string etag = both->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  httplib::Result unchanged = client.Get("/api/v1/blocklist.txt", {{"If-None-Match", etag}});
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(unchanged->status, 304);
+  EXPECT_EQ(unchanged->body, "");
+
+  ASSERT_TRUE(ban(host1, "198.51.100.200", "sshd", "600"));
+  httplib::Result changed = client.Get("/api/v1/blocklist.txt", {{"If-None-Match", etag}});
+  ASSERT_TRUE(changed);
+  ASSERT_EQ(changed->status, 200) << "a new ban, the same ETag";
+  EXPECT_NE(changed->get_header_value("ETag"), etag);
+  const auto lines = blocklist_lines(changed->body);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "198.51.100.200"), lines.end()) << changed->body;
+}
+
 // ---------------------------------------------------------------- the dashboard in Chromium
 
 std::optional<std::string> find_chromium() {
@@ -483,6 +601,40 @@ TEST_F(Dashboard, ChromiumShowsTheBanAndItsReporterAndSearchOmitsIt) {
     EXPECT_EQ(row.find("192.0.2.44"), std::string::npos) << "the search kept " << row;
   }
   EXPECT_NE(searched.out.find("value=\"198.51.100\""), std::string::npos) << "the box shows the search";
+}
+
+TEST_F(Dashboard, ChromiumFollowsTheNextPageLink) {
+  const auto chromium = find_chromium();
+  if (!chromium) GTEST_SKIP() << "chromium is not installed (apt-get install -y chromium, or `make deps`)";
+  write_file(fleet.aggregator_config(), read_file(fleet.aggregator_config()) + "max_events_per_second = 1000000\n");
+  const Host& host1 = fleet.add_host("host1");
+  ASSERT_TRUE(fleet.start_aggregator(host1));
+  const std::string command = "seq 1 130 | xargs -P 4 -I{} " + program("fleetban-publish") +
+                              " ban --ip 2001:db8::{} --jail sshd --bantime 86400 --config " + host1.config.string();
+  const auto published = run({"/bin/sh", "-c", command}, std::chrono::seconds(240));
+  ASSERT_EQ(published.exit_code, 0) << describe(published);
+  ASSERT_TRUE(fleet.list_until(host1, "130 bans", [](const nlohmann::json& doc) { return doc["bans"].size() == 130; }));
+
+  auto ban_rows = [](const std::string& dom) {
+    std::size_t n = 0;
+    for (const auto& row : table_rows(dom)) n += row.find("data-search=") != std::string::npos ? 1 : 0;
+    return n;
+  };
+  const auto first = dump_dom(*chromium, "/");
+  ASSERT_EQ(first.exit_code, 0) << describe(first);
+  EXPECT_EQ(ban_rows(first.out), 100u);
+  const auto at = first.out.find("id=\"next-page\"");
+  ASSERT_NE(at, std::string::npos) << "no next-page link:\n" << first.out;
+  const auto href_at = first.out.find("href=\"", at) + 6;
+  std::string next = first.out.substr(href_at, first.out.find('"', href_at) - href_at);
+  for (auto amp = next.find("&amp;"); amp != std::string::npos; amp = next.find("&amp;")) next.replace(amp, 5, "&");
+  ASSERT_EQ(next.rfind("/?after=", 0), 0u) << next;
+
+  const auto second = dump_dom(*chromium, next);
+  ASSERT_EQ(second.exit_code, 0) << describe(second);
+  EXPECT_EQ(ban_rows(second.out), 30u) << second.out;
+  EXPECT_EQ(second.out.find("id=\"next-page\""), std::string::npos) << "the last page links further";
+  EXPECT_NE(second.out.find("id=\"first-page\""), std::string::npos);
 }
 
 }  // namespace

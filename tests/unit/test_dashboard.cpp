@@ -175,5 +175,54 @@ TEST(Dashboard, EmptyFleetSaysSo) {
   EXPECT_NE(page.find("id=\"total\">0<"), std::string::npos);
 }
 
+// The href of the link with this id, unescaped (&amp; back to &); "" if there is none.
+std::string link(const std::string& page, std::string_view id) {
+  auto at = page.find("id=\"" + std::string(id) + "\"");
+  if (at == std::string::npos) return "";
+  at = page.find("href=\"", at) + 6;
+  std::string href = page.substr(at, page.find('"', at) - at);
+  for (auto amp = href.find("&amp;"); amp != std::string::npos; amp = href.find("&amp;", amp + 1)) {
+    href.replace(amp, 5, "&");
+  }
+  return href;
+}
+
+TEST(Dashboard, PagesOfAHundredWithANextLinkThatKeepsTheSearch) {
+  std::vector<common::Decision> decisions;
+  for (int i = 0; i < 250; ++i) {
+    decisions.push_back(ban("2001:db8::" + std::to_string(1000 + i), {"web-01"}, {i % 2 == 0 ? "sshd" : "nginx"}));
+  }
+  std::string first = render_dashboard(decisions, "", kNow);
+  ASSERT_EQ(ban_rows(first).size(), kDashboardPage);
+  EXPECT_EQ(link(first, "next-page"), "/?after=2001%3Adb8%3A%3A1099");
+  EXPECT_EQ(link(first, "first-page"), "");
+  EXPECT_NE(first.find("(page: 1&ndash;100 of 250)"), std::string::npos);
+  EXPECT_NE(first.find("id=\"total\">250<"), std::string::npos) << "the counts cover the whole fleet";
+
+  std::string second = render_dashboard(decisions, "", kNow, common::IpPrefix::parse("2001:db8::1099"));
+  auto rows = ban_rows(second);
+  ASSERT_EQ(rows.size(), kDashboardPage);
+  EXPECT_NE(rows.front().find(">2001:db8::1100</th>"), std::string::npos) << rows.front();
+  EXPECT_EQ(link(second, "first-page"), "/");
+  EXPECT_EQ(link(second, "next-page"), "/?after=2001%3Adb8%3A%3A1199");
+
+  std::string last = render_dashboard(decisions, "", kNow, common::IpPrefix::parse("2001:db8::1199"));
+  EXPECT_EQ(ban_rows(last).size(), 50u);
+  EXPECT_EQ(link(last, "next-page"), "");
+  EXPECT_NE(last.find("(page: 201&ndash;250 of 250)"), std::string::npos);
+
+  // A search pages within its matches, and its links keep it.
+  std::string searched = render_dashboard(decisions, "sshd", kNow);
+  EXPECT_EQ(ban_rows(searched).size(), kDashboardPage);
+  EXPECT_EQ(link(searched, "next-page"), "/?q=sshd&after=2001%3Adb8%3A%3A1198");
+  std::string searched_last = render_dashboard(decisions, "sshd", kNow, common::IpPrefix::parse("2001:db8::1198"));
+  EXPECT_EQ(ban_rows(searched_last).size(), 25u);
+  EXPECT_EQ(link(searched_last, "first-page"), "/?q=sshd");
+
+  // A small fleet has no paging links at all.
+  std::string small = render_dashboard({ban("192.0.2.1", {"a"}, {"sshd"})}, "", kNow);
+  EXPECT_EQ(small.find("class=\"pages\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fleetban::aggregator

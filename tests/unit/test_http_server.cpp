@@ -2,18 +2,24 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "aggregator/fleet_state.hpp"
 #include "common/errors.hpp"
 #include "temp_dir.hpp"
 
@@ -272,6 +278,79 @@ std::string base64(std::string_view in) {
   return out;
 }
 
+// Plays the aggregator's loop for a view on its own thread: answers its requests from `state`,
+// woken by the view as the real loop is.
+class Loop {
+ public:
+  Loop(StateView& view, FleetState state) : view_(view), state_(std::move(state)) {
+    view_.set_version({"inc", state_.sequence()});
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd wake{view_.wake_fd(), POLLIN, 0};
+        ::poll(&wake, 1, 50);
+        std::lock_guard lock(mutex_);
+        view_.publish_if_requested(state_);
+      }
+    });
+  }
+  ~Loop() {
+    stop_ = true;
+    thread_.join();
+  }
+  void ban(const std::string& ip) {
+    std::lock_guard lock(mutex_);
+    state_.apply(ban_event(ip), common::now_seconds());
+  }
+  static common::Event ban_event(const std::string& ip) {
+    common::Event e;
+    e.id = common::random_event_id();
+    e.prefix = *common::IpPrefix::parse(ip);
+    e.jail = "sshd";
+    e.host_id = "web-01";
+    e.bantime = std::chrono::seconds(3600);
+    e.time = common::now_ms();
+    e.created = e.time;
+    return e;
+  }
+
+ private:
+  StateView& view_;
+  FleetState state_;
+  std::mutex mutex_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+FleetState fleet_of(int v4, int v6) {
+  FleetState state{Policy{}};
+  for (int i = 0; i < v4; ++i) state.apply(Loop::ban_event("192.0.2." + std::to_string(i + 1)), common::now_seconds());
+  for (int i = 0; i < v6; ++i)
+    state.apply(Loop::ban_event("2001:db8::" + std::to_string(i + 1)), common::now_seconds());
+  return state;
+}
+
+std::string header_of(const std::string& answer, const std::string& name) {
+  auto at = answer.find("\r\n" + name + ": ");
+  if (at == std::string::npos || at > answer.find("\r\n\r\n")) return "";
+  at += name.size() + 4;
+  return answer.substr(at, answer.find("\r\n", at) - at);
+}
+
+// The body of a chunked answer, put back together.
+std::string dechunked(const std::string& body) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < body.size()) {
+    auto line_end = body.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    std::size_t size = std::stoul(body.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) break;
+    out += body.substr(line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return out;
+}
+
 std::string basic(std::string_view user, std::string_view password) {
   return "Authorization: Basic " + base64(std::string(user) + ":" + std::string(password)) + "\r\n";
 }
@@ -335,6 +414,126 @@ TEST_F(HttpServerTest, BadAuthFileIsAUsageErrorNamingFileAndLine) {
     std::string message = auth_file_refusal(view, metrics, file);
     EXPECT_NE(message.find(c.expected), std::string::npos) << c.content << "\n" << message;
   }
+}
+
+TEST_F(HttpServerTest, BansComeInPagesThatTogetherHoldEachBanOnce) {
+  std::uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  Loop loop(view, fleet_of(20, 17));
+  HttpServer server("127.0.0.1:" + std::to_string(port), view, metrics);
+  std::set<std::string> seen;
+  std::size_t entries = 0, pages = 0;
+  std::string path = "/api/v1/bans?limit=5";
+  for (;;) {
+    std::string answer = get(port, path);
+    ASSERT_EQ(status_of(answer), 200) << answer;
+    auto document = nlohmann::json::parse(body_of(answer));
+    ++pages;
+    EXPECT_LE(document["bans"].size(), 5u);
+    for (const auto& ban : document["bans"]) {
+      seen.insert(ban["ip"].get<std::string>());
+      ++entries;
+      EXPECT_EQ(ban["reporter_count"], 1);
+      EXPECT_EQ(ban["jail_count"], 1);
+    }
+    ASSERT_TRUE(document.contains("next"));
+    if (document["next"].is_null()) break;
+    path = "/api/v1/bans?limit=5&after=" + document["next"].get<std::string>();
+    ASSERT_LT(pages, 100u);
+  }
+  EXPECT_EQ(entries, 37u);
+  EXPECT_EQ(seen.size(), 37u);
+  EXPECT_EQ(pages, 8u);
+  // The filters still apply, within each page.
+  auto filtered = nlohmann::json::parse(body_of(get(port, "/api/v1/bans?limit=100&ip=192.0.2.3")));
+  ASSERT_EQ(filtered["bans"].size(), 1u);
+  EXPECT_TRUE(filtered["next"].is_null());
+  // Without limit, the whole list as before, with no next.
+  auto whole = nlohmann::json::parse(body_of(get(port, "/api/v1/bans")));
+  EXPECT_EQ(whole["bans"].size(), 37u);
+  EXPECT_FALSE(whole.contains("next"));
+}
+
+TEST_F(HttpServerTest, BadPageParametersAre400NamingTheParameter) {
+  std::uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  Loop loop(view, fleet_of(3, 0));
+  HttpServer server("127.0.0.1:" + std::to_string(port), view, metrics);
+  for (std::string bad : {"limit=0", "limit=-1", "limit=abc", "limit=10001", "limit=", "limit=5x", "limit=1e3",
+                          "limit=5&after=nope", "after=192.0.2.300", "limit=5&after=198.51.100.1"}) {
+    std::string answer = get(port, "/api/v1/bans?" + bad);
+    EXPECT_EQ(status_of(answer), 400) << bad << "\n" << answer;
+    std::string name = bad.find("after") != std::string::npos ? "after=" : "limit=";
+    auto document = nlohmann::json::parse(body_of(answer), nullptr, false);
+    ASSERT_FALSE(document.is_discarded()) << answer;
+    EXPECT_NE(document["error"].get<std::string>().find(name), std::string::npos) << bad << "\n" << answer;
+  }
+  EXPECT_EQ(status_of(get(port, "/api/v1/bans?limit=10000")), 200);
+}
+
+TEST_F(HttpServerTest, BlocklistHoldsTheActivePrefixesAndAnswers304WhileNothingChanged) {
+  std::uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  auto loop = std::make_unique<Loop>(view, fleet_of(4, 3));
+  HttpServer server("127.0.0.1:" + std::to_string(port), view, metrics);
+  auto lines = [](const std::string& text) {
+    std::multiset<std::string> out;
+    std::size_t at = 0;
+    for (auto end = text.find('\n'); end != std::string::npos; at = end + 1, end = text.find('\n', at)) {
+      out.insert(text.substr(at, end - at));
+    }
+    EXPECT_EQ(at, text.size()) << "the last line ends with a newline";
+    return out;
+  };
+  std::string both = get(port, "/api/v1/blocklist.txt");
+  ASSERT_EQ(status_of(both), 200) << both;
+  EXPECT_EQ(header_of(both, "Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(lines(dechunked(body_of(both))),
+            (std::multiset<std::string>{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "2001:db8::1",
+                                        "2001:db8::2", "2001:db8::3"}));
+  EXPECT_EQ(lines(dechunked(body_of(get(port, "/api/v1/blocklist.txt?family=6")))),
+            (std::multiset<std::string>{"2001:db8::1", "2001:db8::2", "2001:db8::3"}));
+  std::string v4 = get(port, "/api/v1/blocklist.txt?family=4");
+  EXPECT_EQ(lines(dechunked(body_of(v4))).size(), 4u);
+
+  std::string etag = header_of(both, "ETag");
+  ASSERT_FALSE(etag.empty()) << both;
+  EXPECT_NE(header_of(v4, "ETag"), etag);  // another list, another tag
+  auto conditional = [&](const std::string& path, const std::string& tag) {
+    return round_trip(
+        port, "GET " + path + " HTTP/1.1\r\nHost: test\r\nIf-None-Match: " + tag + "\r\nConnection: close\r\n\r\n");
+  };
+  std::string unchanged = conditional("/api/v1/blocklist.txt", etag);
+  EXPECT_EQ(status_of(unchanged), 304) << unchanged;
+  EXPECT_EQ(body_of(unchanged), "");
+  EXPECT_EQ(status_of(conditional("/api/v1/blocklist.txt", "\"other\", W/" + etag)), 304);
+
+  loop->ban("198.51.100.7");
+  std::string changed;
+  for (int i = 0; i < 200 && status_of(changed = conditional("/api/v1/blocklist.txt", etag)) == 304; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(status_of(changed), 200) << changed;
+  std::string new_tag = header_of(changed, "ETag");
+  EXPECT_NE(new_tag, etag);
+  EXPECT_EQ(lines(dechunked(body_of(changed))).count("198.51.100.7"), 1u);
+
+  // A 304 needs nothing from the loop: it is answered with the loop gone.
+  loop.reset();
+  EXPECT_EQ(status_of(conditional("/api/v1/blocklist.txt", new_tag)), 304);
+
+  std::string bad = get(port, "/api/v1/blocklist.txt?family=5");
+  EXPECT_EQ(status_of(bad), 400) << bad;
+  EXPECT_NE(body_of(bad).find("family="), std::string::npos) << bad;
+}
+
+TEST_F(HttpServerTest, DashboardWithABadAfterIs400) {
+  std::uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  HttpServer server("127.0.0.1:" + std::to_string(port), view, metrics);
+  std::string answer = get(port, "/?after=nope");
+  EXPECT_EQ(status_of(answer), 400) << answer;
+  EXPECT_NE(body_of(answer).find("after="), std::string::npos) << answer;
 }
 
 }  // namespace
