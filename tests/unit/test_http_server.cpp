@@ -500,8 +500,8 @@ TEST_F(HttpServerTest, BlocklistHoldsTheActivePrefixesAndAnswers304WhileNothingC
   ASSERT_FALSE(etag.empty()) << both;
   EXPECT_NE(header_of(v4, "ETag"), etag);  // another list, another tag
   auto conditional = [&](const std::string& path, const std::string& tag) {
-    return round_trip(
-        port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + tag + "\r\nConnection: close\r\n\r\n");
+    return round_trip(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " + tag +
+                                "\r\nConnection: close\r\n\r\n");
   };
   std::string unchanged = conditional("/api/v1/blocklist.txt", etag);
   EXPECT_EQ(status_of(unchanged), 304) << unchanged;
