@@ -52,6 +52,34 @@ bool is_expiry(const Event& event) { return event.bantime > seconds(0) && event.
 
 FleetState::FleetState(Policy policy, std::uint64_t sequence) : policy_(std::move(policy)), sequence_(sequence) {}
 
+Decision& FleetState::change(FleetRecord& record) {
+  record.decision.sequence = ++sequence_;
+  return record.decision;
+}
+
+template <typename CreditNames>
+Decision FleetState::open_ban(RecordIndex index, FleetRecord& record, Opening opening, CreditNames&& credit_names) {
+  bool was_active = record.decision.active;
+  Decision& d = change(record);
+  d.active = true;
+  d.banned_at = opening.now;
+  d.expires_at = opening.expires_at;
+  if (!was_active) {
+    clear_names(d);
+    d.ban_count += 1;
+  }
+  credit_names(d);
+  d.reason = std::move(opening.reason);
+  record.last_duration = opening.duration;
+  record.reports = {};
+  if (was_active)
+    track_expiry(index, d);  // counted already; a stale expiry entry is skipped when popped
+  else
+    activated(index, d);
+  write(index, record);
+  return d;
+}
+
 std::optional<seconds> FleetState::duration_of(seconds reported) const {
   if (reported == common::kPermanentBan) return std::nullopt;
   seconds d = reported == common::kBantimeNotGiven ? policy_.default_bantime : reported;
@@ -137,24 +165,12 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
   RecordIndex index = records_.find_or_add(event.prefix);
   FleetRecord record = records_.get(index);
   std::optional<seconds> duration = duration_of(event.bantime);
-  bool was_active = record.decision.active;
-  Decision& d = change(record);
-  d.active = true;
-  d.banned_at = now;
-  d.expires_at = duration ? std::optional<UnixSeconds>(now + *duration) : std::nullopt;
-  if (!was_active) {
-    clear_names(d);
-    d.ban_count += 1;
-  }
-  credit(d, event.host_id, event.jail);
-  d.reason = event.reason;
-  record.last_duration = duration.value_or(seconds(0));
-  record.reports.clear();
-  if (was_active)
-    track_expiry(index, d);
-  else
-    activated(index, d);
-  return save(index, record, {.change = d});
+  Opening opening{.now = now,
+                  .expires_at = duration ? std::optional<UnixSeconds>(now + *duration) : std::nullopt,
+                  .duration = duration.value_or(seconds(0)),
+                  .reason = event.reason};
+  return {.change = open_ban(index, record, std::move(opening),
+                             [&](Decision& opened) { credit(opened, event.host_id, event.jail); })};
 }
 
 ApplyResult FleetState::operator_unban(const Event& event) {
@@ -230,18 +246,15 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
     return save(index, record, {});
   }
 
-  Decision& d = change(record);
-  d.active = true;
-  d.banned_at = now;
-  d.expires_at = permanent ? std::nullopt : std::optional<UnixSeconds>(start + longest);
-  clear_names(d);
-  for (const auto& r : record.reports) credit(d, r.host_id, r.jail);
-  d.ban_count += 1;
-  d.reason = event.reason;
-  record.last_duration = permanent ? seconds(0) : longest;
-  record.reports = {};  // these reports made this ban; the next ban needs new ones
-  activated(index, d);
-  ApplyResult result = save(index, record, {.change = d});
+  Opening opening{.now = now,
+                  .expires_at = permanent ? std::nullopt : std::optional<UnixSeconds>(start + longest),
+                  .duration = permanent ? seconds(0) : longest,
+                  .reason = event.reason};
+  // These reports made this ban (open_ban drops them: the next ban needs new ones).
+  ApplyResult result{.change = open_ban(index, record, std::move(opening), [&](Decision& opened) {
+                       for (const auto& r : record.reports) credit(opened, r.host_id, r.jail);
+                     })};
+  const Decision& d = *result.change;
   if (auto group = promotion_group(d.prefix)) {
     auto found = banned_in_group_.find(*group);
     if (found != banned_in_group_.end() && found->second.size() >= policy_.promote_after) promote(*group, now, result);
@@ -287,31 +300,32 @@ void FleetState::activated(RecordIndex index, const Decision& decision) {
 void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyResult& result) {
   if (!records_.find(group) && records_.size() >= records_.limit()) return;  // no room: the bans stay as they are
   std::vector<common::IpPrefix> members = banned_in_group_[group];
+  std::optional<UnixSeconds> expires_at = now;
+  for (const auto& member : members) {
+    const auto member_expiry = records_.expires_at(*records_.find(member));
+    if (!member_expiry)
+      expires_at.reset();
+    else if (expires_at)
+      expires_at = std::max(*expires_at, *member_expiry);
+  }
+  Opening opening{
+      .now = now,
+      .expires_at = expires_at,
+      .duration = expires_at ? *expires_at - now : seconds(0),
+      .reason = "promoted: " + std::to_string(members.size()) + " addresses banned in " + group.to_string()};
   RecordIndex index = records_.find_or_add(group);
   FleetRecord record = records_.get(index);
-  Decision& d = change(record);
-  d.active = true;
-  d.banned_at = now;
-  d.expires_at = now;
-  clear_names(d);
-  d.ban_count += 1;
-  d.reason = "promoted: " + std::to_string(members.size()) + " addresses banned in " + group.to_string();
-  for (const auto& member : members) {
-    const Decision m = records_.decision(*records_.find(member));
-    if (!m.expires_at)
-      d.expires_at.reset();
-    else if (d.expires_at)
-      d.expires_at = std::max(*d.expires_at, *m.expires_at);
-    // Members' names past their own 64 are lost: their totals count toward the prefix's as new.
-    for (const auto& r : m.reporters) common::add_decision_name(d.reporters, d.reporter_count, r);
-    for (const auto& j : m.jails) common::add_decision_name(d.jails, d.jail_count, j);
-    d.reporter_count += m.reporter_count - std::min(m.reporter_count, static_cast<std::uint32_t>(m.reporters.size()));
-    d.jail_count += m.jail_count - std::min(m.jail_count, static_cast<std::uint32_t>(m.jails.size()));
-  }
-  record.last_duration = d.expires_at ? *d.expires_at - now : seconds(0);
-  ++active_count_;
-  track_expiry(index, d);
-  write(index, record);
+  Decision d = open_ban(index, record, std::move(opening), [&](Decision& opened) {
+    for (const auto& member : members) {
+      const Decision m = records_.decision(*records_.find(member));
+      // Members' names past their own 64 are lost: their totals count toward the prefix's as new.
+      for (const auto& r : m.reporters) common::add_decision_name(opened.reporters, opened.reporter_count, r);
+      for (const auto& j : m.jails) common::add_decision_name(opened.jails, opened.jail_count, j);
+      opened.reporter_count +=
+          m.reporter_count - std::min(m.reporter_count, static_cast<std::uint32_t>(m.reporters.size()));
+      opened.jail_count += m.jail_count - std::min(m.jail_count, static_cast<std::uint32_t>(m.jails.size()));
+    }
+  });
   // The prefix decision comes first; the folded addresses follow.
   std::vector<Decision> changes{d};
   for (const auto& member : members) {
@@ -347,11 +361,6 @@ ApplyResult FleetState::unban(const Event& event) {
   }
   end_ban(record);
   return save(*index, record, {.change = record.decision});
-}
-
-Decision& FleetState::change(FleetRecord& record) {
-  record.decision.sequence = ++sequence_;
-  return record.decision;
 }
 
 void FleetState::end_ban(FleetRecord& record) {

@@ -122,6 +122,19 @@ class FleetState {
   ApplyResult operator_ban(const common::Event& event, common::UnixSeconds now);
   ApplyResult operator_unban(const common::Event& event);
   common::Decision& change(FleetRecord& record);
+  // What a ban is opened with; open_ban() does the rest the same way for every path that bans.
+  struct Opening {
+    common::UnixSeconds now;                        // banned_at
+    std::optional<common::UnixSeconds> expires_at;  // none: permanent
+    std::chrono::seconds duration{0};               // what a re-offence escalates from (0: permanent)
+    std::string reason;
+  };
+  // Bans the record at `index` (a report threshold reached, an operator's ban, a promotion): a new
+  // sequence, active from `now` until `expires_at`, named by credit_names(Decision&), its pending
+  // reports dropped, counted, its expiry tracked, written. A ban already active (an operator's
+  // renewal) keeps its names and ban count. Returns the decision to broadcast.
+  template <typename CreditNames>
+  common::Decision open_ban(RecordIndex index, FleetRecord& record, Opening opening, CreditNames&& credit_names);
   void end_ban(FleetRecord& record);
   void track_expiry(RecordIndex index, const common::Decision& decision);
   void activated(RecordIndex index, const common::Decision& decision);

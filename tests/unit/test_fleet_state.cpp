@@ -803,6 +803,46 @@ TEST(FleetState, PromotionGroupsAreRebuiltOnRestore) {
   EXPECT_EQ(r.more_changes[0].prefix, p("192.0.2.0/24"));
 }
 
+TEST(FleetState, ASecondPromotionOfAGroupIsANewBanOfItsNewMembers) {
+  // Opening a promoted ban is opening a ban like any other: a new sequence, the group's ban count
+  // up, only the new members' names, its own expiry and what the next escalation starts from.
+  FleetState state(promoting(2));
+  state.apply(ban("web-01", "192.0.2.1", T, 600), at(T));
+  state.apply(ban("web-02", "192.0.2.2", T, 600), at(T));
+  ASSERT_EQ(state.expire(at(T + 600)).size(), 1u);  // the /24, ended at its members' expiry
+  ASSERT_EQ(state.active_count(), 0u);
+
+  state.apply(ban("web-03", "192.0.2.3", T + 1000, 300, "nginx"), at(T + 1000));
+  auto r = state.apply(ban("web-04", "192.0.2.4", T + 1000, 900), at(T + 1000));
+  ASSERT_EQ(r.more_changes.size(), 3u);
+  const Decision& prefix = r.more_changes[0];
+  EXPECT_EQ(prefix.prefix, p("192.0.2.0/24"));
+  EXPECT_TRUE(prefix.active);
+  EXPECT_EQ(prefix.sequence, r.change->sequence + 1);
+  EXPECT_EQ(prefix.ban_count, 2u);
+  EXPECT_EQ(prefix.banned_at, at(T + 1000));
+  EXPECT_EQ(prefix.expires_at, at(T + 1900));
+  EXPECT_EQ(sorted(prefix.reporters), (std::vector<std::string>{"web-03", "web-04"}));
+  EXPECT_EQ(prefix.reporter_count, 2u);
+  EXPECT_EQ(sorted(prefix.jails), (std::vector<std::string>{"nginx", "sshd"}));
+  EXPECT_EQ(prefix.reason, "promoted: 2 addresses banned in 192.0.2.0/24");
+
+  auto record = state.find(p("192.0.2.0/24"));
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->decision.sequence, prefix.sequence);
+  EXPECT_EQ(record->last_duration, seconds(900));
+  EXPECT_TRUE(record->reports.empty());
+  EXPECT_EQ(state.active_count(), 1u);
+  EXPECT_EQ(state.next_expiry(), at(T + 1900));
+
+  // A report of the /24 itself after it ended is a re-offence of the promoted ban: escalated.
+  state.expire(at(T + 1900));
+  auto again = state.apply(ban("web-05", "192.0.2.0/24", T + 2000, 60), at(T + 2000));
+  ASSERT_TRUE(again.change);
+  EXPECT_EQ(again.change->ban_count, 3u);
+  EXPECT_EQ(again.change->expires_at, at(T + 2000 + 1800));  // 2 x 900 s
+}
+
 // --- bounded decisions -------------------------------------------------------------------------
 
 TEST(FleetState, OneHostWithManyJailsNamesTheFirst64AndCountsThemAll) {
