@@ -6,6 +6,8 @@
 #include <map>
 #include <utility>
 
+#include "common/active_decisions.hpp"
+
 namespace fleetban::aggregator {
 namespace {
 
@@ -272,12 +274,7 @@ std::string expiry_text(const common::Decision& decision, common::UnixSeconds no
 
 std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
                              common::UnixSeconds now, const std::optional<common::IpPrefix>& after) {
-  std::vector<const common::Decision*> active;
-  for (const auto& d : decisions) {
-    if (d.active) active.push_back(&d);
-  }
-  std::sort(active.begin(), active.end(),
-            [](const common::Decision* a, const common::Decision* b) { return a->prefix < b->prefix; });
+  std::vector<const common::Decision*> active = common::active_by_prefix(decisions);
 
   std::map<std::string, std::size_t> per_host, per_jail;
   std::size_t permanent = 0;

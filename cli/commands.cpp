@@ -7,6 +7,7 @@
 #include <ostream>
 #include <zmq.hpp>
 
+#include "common/active_decisions.hpp"
 #include "common/aggregator_client.hpp"
 #include "common/bans_json.hpp"
 #include "common/errors.hpp"
@@ -149,12 +150,11 @@ int list(const common::HostConfig& config, ListFormat format, std::ostream& out)
     out << common::bans_json(snapshot->decisions) << "\n";
     return common::kExitOk;
   }
-  auto& bans = snapshot->decisions;
-  std::sort(bans.begin(), bans.end(), [](const auto& a, const auto& b) { return a.prefix < b.prefix; });
+  const auto bans = common::active_by_prefix(snapshot->decisions);
   out << fmt::format("{:<40} {:<21} {:>5}  {:<24} {}\n", "ADDRESS", "EXPIRES (UTC)", "BANS", "JAILS", "REPORTERS");
-  for (const auto& d : bans) {
-    out << fmt::format("{:<40} {:<21} {:>5}  {:<24} {}\n", d.prefix.to_string(), format_expiry(d), d.ban_count,
-                       fmt::join(d.jails, ","), fmt::join(d.reporters, ","));
+  for (const auto* d : bans) {
+    out << fmt::format("{:<40} {:<21} {:>5}  {:<24} {}\n", d->prefix.to_string(), format_expiry(*d), d->ban_count,
+                       fmt::join(d->jails, ","), fmt::join(d->reporters, ","));
   }
   out << bans.size() << " active ban" << (bans.size() == 1 ? "" : "s") << " at sequence " << snapshot->sequence << "\n";
   return common::kExitOk;

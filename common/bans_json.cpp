@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/active_decisions.hpp"
+
 namespace fleetban::common {
 
 namespace {
@@ -62,12 +64,7 @@ void append_ban(std::string& out, const Decision& d) {
 // Written by hand rather than through a JSON tree: with a million bans the tree cost seconds and
 // hundreds of MB, the text costs one pass.
 std::string bans_json(const std::vector<Decision>& decisions) {
-  std::vector<const Decision*> active;
-  active.reserve(decisions.size());
-  for (const auto& d : decisions) {
-    if (d.active) active.push_back(&d);
-  }
-  std::sort(active.begin(), active.end(), [](const Decision* a, const Decision* b) { return a->prefix < b->prefix; });
+  std::vector<const Decision*> active = active_by_prefix(decisions);
   std::string out;
   out.reserve(16 + active.size() * 96);
   out += "{\"bans\":[";
