@@ -25,7 +25,7 @@
 #include "bench/bench_support.hpp"
 #include "bench/event_load.hpp"
 #include "bench/fail2ban_sandbox.hpp"
-#include "common/command.hpp"
+#include "subscriber/command.hpp"
 #include "subscriber/nftables_backend.hpp"
 
 namespace fleetban::bench {
@@ -132,9 +132,9 @@ std::optional<NftTimes> time_nftables_in_namespace(std::size_t decisions, std::s
       for (std::size_t i = 0; i < per_address; ++i) {
         std::string address = bench_address(decisions + i);
         std::string set = address.find(':') != std::string::npos ? "v6" : "v4";
-        auto result = common::run_command({nft != nullptr ? nft : "nft", "add", "element", "inet", "fleetban_bench",
-                                           set, "{ " + address + " timeout 3600s }"},
-                                          std::chrono::seconds(10));
+        auto result = subscriber::run_command({nft != nullptr ? nft : "nft", "add", "element", "inet", "fleetban_bench",
+                                               set, "{ " + address + " timeout 3600s }"},
+                                              std::chrono::seconds(10));
         if (result.exit_code != 0) _exit(4);
       }
       times.per_address_s =

@@ -11,8 +11,8 @@ namespace fleetban::subscriber {
 
 namespace {
 
-common::CommandTemplate command_from(const std::string& key, const std::string& text) {
-  auto command = common::CommandTemplate::parse(text);
+CommandTemplate command_from(const std::string& key, const std::string& text) {
+  auto command = CommandTemplate::parse(text);
   if (!command) throw common::UsageError("enforce." + key + ": " + command.error());
   return *command;
 }

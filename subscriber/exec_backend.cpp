@@ -7,11 +7,10 @@
 
 namespace fleetban::subscriber {
 
-ExecBackend::ExecBackend(common::CommandTemplate ban_command, common::CommandTemplate unban_command,
-                         HookRunner::Options options)
+ExecBackend::ExecBackend(CommandTemplate ban_command, CommandTemplate unban_command, HookRunner::Options options)
     : ban_command_(std::move(ban_command)), unban_command_(std::move(unban_command)), runner_(options) {}
 
-common::Tags ExecBackend::tags_for(const common::Decision& d, common::UnixSeconds now) {
+Tags ExecBackend::tags_for(const common::Decision& d, common::UnixSeconds now) {
   std::string bantime = "-1";
   std::string expires = "never";
   if (d.expires_at) {
@@ -25,7 +24,7 @@ common::Tags ExecBackend::tags_for(const common::Decision& d, common::UnixSecond
           {"jails", fmt::format("{}", fmt::join(d.jails, ","))}};
 }
 
-bool ExecBackend::succeeded(const std::vector<std::string>& argv, const common::CommandResult& result) {
+bool ExecBackend::succeeded(const std::vector<std::string>& argv, const CommandResult& result) {
   if (result.exit_code == 0) return true;
   spdlog::error("command_failed command=\"{}\" exit={} timed_out={} error=\"{}\"", fmt::join(argv, " "),
                 result.exit_code, result.timed_out, result.error);
@@ -43,7 +42,7 @@ std::vector<common::Decision> ExecBackend::ban(std::span<const common::Decision>
   auto now = common::now_seconds();
   for (const auto& d : decisions) {
     auto argv = ban_command_.expand(tags_for(d, now));
-    auto on_done = [this, d, argv](const common::CommandResult& result) {
+    auto on_done = [this, d, argv](const CommandResult& result) {
       if (succeeded(argv, result)) return;
       std::lock_guard lock(failures_mutex_);
       failures_.bans.push_back(d);
@@ -59,7 +58,7 @@ std::vector<common::IpPrefix> ExecBackend::unban(std::span<const common::IpPrefi
   if (unban_command_.empty()) return refused;
   for (const auto& p : prefixes) {
     auto argv = unban_command_.expand({{"ip", p.to_string()}});
-    auto on_done = [this, p, argv](const common::CommandResult& result) {
+    auto on_done = [this, p, argv](const CommandResult& result) {
       if (succeeded(argv, result)) return;
       std::lock_guard lock(failures_mutex_);
       failures_.unbans.push_back(p);

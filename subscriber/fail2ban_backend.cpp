@@ -16,7 +16,7 @@ constexpr auto kClientTimeout = std::chrono::seconds(60);
 
 }  // namespace
 
-Fail2banBackend::Fail2banBackend(common::CommandTemplate client, std::string jail)
+Fail2banBackend::Fail2banBackend(CommandTemplate client, std::string jail)
     : client_(std::move(client)), jail_(std::move(jail)) {}
 
 std::vector<std::string> Fail2banBackend::run_batched(const std::string& verb,
@@ -28,7 +28,7 @@ std::vector<std::string> Fail2banBackend::run_batched(const std::string& verb,
     argv.insert(argv.end(), {"set", jail_, verb});
     argv.insert(argv.end(), addresses.begin() + static_cast<std::ptrdiff_t>(start),
                 addresses.begin() + static_cast<std::ptrdiff_t>(end));
-    auto result = common::run_command(argv, kClientTimeout, common::CaptureOutput::yes);
+    auto result = run_command(argv, kClientTimeout, CaptureOutput::yes);
     if (result.exit_code != 0) {
       spdlog::error("fail2ban_client_failed verb={} jail={} addresses={} exit={} timed_out={} error=\"{}\"", verb,
                     jail_, end - start, result.exit_code, result.timed_out, result.error);
@@ -67,7 +67,7 @@ std::vector<common::IpPrefix> Fail2banBackend::unban(std::span<const common::IpP
 std::optional<std::vector<common::IpPrefix>> Fail2banBackend::enforced() {
   std::vector<std::string> argv = client_.words();
   argv.insert(argv.end(), {"get", jail_, "banned"});
-  auto result = common::run_command(argv, kClientTimeout, common::CaptureOutput::yes);
+  auto result = run_command(argv, kClientTimeout, CaptureOutput::yes);
   if (result.exit_code != 0) {
     spdlog::warn("fail2ban_client_failed verb=banned jail={} exit={} error=\"{}\"", jail_, result.exit_code,
                  result.error);

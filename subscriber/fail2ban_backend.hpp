@@ -6,14 +6,14 @@
 
 #include <string>
 
-#include "common/command.hpp"
 #include "subscriber/backend.hpp"
+#include "subscriber/command.hpp"
 
 namespace fleetban::subscriber {
 
 class Fail2banBackend final : public Backend {
  public:
-  Fail2banBackend(common::CommandTemplate client, std::string jail);
+  Fail2banBackend(CommandTemplate client, std::string jail);
 
   std::vector<common::Decision> ban(std::span<const common::Decision> decisions) override;
   std::vector<common::IpPrefix> unban(std::span<const common::IpPrefix> prefixes) override;
@@ -28,7 +28,7 @@ class Fail2banBackend final : public Backend {
   // Runs `CLIENT set JAIL VERB a b c ...` in batches; returns the addresses of failed batches.
   std::vector<std::string> run_batched(const std::string& verb, const std::vector<std::string>& addresses);
 
-  common::CommandTemplate client_;
+  CommandTemplate client_;
   std::string jail_;
 };
 

@@ -56,7 +56,7 @@ void HookRunner::work() {
     queue_.erase(it);
     running_keys_.insert(job.key);
     lock.unlock();
-    auto result = common::run_command(job.argv, options_.timeout);
+    auto result = run_command(job.argv, options_.timeout);
     job.on_done(result);
     lock.lock();
     running_keys_.erase(job.key);

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/command.hpp"
+#include "subscriber/command.hpp"
 
 namespace fleetban::subscriber {
 
@@ -25,7 +25,7 @@ class HookRunner {
     std::size_t max_queued = 10'000;            // waiting to start, not counting the running ones
     std::chrono::milliseconds timeout{30'000};  // then the hook is killed
   };
-  using OnDone = std::function<void(const common::CommandResult&)>;
+  using OnDone = std::function<void(const CommandResult&)>;
 
   explicit HookRunner(Options options);
   // Lets the running hooks end (at most `timeout`) and drops the queued ones, saying how many.

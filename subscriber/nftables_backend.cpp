@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <set>
 
-#include "common/command.hpp"
 #include "common/errors.hpp"
+#include "subscriber/command.hpp"
 
 namespace fleetban::subscriber {
 
@@ -348,7 +348,7 @@ std::unique_ptr<NftablesBackend> NftablesBackend::from_config(const common::Enfo
   }
   const char* program = std::getenv("FLEETBAN_NFT");
   std::string text = (program != nullptr && *program != '\0') ? program : "nft";
-  auto command = common::CommandTemplate::parse(text);
+  auto command = CommandTemplate::parse(text);
   if (!command || command->empty()) throw common::UsageError("FLEETBAN_NFT: '" + text + "' is not a command");
   return std::make_unique<NftablesBackend>(std::move(*table), command->words());
 }
@@ -362,7 +362,7 @@ bool NftablesBackend::run_batch(const std::string& text, std::string_view what, 
   }
   auto argv = nft_;
   argv.insert(argv.end(), {"-f", file.path()});
-  auto result = common::run_command(argv, kNftTimeout);
+  auto result = run_command(argv, kNftTimeout);
   if (result.exit_code != 0) {
     // nft prints what it refused, with the line, on our stderr.
     if (log == LogFailure::yes) {
@@ -477,7 +477,7 @@ std::optional<std::vector<IpPrefix>> NftablesBackend::enforced() {
   if (!set_up_) return std::nullopt;
   auto argv = nft_;
   argv.insert(argv.end(), {"-j", "list", "table", std::string(family_word(table_.family)), table_.name});
-  auto result = common::run_command(argv, kNftTimeout, common::CaptureOutput::yes);
+  auto result = run_command(argv, kNftTimeout, CaptureOutput::yes);
   if (result.exit_code != 0) {
     spdlog::warn("nft_failed op=list table=\"{}\" exit={} error=\"{}\"", table_.to_string(), result.exit_code,
                  result.error);
@@ -534,7 +534,7 @@ bool NftablesBackend::lists_table(std::string_view listing, const NftTable& tabl
 bool NftablesBackend::intact() {
   auto argv = nft_;
   argv.insert(argv.end(), {"list", "tables"});
-  auto result = common::run_command(argv, kNftTimeout, common::CaptureOutput::yes);
+  auto result = run_command(argv, kNftTimeout, CaptureOutput::yes);
   if (result.exit_code != 0) return true;  // nft cannot tell now; a change that fails will say so
   if (lists_table(result.output, table_)) return true;
   set_up_ = false;

@@ -1,4 +1,4 @@
-#include "common/command.hpp"
+#include "subscriber/command.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 namespace {
 
-using namespace fleetban::common;
+using namespace fleetban::subscriber;
 using namespace std::chrono_literals;
 using Words = std::vector<std::string>;
 

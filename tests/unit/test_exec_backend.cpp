@@ -13,10 +13,10 @@
 namespace {
 
 using namespace fleetban::subscriber;
-using fleetban::common::CommandTemplate;
 using fleetban::common::Decision;
 using fleetban::common::from_unix;
 using fleetban::common::IpPrefix;
+using fleetban::subscriber::CommandTemplate;
 using fleetban::testing::read_text;
 using fleetban::testing::TempDir;
 

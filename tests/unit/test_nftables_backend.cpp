@@ -12,8 +12,8 @@
 #include <functional>
 #include <set>
 
-#include "common/command.hpp"
 #include "common/errors.hpp"
+#include "subscriber/command.hpp"
 
 namespace {
 
@@ -324,7 +324,7 @@ TEST(NftablesBackend, ListingThatIsNotNftJsonIsNothing) {
 // The nft command the live tests use: FLEETBAN_NFT, or "nft".
 std::vector<std::string> nft_command() {
   const char* env = std::getenv("FLEETBAN_NFT");
-  return fleetban::common::CommandTemplate::parse(env != nullptr && *env != '\0' ? env : "nft")->words();
+  return fleetban::subscriber::CommandTemplate::parse(env != nullptr && *env != '\0' ? env : "nft")->words();
 }
 
 // Runs body in a child process inside a network namespace of its own, so that nothing touches
@@ -341,7 +341,7 @@ void in_own_network_namespace(const std::function<void()>& body) {
     auto argv = nft_command();
     argv.emplace_back("list");
     argv.emplace_back("ruleset");
-    if (fleetban::common::run_command(argv, std::chrono::seconds(10)).exit_code != 0) _exit(kNoNft);
+    if (fleetban::subscriber::run_command(argv, std::chrono::seconds(10)).exit_code != 0) _exit(kNoNft);
     body();
     std::fflush(stdout);
     std::fflush(stderr);
@@ -365,7 +365,7 @@ std::set<IpPrefix> enforced_set(NftablesBackend& backend) {
 std::optional<seconds> time_left(const IpPrefix& prefix) {
   auto argv = nft_command();
   argv.insert(argv.end(), {"-j", "list", "table", "inet", "fbunit"});
-  auto result = fleetban::common::run_command(argv, seconds(10), fleetban::common::CaptureOutput::yes);
+  auto result = fleetban::subscriber::run_command(argv, seconds(10), fleetban::subscriber::CaptureOutput::yes);
   auto listed = NftablesBackend::parse_listing(result.output);
   EXPECT_TRUE(listed) << result.output;
   for (const auto& e : listed.value_or(std::vector<NftElement>{})) {
@@ -464,7 +464,7 @@ TEST(NftablesBackendLive, TableDeletedBehindItsBackComesBackWithTheNextChange) {
     EXPECT_TRUE(backend.ban(std::vector<Decision>{live("192.0.2.1", seconds(600))}).empty());
     auto flush = nft_command();
     flush.insert(flush.end(), {"flush", "ruleset"});
-    ASSERT_EQ(fleetban::common::run_command(flush, seconds(10)).exit_code, 0);
+    ASSERT_EQ(fleetban::subscriber::run_command(flush, seconds(10)).exit_code, 0);
     EXPECT_TRUE(backend.ban(std::vector<Decision>{live("192.0.2.2", seconds(600))}).empty());
     EXPECT_TRUE(backend.unban(std::vector<IpPrefix>{p("192.0.2.1")}).empty());
     EXPECT_EQ(enforced_set(backend), (std::set<IpPrefix>{p("192.0.2.2")}));
@@ -477,10 +477,10 @@ TEST(NftablesBackendLive, CleanupDeletesTheTableAndMayRunTwice) {
     EXPECT_TRUE(backend.ban(std::vector<Decision>{live("192.0.2.1", seconds(600))}).empty());
     auto list = nft_command();
     list.insert(list.end(), {"list", "table", "inet", "fbunit"});
-    auto capture = fleetban::common::CaptureOutput::yes;
-    EXPECT_EQ(fleetban::common::run_command(list, seconds(10), capture).exit_code, 0);
+    auto capture = fleetban::subscriber::CaptureOutput::yes;
+    EXPECT_EQ(fleetban::subscriber::run_command(list, seconds(10), capture).exit_code, 0);
     EXPECT_NO_THROW(backend.cleanup());
-    EXPECT_NE(fleetban::common::run_command(list, seconds(10), capture).exit_code, 0) << "the table is still there";
+    EXPECT_NE(fleetban::subscriber::run_command(list, seconds(10), capture).exit_code, 0) << "the table is still there";
     EXPECT_NO_THROW(backend.cleanup());
   });
 }

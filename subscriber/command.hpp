@@ -11,14 +11,14 @@
 
 #include "common/expected.hpp"
 
-namespace fleetban::common {
+namespace fleetban::subscriber {
 
 using Tags = std::map<std::string, std::string, std::less<>>;
 
 class CommandTemplate {
  public:
   // Splits on whitespace; '...' and "..." quote, backslash escapes. Unbalanced quotes fail.
-  static Expected<CommandTemplate> parse(std::string_view text);
+  static common::Expected<CommandTemplate> parse(std::string_view text);
 
   // Each word with every "<tag>" of `tags` replaced by its value.
   std::vector<std::string> expand(const Tags& tags) const;
@@ -43,4 +43,4 @@ enum class CaptureOutput { no, yes };
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                           CaptureOutput capture = CaptureOutput::no);
 
-}  // namespace fleetban::common
+}  // namespace fleetban::subscriber

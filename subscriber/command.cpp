@@ -1,4 +1,4 @@
-#include "common/command.hpp"
+#include "subscriber/command.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,9 +13,9 @@
 
 extern char** environ;
 
-namespace fleetban::common {
+namespace fleetban::subscriber {
 
-Expected<CommandTemplate> CommandTemplate::parse(std::string_view text) {
+common::Expected<CommandTemplate> CommandTemplate::parse(std::string_view text) {
   CommandTemplate command;
   std::string word;
   bool in_word = false;
@@ -34,7 +34,7 @@ Expected<CommandTemplate> CommandTemplate::parse(std::string_view text) {
       quote = c;
       in_word = true;
     } else if (c == '\\') {
-      if (i + 1 == text.size()) return Failure{"command ends with a backslash"};
+      if (i + 1 == text.size()) return common::Failure{"command ends with a backslash"};
       word += text[++i];
       in_word = true;
     } else if (c == ' ' || c == '\t' || c == '\n') {
@@ -46,7 +46,7 @@ Expected<CommandTemplate> CommandTemplate::parse(std::string_view text) {
       in_word = true;
     }
   }
-  if (quote != 0) return Failure{std::string("unbalanced ") + quote + " in command"};
+  if (quote != 0) return common::Failure{std::string("unbalanced ") + quote + " in command"};
   if (in_word) command.words_.push_back(std::move(word));
   return command;
 }
@@ -146,4 +146,4 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   return result;
 }
 
-}  // namespace fleetban::common
+}  // namespace fleetban::subscriber
