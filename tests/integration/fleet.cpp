@@ -150,11 +150,11 @@ std::string Fleet::ingest_endpoint() const { return "tcp://127.0.0.1:" + std::to
 
 std::string Fleet::broadcast_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(broadcast_port_); }
 
-void Fleet::write_aggregator_config(std::string_view extra_top_level) {
+void Fleet::write_aggregator_config(std::string_view extra_top_level, std::string_view http) {
   std::string toml;
   toml += "ingest    = " + toml_string(ingest_endpoint()) + "\n";
   toml += "broadcast = " + toml_string(broadcast_endpoint()) + "\n";
-  toml += "http      = \"\"\n";
+  toml += "http      = " + toml_string(http) + "\n";
   toml += "state     = " + toml_string(state_db_.string()) + "\n";
   toml += security_settings(dir_, Peer::aggregator, "aggregator", security_);
   toml += extra_top_level;

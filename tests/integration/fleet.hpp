@@ -87,8 +87,8 @@ class Fleet {
   std::string ingest_endpoint() const;
   std::string broadcast_endpoint() const;
 
-  // (Re)writes aggregator.toml, with extra top-level TOML lines verbatim.
-  void write_aggregator_config(std::string_view extra_top_level = "");
+  // (Re)writes aggregator.toml, with extra top-level TOML lines verbatim, and `http` (off when "").
+  void write_aggregator_config(std::string_view extra_top_level = "", std::string_view http = "");
 
   // Writes DIR/<id>/host.toml and creates the host's spool dir. Add every host
   // before starting the aggregator: with CURVE it admits the keys it finds then.
