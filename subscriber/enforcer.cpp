@@ -109,7 +109,11 @@ void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeco
   if (backend_->replace_all(wanted)) {
     // The backend swapped its whole state in one step (nftables).
     enforced_.clear();
-    for (auto& d : wanted) enforced_.emplace(d.prefix, std::move(d));
+    expiries_ = {};
+    for (auto& d : wanted) {
+      track_expiry(d);
+      enforced_.emplace(d.prefix, std::move(d));
+    }
     spdlog::info("reconciled fleet={} replaced=all", enforced_.size());
     return;
   }
@@ -143,10 +147,18 @@ void Enforcer::reconcile(const std::vector<Decision>& snapshot, common::UnixSeco
 void Enforcer::tick(common::UnixSeconds now) {
   take_late_failures();
   std::vector<IpPrefix> ended;
-  for (const auto& [prefix, d] : enforced_) {
-    if (expired(d, now)) ended.push_back(prefix);
+  while (!expiries_.empty() && expiries_.top().first <= now) {
+    auto [at, prefix] = expiries_.top();
+    expiries_.pop();
+    auto it = enforced_.find(prefix);
+    // Stale unless the ban enforced now still ends then.
+    if (it != enforced_.end() && it->second.expires_at == at) ended.push_back(prefix);
   }
-  if (!ended.empty()) unban(std::move(ended));
+  if (!ended.empty()) {
+    std::sort(ended.begin(), ended.end());
+    ended.erase(std::unique(ended.begin(), ended.end()), ended.end());
+    unban(std::move(ended));
+  }
   if (failed_bans_.empty() && failed_unbans_.empty()) {
     retry_delay_ = std::chrono::seconds(1);
     next_retry_ = {};  // the next failure is retried at once, then after 1 s
@@ -193,9 +205,23 @@ void Enforcer::ban(std::vector<Decision> decisions) {
   std::set<IpPrefix> failed_prefixes;
   for (const auto& d : failed) failed_prefixes.insert(d.prefix);
   for (auto& d : decisions) {
-    if (!failed_prefixes.contains(d.prefix)) enforced_.insert_or_assign(d.prefix, std::move(d));
+    if (failed_prefixes.contains(d.prefix)) continue;
+    track_expiry(d);
+    enforced_.insert_or_assign(d.prefix, std::move(d));
   }
   failed_bans_.insert(failed_bans_.end(), failed.begin(), failed.end());
+}
+
+void Enforcer::track_expiry(const Decision& decision) {
+  if (!decision.expires_at) return;  // permanent
+  if (expiries_.size() > 2 * enforced_.size() + 1024) {
+    // Mostly stale: start again from what is enforced.
+    expiries_ = {};
+    for (const auto& [prefix, d] : enforced_) {
+      if (d.expires_at) expiries_.emplace(*d.expires_at, prefix);
+    }
+  }
+  expiries_.emplace(*decision.expires_at, decision.prefix);
 }
 
 void Enforcer::unban(std::vector<IpPrefix> prefixes) {

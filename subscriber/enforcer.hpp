@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <queue>
 #include <span>
 #include <vector>
 
@@ -46,11 +47,19 @@ class Enforcer {
   void unban(std::vector<common::IpPrefix> prefixes);
   // What a background backend (exec) failed to do since: retried like an immediate failure.
   void take_late_failures();
+  // Records when an enforced ban ends, for tick().
+  void track_expiry(const common::Decision& decision);
 
   std::unique_ptr<Backend> backend_;
   std::vector<common::IpPrefix> allowlist_;
   std::vector<common::IpPrefix> aggregator_;
   std::map<common::IpPrefix, common::Decision> enforced_;  // what the backend was told to enforce
+  // When each enforced ban ends, soonest first, so that tick() looks only at what has expired: a
+  // subscriber holding many bans wakes for every decision, and a walk of them all on each wake was
+  // most of its work (bench/README.md, P2's tail). Entries of bans changed or lifted since are
+  // stale: skipped when they come up, and dropped when they outnumber the bans.
+  using Expiry = std::pair<common::UnixSeconds, common::IpPrefix>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
   std::vector<common::Decision> failed_bans_;
   std::vector<common::IpPrefix> failed_unbans_;
   // Retries of what the backend failed to do back off from 1 s to 60 s, and reset on success.

@@ -265,6 +265,60 @@ TEST(Enforcer, TickLiftsAnExpiredBanExactlyAtItsExpiry) {
   EXPECT_EQ(s.script->unban_calls.size(), 1u);  // the permanent one stays
 }
 
+// tick() looks only at the bans whose time has come (an expiry queue): what was changed since must
+// end at its new time, once, and a ban made permanent never.
+TEST(Enforcer, ExtendedBanEndsAtItsNewExpiryNotTheOld) {
+  Subject s;
+  s.enforcer.apply(ban_decision("192.0.2.7", 1, 600), kNow);
+  s.enforcer.apply(ban_decision("192.0.2.7", 2, 1200), kNow);
+  s.enforcer.tick(from_unix(T + 600));
+  EXPECT_TRUE(s.script->unban_calls.empty());
+  s.enforcer.tick(from_unix(T + 1200));
+  EXPECT_EQ(s.script->unban_calls, std::vector<Prefixes>{{p("192.0.2.7")}});
+}
+
+TEST(Enforcer, ShortenedBanEndsAtItsNewExpiryOnce) {
+  Subject s;
+  s.enforcer.apply(ban_decision("192.0.2.7", 1, 1200), kNow);
+  s.enforcer.apply(ban_decision("192.0.2.7", 2, 300), kNow);
+  s.enforcer.tick(from_unix(T + 300));
+  EXPECT_EQ(s.script->unban_calls, std::vector<Prefixes>{{p("192.0.2.7")}});
+  s.enforcer.tick(from_unix(T + 1200));
+  EXPECT_EQ(s.script->unban_calls.size(), 1u);
+}
+
+TEST(Enforcer, BanMadePermanentNeverEnds) {
+  Subject s;
+  s.enforcer.apply(ban_decision("192.0.2.7", 1, 600), kNow);
+  s.enforcer.apply(ban_decision("192.0.2.7", 2, std::nullopt), kNow);
+  s.enforcer.tick(from_unix(T + 100'000'000));
+  EXPECT_TRUE(s.script->unban_calls.empty());
+  EXPECT_EQ(s.enforced_prefixes(), Prefixes{p("192.0.2.7")});
+}
+
+TEST(Enforcer, BansTakenFromASnapshotEndAtTheirExpiry) {
+  Subject s;
+  s.enforcer.reconcile({ban_decision("192.0.2.7", 1, 600), ban_decision("192.0.2.8", 2, 900)}, kNow);
+  s.enforcer.tick(from_unix(T + 600));
+  EXPECT_EQ(s.script->unbanned(), Prefixes{p("192.0.2.7")});
+  s.enforcer.tick(from_unix(T + 900));
+  EXPECT_EQ(s.script->unbanned(), (Prefixes{p("192.0.2.7"), p("192.0.2.8")}));
+}
+
+TEST(Enforcer, ManyChangesOfOneBanStillEndItOnceAtTheLastExpiry) {
+  Subject s;
+  // Thousands of changes leave thousands of stale expiries behind (dropped once they outnumber
+  // the bans); only the last one counts.
+  for (std::uint64_t i = 1; i <= 5000; ++i) {
+    s.enforcer.apply(ban_decision("192.0.2.7", i, static_cast<std::int64_t>(100 + i % 7)), kNow);
+  }
+  s.enforcer.apply(ban_decision("192.0.2.7", 5001, 50'000), kNow);
+  s.enforcer.tick(from_unix(T + 49'999));
+  EXPECT_TRUE(s.script->unban_calls.empty());
+  s.enforcer.tick(from_unix(T + 50'000));
+  EXPECT_EQ(s.script->unban_calls, std::vector<Prefixes>{{p("192.0.2.7")}});
+}
+
 TEST(Enforcer, FailedBanIsRetriedOnTick) {
   Subject s;
   s.script->failing_bans = {p("192.0.2.7")};
