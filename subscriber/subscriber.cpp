@@ -58,6 +58,9 @@ class Follower {
     connect();
     // Ready once following: a host boots even while the aggregator is away.
     common::notify_ready();
+    // A turn's log lines (the backend's, and the trace lines) are written together at its end:
+    // one write per turn, not one per line, for every decision on every host.
+    common::batch_log_lines();
     while (!stop_.load()) {
       if (need_snapshot_ && !take_snapshot()) {
         back_off();
@@ -73,6 +76,7 @@ class Follower {
       enforcer_.tick(common::now_seconds());
       if (now >= next_drain_) drain_spool();
       if (now >= next_intact_check_) check_backend(now);
+      common::flush_log();
     }
   }
 
@@ -219,6 +223,7 @@ void run_subscriber(const common::HostConfig& config, const std::atomic<bool>& s
   Follower(config, stop).run();
   common::notify_stopping();
   spdlog::info("subscriber stopping");
+  common::flush_log();
 }
 
 }  // namespace fleetban::subscriber
