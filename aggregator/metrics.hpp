@@ -1,6 +1,6 @@
 #pragma once
-// The aggregator's counters, written by the service loop and read by the HTTP thread (/metrics,
-// `fleetban status`). Plain atomics: no lock on the hot path.
+// The aggregator's counters (the serving parts' own in ServerMetrics), written by the service loop and read by the HTTP
+// thread (/metrics, `fleetban status`). Plain atomics: no lock on the hot path.
 
 #include <array>
 #include <atomic>
@@ -9,52 +9,33 @@
 #include <string>
 #include <string_view>
 
+#include "server/server_metrics.hpp"
+
 namespace fleetban::aggregator {
 
 enum class EventOutcome { applied, duplicate, refused };
 inline constexpr std::array kEventOutcomeNames{std::string_view{"applied"}, std::string_view{"duplicate"},
                                                std::string_view{"refused"}};
 
-// Why input was dropped or refused; the label values of fleetban_rejected_input_total.
-// own_link: a ban of loopback, of the aggregator's own address or of a fleet member's address.
-enum class RejectReason {
-  malformed,
-  frames,
-  identity,
-  not_operator,
-  rate_limited,
-  allowlisted,
-  prefix_too_short,
-  state_full,  // the record table holds as many records as it can
-  own_link,
-};
-inline constexpr std::array kRejectReasonNames{
-    std::string_view{"malformed"},        std::string_view{"frames"},       std::string_view{"identity"},
-    std::string_view{"not_operator"},     std::string_view{"rate_limited"}, std::string_view{"allowlisted"},
-    std::string_view{"prefix_too_short"}, std::string_view{"state_full"},   std::string_view{"own_link"}};
+using server::kRejectReasonNames;
+using server::RejectReason;
 
 // Upper bounds of the commit latency histogram, in seconds.
 inline constexpr std::array kCommitBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0};
 
-struct Metrics {
+struct Metrics : server::ServerMetrics {
   // [kind: 0 ban, 1 unban][outcome]
   std::array<std::array<std::atomic<std::uint64_t>, 3>, 2> events{};
-  std::array<std::atomic<std::uint64_t>, kRejectReasonNames.size()> rejected{};
   std::array<std::atomic<std::uint64_t>, kCommitBuckets.size()> commit_buckets{};  // non-cumulative
   std::atomic<std::uint64_t> commit_count{0};
   std::atomic<std::uint64_t> commit_micros_sum{0};
   std::atomic<std::uint64_t> active_bans{0};
   std::atomic<std::uint64_t> records{0};  // addresses remembered, active or not
   std::atomic<std::uint64_t> last_sequence{0};
-  std::atomic<std::uint64_t> subscribers{0};  // connections on the broadcast socket
-  std::atomic<std::uint64_t> reporters{0};    // distinct hosts that reported since start
-  std::atomic<std::uint64_t> snapshots_served{0};
+  std::atomic<std::uint64_t> reporters{0};  // distinct hosts that reported since start
 
   void count_event(bool unban, EventOutcome outcome) {
     events[unban ? 1 : 0][static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
-  }
-  void count_rejected(RejectReason reason) {
-    rejected[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   }
   void observe_commit(std::chrono::microseconds took);
 

@@ -68,10 +68,11 @@ Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds t
   return Failure{"no status from the aggregator"};
 }
 
-Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout,
+                                  const std::string& receipt) {
   std::string request_id = new_request_id();
   auto deadline = Clock::now() + timeout;
-  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id}}), deadline)) {
+  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id, receipt}}), deadline)) {
     return Failure{"aggregator not reachable"};
   }
   Snapshot snapshot;
@@ -81,7 +82,10 @@ Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::millisecon
     snapshot.sequence = chunk->sequence;
     snapshot.incarnation = chunk->incarnation;
     for (auto& d : chunk->decisions) snapshot.decisions.push_back(std::move(d));
-    if (chunk->last) return snapshot;
+    if (chunk->last) {
+      snapshot.receipt = std::move(chunk->receipt);
+      return snapshot;
+    }
     deadline = Clock::now() + timeout;
   }
   return Failure{"no snapshot from the aggregator"};

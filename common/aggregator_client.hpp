@@ -20,13 +20,17 @@ struct Snapshot {
   std::uint64_t sequence = 0;
   std::string incarnation;
   std::vector<Decision> decisions;  // active decisions only
+  std::string receipt;              // to send with the next snapshot request on this connection
 };
 
 // Asks for the aggregator's status (`fleetban status`).
 Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
 
 // Asks for the whole fleet state and collects every chunk, waiting at most `timeout` between chunks.
-Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
+// `receipt`: the last snapshot's on this connection (the aggregator serves a connection its next
+// snapshot only once it has read the last one); empty on a new connection.
+Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout,
+                                  const std::string& receipt = {});
 
 }  // namespace fleetban::common
 

@@ -165,6 +165,7 @@ std::string encode(const Request& request) {
     to_proto(*event, *out.mutable_event());
   } else if (const auto* snapshot = std::get_if<SnapshotRequest>(&request)) {
     out.mutable_snapshot()->set_request_id(snapshot->request_id);
+    out.mutable_snapshot()->set_receipt(snapshot->receipt);
   } else {
     out.mutable_status()->set_request_id(std::get<StatusRequest>(request).request_id);
   }
@@ -198,6 +199,7 @@ std::string encode(const Reply& reply) {
     c.set_request_id(chunk.request_id);
     c.set_sequence(chunk.sequence);
     c.set_incarnation(chunk.incarnation);
+    c.set_receipt(chunk.receipt);
     for (const auto& d : chunk.decisions) to_proto(d, *c.add_decisions());
     c.set_last(chunk.last);
   }
@@ -228,7 +230,8 @@ Expected<Request> decode_request(std::string_view frame) {
     }
     case pb::Request::kSnapshot:
       if (in.snapshot().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
-      return Request{SnapshotRequest{in.snapshot().request_id()}};
+      if (in.snapshot().receipt().size() > kMaxRequestIdBytes) return Failure{"snapshot receipt too long"};
+      return Request{SnapshotRequest{in.snapshot().request_id(), in.snapshot().receipt()}};
     case pb::Request::kStatus:
       if (in.status().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
       return Request{StatusRequest{in.status().request_id()}};
@@ -256,13 +259,15 @@ Expected<Reply> decode_reply(std::string_view frame) {
   if (in.has_chunk()) {
     SnapshotChunk chunk;
     const pb::SnapshotChunk& c = in.chunk();
-    if (c.request_id().size() > kMaxRequestIdBytes || c.incarnation().size() > kMaxIncarnationBytes) {
+    if (c.request_id().size() > kMaxRequestIdBytes || c.incarnation().size() > kMaxIncarnationBytes ||
+        c.receipt().size() > kMaxRequestIdBytes) {
       return Failure{"bad snapshot chunk header"};
     }
     chunk.request_id = c.request_id();
     chunk.sequence = c.sequence();
     chunk.incarnation = c.incarnation();
     chunk.last = c.last();
+    chunk.receipt = c.receipt();
     chunk.decisions.reserve(static_cast<std::size_t>(c.decisions_size()));
     for (const auto& d : c.decisions()) {
       auto decision = from_proto(d);

@@ -21,6 +21,7 @@ namespace fleetban::common {
 
 struct SnapshotRequest {
   std::string request_id;  // at most 32 bytes
+  std::string receipt;     // of the last snapshot read on this connection; at most 32 bytes
 };
 
 struct StatusRequest {
@@ -41,6 +42,7 @@ struct SnapshotChunk {
   std::string incarnation;
   std::vector<Decision> decisions;
   bool last = false;
+  std::string receipt;  // on the last chunk; at most 32 bytes
 };
 
 struct Status {

@@ -1,16 +1,9 @@
 #include "common/socket_factory.hpp"
 
-#include <atomic>
-#include <chrono>
-#include <cstring>
-#include <thread>
-
 #include "common/errors.hpp"
 #include "common/keys.hpp"
 
 namespace fleetban::common {
-
-namespace {
 
 void set_common_options(zmq::socket_t& socket, std::int64_t max_message_bytes) {
   socket.set(zmq::sockopt::linger, 0);  // unacked events live in the spool, never in a socket queue
@@ -19,6 +12,17 @@ void set_common_options(zmq::socket_t& socket, std::int64_t max_message_bytes) {
   socket.set(zmq::sockopt::tcp_keepalive, 1);
   socket.set(zmq::sockopt::tcp_keepalive_idle, 30);
 }
+
+void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint) {
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EADDRINUSE) throw RuntimeError("cannot bind " + endpoint + ": " + e.what());
+    throw UsageError("endpoint '" + endpoint + "': " + e.what());
+  }
+}
+
+namespace {
 
 void set_client_options(zmq::socket_t& socket) {
   // Backoff so that a fleet of thousands does not reconnect in lockstep to a restarted aggregator.
@@ -31,15 +35,6 @@ void connect(zmq::socket_t& socket, const std::string& endpoint) {
   try {
     socket.connect(endpoint);
   } catch (const zmq::error_t& e) {
-    throw UsageError("endpoint '" + endpoint + "': " + e.what());
-  }
-}
-
-void bind(zmq::socket_t& socket, const std::string& endpoint) {
-  try {
-    socket.bind(endpoint);
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EADDRINUSE) throw RuntimeError("cannot bind " + endpoint + ": " + e.what());
     throw UsageError("endpoint '" + endpoint + "': " + e.what());
   }
 }
@@ -69,39 +64,24 @@ std::string describe_handshake_failure(HandshakeMonitor::Side side, bool insecur
 }  // namespace
 
 void HandshakeMonitor::attach(zmq::socket_t& socket) {
-  static std::atomic<unsigned> next{0};
-  std::string endpoint = "inproc://fleetban-handshake-monitor-" + std::to_string(next++);
   int events =
       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0) return;  // diagnostics only
-  zmq::socket_t monitor(context_, zmq::socket_type::pair);
-  monitor.set(zmq::sockopt::linger, 0);
-  monitor.connect(endpoint);
-  monitors_.push_back(std::move(monitor));
+  // Diagnostics only: a socket libzmq cannot monitor works the same, its failures just unexplained.
+  if (auto monitor = SocketMonitor::watch(context_, socket, events)) monitors_.push_back(std::move(*monitor));
 }
 
 std::optional<std::string> HandshakeMonitor::failure() {
   std::optional<std::string> last;
   int last_rank = -1;
   for (auto& monitor : monitors_) {
-    zmq::message_t event;
-    while (monitor.recv(event, zmq::recv_flags::dontwait)) {
-      // Frame 1: 16-bit event id, 32-bit value; frame 2: the endpoint.
-      if (event.size() >= 6) {
-        std::uint16_t id = 0;
-        std::uint32_t value = 0;
-        std::memcpy(&id, event.data(), sizeof id);
-        std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
-        // The most telling event wins: a refused key or a protocol error over a bare failure.
-        int rank = id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? 0 : 1;
-        if (!last || rank >= last_rank) {
-          last = describe_handshake_failure(side_, insecure_, id, value);
-          last_rank = rank;
-        }
+    monitor.drain([&](std::uint16_t id, std::uint32_t value) {
+      // The most telling event wins: a refused key or a protocol error over a bare failure.
+      int rank = id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? 0 : 1;
+      if (!last || rank >= last_rank) {
+        last = describe_handshake_failure(side_, insecure_, id, value);
+        last_rank = rank;
       }
-      zmq::message_t endpoint;
-      if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
-    }
+    });
   }
   return last;
 }
@@ -146,62 +126,6 @@ zmq::socket_t ClientSockets::broadcast(const std::string& endpoint) const {
   secure(socket);
   monitor_.attach(socket);
   connect(socket, endpoint);
-  return socket;
-}
-
-ServerSockets::ServerSockets(zmq::context_t& context, const ServerSecurity& security)
-    : context_(context),
-      monitor_(context, HandshakeMonitor::Side::server, security.insecure),
-      insecure_(security.insecure) {
-  if (insecure_) return;
-  server_secret_ = read_secret_key(security.server_key).secret_key;
-  zap_ = std::make_unique<ZapHandler>(context, security.authorized_dir);
-}
-
-bool ServerSockets::reload_keys() {
-  if (!zap_) return false;
-  const auto reloads = zap_->reloads();
-  const auto revocations = zap_->revocations();
-  zap_->reload();
-  // The handler rereads within its next poll (100 ms); what the caller does next needs the new keys.
-  for (int i = 0; i < 100 && zap_->reloads() == reloads && zap_->alive(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return zap_->revocations() != revocations;
-}
-
-bool ServerSockets::authenticator_alive() const { return insecure_ || (zap_ && zap_->alive()); }
-
-bool ServerSockets::admits(const PeerIdentity& peer) const { return insecure_ || (zap_ && zap_->admits(peer)); }
-
-void ServerSockets::secure(zmq::socket_t& socket) const {
-  if (insecure_) return;
-  socket.set(zmq::sockopt::curve_server, 1);
-  socket.set(zmq::sockopt::curve_secretkey, server_secret_);
-  socket.set(zmq::sockopt::zap_domain, "fleetban");
-}
-
-zmq::socket_t ServerSockets::ingest(const std::string& endpoint) const {
-  zmq::socket_t socket(context_, zmq::socket_type::router);
-  set_common_options(socket, kMaxIngestMessageBytes);
-  socket.set(zmq::sockopt::rcvhwm, 100'000);
-  // Beyond the send queue ROUTER_MANDATORY makes a send fail (the aggregator drops the reply and
-  // says so, and stops walking a snapshot) instead of libzmq dropping it silently.
-  socket.set(zmq::sockopt::sndhwm, kIngestSendQueue);
-  socket.set(zmq::sockopt::router_mandatory, 1);
-  secure(socket);
-  monitor_.attach(socket);
-  bind(socket, endpoint);
-  return socket;
-}
-
-zmq::socket_t ServerSockets::broadcast(const std::string& endpoint) const {
-  zmq::socket_t socket(context_, zmq::socket_type::pub);
-  set_common_options(socket, kMaxIngestMessageBytes);  // a PUB receives only subscriptions
-  socket.set(zmq::sockopt::sndhwm, 1'000'000);
-  secure(socket);
-  monitor_.attach(socket);
-  bind(socket, endpoint);
   return socket;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Every ZeroMQ socket of fleetban is created and configured here: security (CURVE or, when both ends
-// say `insecure = true`, none), message size limits, linger, IPv6, reconnect backoff, keepalives.
+// Every ZeroMQ socket a client makes is created and configured here: security (CURVE or, when both
+// ends say `insecure = true`, none), message size limits, linger, IPv6, reconnect backoff,
+// keepalives. The serving side's sockets (server/server_sockets) share the common options.
 
 #include <cstddef>
 #include <memory>
@@ -10,16 +11,19 @@
 #include <zmq.hpp>
 
 #include "common/security.hpp"
-#include "common/zap_handler.hpp"
+#include "common/socket_monitor.hpp"
 
 namespace fleetban::common {
 
 // The largest frame any fleetban socket accepts; anything bigger is dropped by libzmq.
 inline constexpr std::int64_t kMaxIngestMessageBytes = 64 * 1024;        // one event or snapshot request
 inline constexpr std::int64_t kMaxReplyMessageBytes = 16 * 1024 * 1024;  // a snapshot chunk
-// Replies the aggregator queues for one client connection (ZMQ_SNDHWM of its ROUTER). Acks count
-// too: a client may send thousands of events before it reads their acks.
-inline constexpr int kIngestSendQueue = 100'000;
+
+// What every socket gets, client or server: no linger (unacked events live in the spool, never in a
+// socket queue), IPv6, the frame size limit, TCP keepalives. server/server_sockets uses these too.
+void set_common_options(zmq::socket_t& socket, std::int64_t max_message_bytes);
+// Binds, or throws: RuntimeError when the address is taken, UsageError for a bad endpoint.
+void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint);
 
 // Watches the handshakes of the sockets it is attached to, so that a security mismatch or a
 // refused key is reported as such instead of as a silent timeout.
@@ -38,7 +42,7 @@ class HandshakeMonitor {
   zmq::context_t& context_;
   Side side_;
   bool insecure_;
-  std::vector<zmq::socket_t> monitors_;
+  std::vector<SocketMonitor> monitors_;
 };
 
 class ClientSockets {
@@ -63,36 +67,6 @@ class ClientSockets {
   std::string server_public_;
   std::string client_public_;
   std::string client_secret_;
-};
-
-class ServerSockets {
- public:
-  // Unless insecure, starts the ZAP handler before any CURVE socket can exist.
-  ServerSockets(zmq::context_t& context, const ServerSecurity& security);
-
-  // Rereads authorized_dir (SIGHUP), waiting up to a second for it to take effect. True when a
-  // key was removed or replaced: its connections made before are still open.
-  bool reload_keys();
-  // False once the ZAP handler has died: the caller must stop, or every key would get in.
-  bool authenticator_alive() const;
-  // Whether this identity's key is still in authorized_dir (always true when insecure).
-  bool admits(const PeerIdentity& peer) const;
-
-  // Handshake failures on the server's sockets (clients with the wrong security settings).
-  std::optional<std::string> handshake_failure() const { return monitor_.failure(); }
-
-  // The ROUTER that takes events and snapshot requests.
-  zmq::socket_t ingest(const std::string& endpoint) const;
-  // The PUB that broadcasts decisions and heartbeats.
-  zmq::socket_t broadcast(const std::string& endpoint) const;
-
- private:
-  void secure(zmq::socket_t& socket) const;
-  zmq::context_t& context_;
-  mutable HandshakeMonitor monitor_;
-  bool insecure_;
-  std::string server_secret_;
-  std::unique_ptr<ZapHandler> zap_;
 };
 
 }  // namespace fleetban::common

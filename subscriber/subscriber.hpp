@@ -1,9 +1,7 @@
 #pragma once
-// fleetban-subscriber's loop, the client half of the ZeroMQ Guide's Clone pattern: subscribe to
-// the broadcast first, then take a snapshot, drop updates at or below the snapshot's sequence and
-// apply the rest in order. A gap in the sequence, a heartbeat ahead of us, a new aggregator
-// incarnation or three missed heartbeats make it take a new snapshot. It also drains this host's
-// spool of events the publisher could not deliver.
+// fleetban-subscriber's loop: follows the fleet's decisions with a CloneClient (common/clone_client)
+// and enforces them through its Enforcer and backend; it also drains this host's spool of events
+// the publisher could not deliver.
 
 #include <atomic>
 

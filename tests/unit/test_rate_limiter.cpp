@@ -1,10 +1,10 @@
-#include "aggregator/rate_limiter.hpp"
+#include "server/rate_limiter.hpp"
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using fleetban::aggregator::RateLimiter;
+using fleetban::server::RateLimiter;
 using namespace std::chrono_literals;
 
 const RateLimiter::Clock::time_point t0{std::chrono::hours(1000)};

@@ -1,5 +1,5 @@
 #pragma once
-// The aggregator's ZAP handler (ZeroMQ RFC 27): decides which CURVE client keys may connect.
+// The ZAP handler of a serving program (the aggregator) (ZeroMQ RFC 27): decides which CURVE client keys may connect.
 // libzmq lets every key in when no handler is bound, so it is bound before any CURVE socket
 // exists, and the service treats a handler that died as fatal (alive()).
 //
@@ -20,18 +20,9 @@
 #include <thread>
 #include <zmq.hpp>
 
-namespace fleetban::common {
+#include "server/peer_identity.hpp"
 
-enum class PeerRole { host, operator_ };
-
-struct PeerIdentity {
-  PeerRole role = PeerRole::host;
-  std::string name;
-  std::string key;  // the public key, 64 hex digits
-};
-
-// "host:web-01:KEY" -> {host, "web-01", KEY}; nullopt for anything else.
-std::optional<PeerIdentity> parse_user_id(std::string_view user_id);
+namespace fleetban::server {
 
 class ZapHandler {
  public:
@@ -71,4 +62,4 @@ class ZapHandler {
   std::thread thread_;
 };
 
-}  // namespace fleetban::common
+}  // namespace fleetban::server

@@ -1,4 +1,4 @@
-#include "common/zap_handler.hpp"
+#include "server/zap_handler.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -13,7 +13,12 @@
 #include "common/keys.hpp"
 #include "common/poll.hpp"
 
-namespace fleetban::common {
+namespace fleetban::server {
+
+using common::is_valid_name;
+using common::poll_for;
+using common::read_public_key;
+using common::UsageError;
 
 namespace {
 
@@ -71,22 +76,6 @@ LoadedKeys load_keys(const std::filesystem::path& dir) {
 }
 
 }  // namespace
-
-std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
-  // ROLE:NAME:KEY, where a name may hold ':' and the key is hex.
-  auto colon = user_id.find(':');
-  auto last = user_id.rfind(':');
-  if (colon == std::string_view::npos || last == colon) return std::nullopt;
-  auto role = user_id.substr(0, colon);
-  PeerIdentity identity{PeerRole::host, std::string(user_id.substr(colon + 1, last - colon - 1)),
-                        std::string(user_id.substr(last + 1))};
-  if (identity.name.empty() || identity.key.size() != 64) return std::nullopt;
-  if (role == "operator")
-    identity.role = PeerRole::operator_;
-  else if (role != "host")
-    return std::nullopt;
-  return identity;
-}
 
 ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path authorized_dir)
     : authorized_dir_(std::move(authorized_dir)) {
@@ -176,4 +165,4 @@ void ZapHandler::serve(zmq::socket_t socket, KeyMap keys) {
   alive_ = false;
 }
 
-}  // namespace fleetban::common
+}  // namespace fleetban::server

@@ -1,8 +1,8 @@
-#include "aggregator/rate_limiter.hpp"
+#include "server/rate_limiter.hpp"
 
 #include <algorithm>
 
-namespace fleetban::aggregator {
+namespace fleetban::server {
 
 bool RateLimiter::allow(const std::string& reporter, Clock::time_point now) {
   auto [it, inserted] = buckets_.try_emplace(reporter);
@@ -20,4 +20,4 @@ bool RateLimiter::allow(const std::string& reporter, Clock::time_point now) {
   return true;
 }
 
-}  // namespace fleetban::aggregator
+}  // namespace fleetban::server

@@ -7,7 +7,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace fleetban::aggregator {
+namespace fleetban::server {
 
 class RateLimiter {
  public:
@@ -29,4 +29,4 @@ class RateLimiter {
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
-}  // namespace fleetban::aggregator
+}  // namespace fleetban::server

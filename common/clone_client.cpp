@@ -1,0 +1,149 @@
+#include "common/clone_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <thread>
+
+#include "common/logging.hpp"
+#include "common/poll.hpp"
+
+namespace fleetban::common {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr auto kFirstMessageWait = milliseconds(1500);  // lets the subscription settle before a snapshot
+constexpr milliseconds kBackoffMin{200};
+constexpr milliseconds kBackoffMax{10'000};
+
+}  // namespace
+
+CloneClient::CloneClient(const ClientSockets& sockets, std::string ingest_endpoint, std::string broadcast_endpoint,
+                         const std::atomic<bool>& stop)
+    : sockets_(sockets),
+      ingest_endpoint_(std::move(ingest_endpoint)),
+      broadcast_endpoint_(std::move(broadcast_endpoint)),
+      stop_(stop),
+      backoff_(kBackoffMin) {
+  connect();
+}
+
+// Fresh sockets: after missed heartbeats the aggregator may have moved or restarted.
+void CloneClient::connect() {
+  broadcast_ = sockets_.broadcast(broadcast_endpoint_);
+  ingest_ = sockets_.ingest(ingest_endpoint_);
+  receipt_.clear();
+  heard_since_connect_ = false;
+  need_snapshot_ = true;
+  last_heard_ = Clock::now();
+}
+
+CloneClient::Update CloneClient::poll(milliseconds wait) {
+  Update update;
+  if (need_snapshot_) {
+    update.snapshot = take_snapshot();
+    if (!update.snapshot) {
+      back_off();
+      return update;
+    }
+  }
+  follow(wait, update);
+  auto now = Clock::now();
+  if (now - last_heard_ > kMissedHeartbeats * kHeartbeatInterval) {
+    spdlog::warn("missed_heartbeats seconds={}; reconnecting",
+                 std::chrono::duration_cast<std::chrono::seconds>(now - last_heard_).count());
+    connect();
+  }
+  return update;
+}
+
+std::optional<Snapshot> CloneClient::take_snapshot() {
+  if (!heard_since_connect_) {
+    // Until the first broadcast message arrives the subscription may not be live yet, and a
+    // decision made between snapshot and subscription would only be caught by the next heartbeat.
+    zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
+    poll_for(&item, 1, kFirstMessageWait);
+  }
+  auto snapshot = fetch_snapshot(ingest_, kSnapshotTimeout, receipt_);
+  if (!snapshot) {
+    spdlog::warn("snapshot_failed reason=\"{}\" aggregator={}", sockets_.handshake_failure().value_or(snapshot.error()),
+                 ingest_endpoint_);
+    // The DEALER may hold a stale request; start over with new sockets.
+    connect();
+    return std::nullopt;
+  }
+  if (!incarnation_.empty() && snapshot->incarnation != incarnation_) {
+    spdlog::warn("aggregator_incarnation_changed sequence={}", snapshot->sequence);
+  }
+  incarnation_ = snapshot->incarnation;
+  sequence_ = snapshot->sequence;
+  receipt_ = snapshot->receipt;
+  need_snapshot_ = false;
+  backoff_ = kBackoffMin;
+  last_heard_ = Clock::now();
+  spdlog::info("snapshot sequence={} decisions={}", sequence_, snapshot->decisions.size());
+  return std::move(*snapshot);
+}
+
+void CloneClient::back_off() {
+  // Exponential with jitter, so a fleet does not stampede a restarted aggregator.
+  static thread_local std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<std::int64_t> jitter(backoff_.count() / 2, backoff_.count());
+  auto until = Clock::now() + milliseconds(jitter(random));
+  while (!stop_.load() && Clock::now() < until) std::this_thread::sleep_for(milliseconds(50));
+  backoff_ = std::min(backoff_ * 2, kBackoffMax);
+}
+
+// Reads what the broadcast holds (waiting up to `wait`): the decisions in order, all that arrived
+// together, so the caller makes one backend call however many there are.
+void CloneClient::follow(milliseconds wait, Update& update) {
+  zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
+  poll_for(&item, 1, wait);
+  const bool trace = tracing();
+  zmq::message_t message;
+  while (!need_snapshot_ && update.decisions.size() < kMaxDecisions &&
+         broadcast_.recv(message, zmq::recv_flags::dontwait)) {
+    const std::int64_t at = trace ? trace_clock_us() : 0;
+    heard_since_connect_ = true;
+    last_heard_ = Clock::now();
+    auto broadcast = decode_broadcast(message.to_string_view());
+    if (!broadcast) {
+      spdlog::warn("rejected_broadcast reason=\"{}\"", broadcast.error());
+      continue;
+    }
+    if (auto* heartbeat = std::get_if<Heartbeat>(&*broadcast)) {
+      on_heartbeat(*heartbeat);
+    } else if (on_decision(std::get<Decision>(*broadcast))) {
+      update.decisions.push_back(std::move(std::get<Decision>(*broadcast)));
+      if (trace) update.received_us.push_back(at);
+    }
+  }
+  // What arrived in order before a gap is still right to apply; the next snapshot corrects the rest.
+}
+
+void CloneClient::on_heartbeat(const Heartbeat& heartbeat) {
+  if (heartbeat.incarnation != incarnation_) {
+    spdlog::warn("aggregator_incarnation_changed; taking a new snapshot");
+    need_snapshot_ = true;
+  } else if (heartbeat.sequence > sequence_) {
+    spdlog::warn("missed_updates have={} aggregator={}; taking a new snapshot", sequence_, heartbeat.sequence);
+    need_snapshot_ = true;
+  }
+  // A heartbeat behind us was queued before the snapshot we took: nothing to do.
+}
+
+// Whether the decision is the next one to apply.
+bool CloneClient::on_decision(const Decision& decision) {
+  if (decision.sequence <= sequence_) return false;  // already in the snapshot
+  if (decision.sequence != sequence_ + 1) {
+    spdlog::warn("sequence_gap have={} got={}; taking a new snapshot", sequence_, decision.sequence);
+    need_snapshot_ = true;
+    return false;
+  }
+  sequence_ = decision.sequence;
+  return true;
+}
+
+}  // namespace fleetban::common

@@ -1,0 +1,74 @@
+#pragma once
+// The client half of the ZeroMQ Guide's Clone pattern, as the subscriber (and a relay) follows the
+// aggregator: subscribe to the broadcast first, then take a snapshot, drop updates at or below the
+// snapshot's sequence and hand on the rest in order. A gap in the sequence, a heartbeat ahead, a
+// new aggregator incarnation, or a resync() make it take a new snapshot; three missed heartbeats
+// make it connect anew; a failed snapshot backs off (200 ms doubling to 10 s, with jitter).
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/aggregator_client.hpp"
+#include "common/socket_factory.hpp"
+
+namespace fleetban::common {
+
+class CloneClient {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kHeartbeatInterval = std::chrono::seconds(1);  // the aggregator's
+  static constexpr int kMissedHeartbeats = 3;
+  static constexpr auto kSnapshotTimeout = std::chrono::seconds(5);
+  static constexpr std::size_t kMaxDecisions = 100'000;  // handed on by one poll(), at most
+
+  // What one poll() brought: a snapshot (everything the fleet enforces now, replacing what came
+  // before), then decisions to apply after it, in sequence order.
+  struct Update {
+    std::optional<Snapshot> snapshot;
+    std::vector<Decision> decisions;
+    std::vector<std::int64_t> received_us;  // when each decision arrived (tracing only)
+  };
+
+  // `stop` cuts a back-off short. Connects at once (no socket waits for the aggregator).
+  CloneClient(const ClientSockets& sockets, std::string ingest_endpoint, std::string broadcast_endpoint,
+              const std::atomic<bool>& stop);
+
+  // One turn: a snapshot if one is due, then what the broadcast holds, waiting up to `wait` for it.
+  Update poll(std::chrono::milliseconds wait);
+
+  // Take a new snapshot at the next poll (say, the backend lost what it enforced).
+  void resync() { need_snapshot_ = true; }
+  bool synced() const { return !need_snapshot_; }
+  std::uint64_t sequence() const { return sequence_; }
+  // The DEALER on the ingest endpoint, for other requests on the same connection (the spool drain).
+  zmq::socket_t& ingest() { return ingest_; }
+
+ private:
+  void connect();
+  std::optional<Snapshot> take_snapshot();
+  void back_off();
+  void follow(std::chrono::milliseconds wait, Update& update);
+  void on_heartbeat(const Heartbeat& heartbeat);
+  bool on_decision(const Decision& decision);
+
+  const ClientSockets& sockets_;
+  std::string ingest_endpoint_;
+  std::string broadcast_endpoint_;
+  const std::atomic<bool>& stop_;
+  zmq::socket_t broadcast_;
+  zmq::socket_t ingest_;
+  std::string receipt_;  // of the last snapshot read on ingest_
+  bool need_snapshot_ = true;
+  bool heard_since_connect_ = false;
+  std::uint64_t sequence_ = 0;
+  std::string incarnation_;
+  Clock::time_point last_heard_ = Clock::now();
+  std::chrono::milliseconds backoff_;
+};
+
+}  // namespace fleetban::common

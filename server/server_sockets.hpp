@@ -1,0 +1,52 @@
+#pragma once
+// The sockets a serving program (the aggregator) binds: the ingest ROUTER and the broadcast PUB,
+// with CURVE and the ZAP handler that admits client keys, or none when `insecure = true`.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/security.hpp"
+#include "common/socket_factory.hpp"
+#include "server/zap_handler.hpp"
+
+namespace fleetban::server {
+
+// Messages the ROUTER queues for one client connection (ZMQ_SNDHWM). Acks count too: a client may
+// send thousands of events before it reads their acks. Snapshots are bounded apart from this: a
+// connection has at most one snapshot queued (SnapshotServer).
+inline constexpr int kIngestSendQueue = 100'000;
+
+class ServerSockets {
+ public:
+  // Unless insecure, starts the ZAP handler before any CURVE socket can exist.
+  ServerSockets(zmq::context_t& context, const common::ServerSecurity& security);
+
+  bool insecure() const { return insecure_; }
+  // Rereads authorized_dir (SIGHUP), waiting up to a second for it to take effect. True when a
+  // key was removed or replaced: its connections made before are still open.
+  bool reload_keys();
+  // False once the ZAP handler has died: the caller must stop, or every key would get in.
+  bool authenticator_alive() const;
+  // Whether this identity's key is still in authorized_dir (always true when insecure).
+  bool admits(const PeerIdentity& peer) const;
+
+  // Handshake failures on the server's sockets (clients with the wrong security settings).
+  std::optional<std::string> handshake_failure() const { return monitor_.failure(); }
+
+  // The ROUTER that takes events and snapshot requests.
+  zmq::socket_t ingest(const std::string& endpoint) const;
+  // The PUB that broadcasts decisions and heartbeats.
+  zmq::socket_t broadcast(const std::string& endpoint) const;
+
+ private:
+  void secure(zmq::socket_t& socket) const;
+  zmq::context_t& context_;
+  mutable common::HandshakeMonitor monitor_;
+  bool insecure_;
+  std::string server_secret_;
+  std::unique_ptr<ZapHandler> zap_;
+};
+
+}  // namespace fleetban::server

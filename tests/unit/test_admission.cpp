@@ -1,0 +1,104 @@
+// Admission alone: who may say what, and each key's share. (The batch step's tests cover it in
+// the flow; these pin its rules one by one.)
+
+#include "server/admission.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace {
+
+using fleetban::server::Admission;
+using fleetban::server::PeerIdentity;
+using fleetban::server::PeerRole;
+using fleetban::server::RejectReason;
+using fleetban::server::Sender;
+
+const std::string kKeyA(64, 'a');
+const std::string kKeyB(64, 'b');
+
+Sender sender(PeerRole role, const std::string& name, const std::string& key = kKeyA) {
+  return Sender{PeerIdentity{role, name, key}, std::nullopt};
+}
+
+fleetban::common::Event event_from(const std::string& host_id, bool operator_action = false) {
+  fleetban::common::Event e;
+  e.host_id = host_id;
+  e.operator_action = operator_action;
+  return e;
+}
+
+Admission admitting(std::vector<std::string> keys, unsigned events_per_second = 100) {
+  return Admission(
+      false, [keys](const PeerIdentity& peer) { return std::find(keys.begin(), keys.end(), peer.key) != keys.end(); },
+      events_per_second);
+}
+
+TEST(Admission, AHostSpeaksForItselfOnly) {
+  auto admission = admitting({kKeyA});
+  auto own = event_from("web-01");
+  EXPECT_FALSE(admission.admit_event(sender(PeerRole::host, "web-01"), own));
+  auto other = event_from("web-02");
+  auto refusal = admission.admit_event(sender(PeerRole::host, "web-01"), other);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->reason, RejectReason::identity);
+}
+
+TEST(Admission, AnOperatorsEventBecomesAnOperatorActionUnderItsKeyName) {
+  auto admission = admitting({kKeyA});
+  auto e = event_from("pretending-to-be-web-01");
+  EXPECT_FALSE(admission.admit_event(sender(PeerRole::operator_, "alice"), e));
+  EXPECT_TRUE(e.operator_action);
+  EXPECT_EQ(e.host_id, "alice");
+}
+
+TEST(Admission, OnlyAnOperatorKeyMayClaimAnOperatorAction) {
+  auto admission = admitting({kKeyA});
+  auto e = event_from("web-01", true);
+  auto refusal = admission.admit_event(sender(PeerRole::host, "web-01"), e);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->reason, RejectReason::not_operator);
+}
+
+TEST(Admission, AKeyNoLongerAuthorizedIsRefusedForEventsAndQueries) {
+  auto admission = admitting({kKeyB});
+  auto e = event_from("web-01");
+  auto refusal = admission.admit_event(sender(PeerRole::host, "web-01", kKeyA), e);
+  ASSERT_TRUE(refusal);
+  EXPECT_NE(refusal->why.find("no longer authorized"), std::string::npos);
+  EXPECT_TRUE(admission.admit_query(sender(PeerRole::host, "web-01", kKeyA)));
+  EXPECT_FALSE(admission.admit_query(sender(PeerRole::host, "web-01", kKeyB)));
+  EXPECT_TRUE(admission.admit_query(Sender{}));  // no identity at all
+}
+
+TEST(Admission, QuerySharesAreCountedPerKey) {
+  auto admission = admitting({kKeyA, kKeyB});
+  auto now = Admission::Clock::now();
+  unsigned allowed = 0;
+  for (int i = 0; i < 100; ++i) allowed += admission.query_within_share(sender(PeerRole::host, "web-01"), now) ? 1 : 0;
+  EXPECT_EQ(allowed, Admission::kQueriesPerKeyPerSecond);
+  EXPECT_TRUE(admission.query_within_share(sender(PeerRole::host, "web-02", kKeyB), now));
+  EXPECT_TRUE(admission.query_within_share(sender(PeerRole::host, "web-01"), now + std::chrono::seconds(1)));
+}
+
+TEST(Admission, EventSharesFollowTheRateAndItsReload) {
+  auto admission = admitting({kKeyA}, 3);
+  auto now = Admission::Clock::now();
+  unsigned allowed = 0;
+  for (int i = 0; i < 10; ++i) allowed += admission.event_within_share("web-01", now) ? 1 : 0;
+  EXPECT_EQ(allowed, 3u);
+  admission.set_event_rate(10);
+  EXPECT_TRUE(admission.event_within_share("web-01", now + std::chrono::seconds(1)));
+}
+
+TEST(Admission, WithoutCurveNothingIsChecked) {
+  Admission admission(
+      true, [](const PeerIdentity&) { return false; }, 100);
+  auto e = event_from("web-01", true);
+  EXPECT_FALSE(admission.admit_event(Sender{}, e));
+  EXPECT_FALSE(admission.admit_query(Sender{}));
+  EXPECT_TRUE(admission.query_within_share(Sender{}, Admission::Clock::now()));
+}
+
+}  // namespace
