@@ -1,6 +1,11 @@
 #include "aggregator/aggregator_config.hpp"
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
+#include <charconv>
 
 #include "common/errors.hpp"
 
@@ -52,7 +57,42 @@ unsigned in_range(const common::ConfigValues& v, std::string_view key, std::int6
   return static_cast<unsigned>(value);
 }
 
+// A key naming a file or directory the aggregator cannot do without.
+std::string required_path(const common::ConfigValues& v, std::string_view key, std::string_view what) {
+  const std::string& path = v.string(key);
+  if (path.empty()) throw UsageError(v.origin(key) + ": '': must name " + std::string(what));
+  return path;
+}
+
 }  // namespace
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  ListenAddress address;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::nullopt;
+    address.host = std::string(text.substr(1, close - 1));
+    in6_addr unused{};
+    if (inet_pton(AF_INET6, address.host.c_str(), &unused) != 1) return std::nullopt;
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    address.host = std::string(text.substr(0, colon));
+    bool name_like = std::all_of(address.host.begin(), address.host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    });
+    if (!name_like) return std::nullopt;
+    port = text.substr(colon + 1);
+  }
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
+  if (port.empty() || error != std::errc() || end != port.data() + port.size() || address.port < 1 ||
+      address.port > 65535) {
+    return std::nullopt;
+  }
+  return address;
+}
 
 std::span<const ConfigKey> aggregator_config_keys() { return kAggregatorKeys; }
 
@@ -63,15 +103,26 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
   common::ConfigValues v = common::load_config(kAggregatorKeys, path, flags);
 
   AggregatorConfig c;
-  c.ingest = v.string("ingest");
-  c.broadcast = v.string("broadcast");
+  c.ingest = common::endpoint(v, "ingest", common::EndpointUse::bind);
+  c.broadcast = common::endpoint(v, "broadcast", common::EndpointUse::bind);
+  if (c.ingest == c.broadcast) {
+    throw UsageError(v.origin("broadcast") + ": '" + c.broadcast + "' is the ingest endpoint too; each needs its own");
+  }
   c.http = v.string("http");
+  if (!c.http.empty() && !parse_listen_address(c.http)) {
+    throw UsageError(v.origin("http") + ": '" + c.http +
+                     "' is not HOST:PORT or [IPV6]:PORT with a port from 1 to 65535, or \"\" for none");
+  }
   c.http_auth_file = v.string("http_auth_file");
-  c.state = v.string("state");
-  if (c.state.empty()) throw UsageError(v.origin("state") + ": must name a database file");
+  c.state = required_path(v, "state", "a database file");
   c.security.insecure = v.boolean("insecure");
   c.security.server_key = v.string("server_key");
   c.security.authorized_dir = v.string("authorized_dir");
+  if (!c.security.insecure) {
+    c.security.server_key = required_path(v, "server_key", "the aggregator's secret key file (or insecure = true)");
+    c.security.authorized_dir =
+        required_path(v, "authorized_dir", "the directory of authorized keys (or insecure = true)");
+  }
 
   constexpr std::int64_t kTenYears = 10LL * 365 * 24 * 3600;
   Policy& p = c.policy;
@@ -81,7 +132,8 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
   p.max_bantime = std::chrono::seconds(in_range(v, "policy.max_bantime", 1, kTenYears));
   p.escalation = v.number("policy.escalation");
   if (!(p.escalation >= 1.0 && p.escalation <= 1000.0)) {
-    throw UsageError(v.origin("policy.escalation") + ": must be between 1.0 (no escalation) and 1000");
+    throw UsageError(v.origin("policy.escalation") + ": " + fmt::format("{}", p.escalation) +
+                     " is not between 1.0 (no escalation) and 1000");
   }
   const std::string& unban = v.string("policy.host_unban");
   if (unban == "fleet")

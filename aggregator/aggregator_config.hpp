@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config.hpp"
@@ -43,10 +44,21 @@ struct AggregatorConfig {
   Policy policy;
 };
 
+// Where the HTTP server listens (`http`).
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+
+// "HOST:PORT" (an IPv4 address or a host name) or "[IPV6]:PORT", with a port from 1 to 65535.
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
 std::span<const common::ConfigKey> aggregator_config_keys();
 
 inline const std::filesystem::path kDefaultAggregatorConfig = "/etc/fleetban/aggregator.toml";
 
+// Reads aggregator.toml and the flags, and checks every value (also on SIGHUP). Throws UsageError
+// naming the file (or flag), the key and the value at fault.
 AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::path>& file,
                                         const common::FlagOverrides& flags);
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "aggregator/aggregator_config.hpp"
 #include "aggregator/blocklist.hpp"
 #include "aggregator/dashboard.hpp"
 #include "aggregator/http_access.hpp"
@@ -30,40 +31,6 @@ constexpr const char* kJson = "application/json";
 constexpr const char* kText = "text/plain; charset=utf-8";
 constexpr const char* kPrometheus = "text/plain; version=0.0.4";
 constexpr const char* kHtml = "text/html; charset=utf-8";
-
-struct ListenAddress {
-  std::string host;
-  int port = 0;
-};
-
-// "HOST:PORT" (an IPv4 address or a host name) or "[IPV6]:PORT", with a port from 1 to 65535.
-std::optional<ListenAddress> parse_listen_address(std::string_view text) {
-  ListenAddress address;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::nullopt;
-    address.host = std::string(text.substr(1, close - 1));
-    in6_addr unused{};
-    if (inet_pton(AF_INET6, address.host.c_str(), &unused) != 1) return std::nullopt;
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    address.host = std::string(text.substr(0, colon));
-    bool name_like = std::all_of(address.host.begin(), address.host.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-    });
-    if (!name_like) return std::nullopt;
-    port = text.substr(colon + 1);
-  }
-  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
-  if (port.empty() || error != std::errc() || end != port.data() + port.size() || address.port < 1 ||
-      address.port > 65535) {
-    return std::nullopt;
-  }
-  return address;
-}
 
 void json_error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
@@ -221,6 +188,7 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
                        const std::filesystem::path& auth_file)
     : impl_(std::make_unique<Impl>()) {
+  // load_aggregator_config checked `http` already; this guards a caller that did not load it.
   auto listen = parse_listen_address(address);
   if (!listen) {
     throw common::UsageError("http = \"" + address +

@@ -108,7 +108,7 @@ std::optional<NftTimes> time_nftables_in_namespace(std::size_t decisions, std::s
     try {
       common::EnforceConfig config;
       config.backend = common::BackendKind::nftables;
-      config.nft_table = "inet fleetban_bench";
+      config.nft_table = *common::NftTable::parse("inet fleetban_bench");
       auto backend = subscriber::NftablesBackend::from_config(config);
       backend->setup();
       auto now = common::now_seconds();

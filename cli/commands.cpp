@@ -36,9 +36,6 @@ std::chrono::milliseconds operator_timeout(const common::HostConfig& config) {
 }
 
 int send_operator_event(const common::HostConfig& config, common::Event event, std::ostream& out) {
-  if (!common::is_valid_name(config.host_id)) {
-    throw common::UsageError("host_id: '" + config.host_id + "' is not a valid name");
-  }
   event.id = common::random_event_id();
   event.jail = "manual";
   event.host_id = config.host_id;

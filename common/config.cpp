@@ -1,6 +1,9 @@
 #include "common/config.hpp"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
+
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -176,12 +179,105 @@ std::vector<IpPrefix> prefix_list(const ConfigValues& values, std::string_view k
 
 namespace {
 
-ConfigValues defaults(std::span<const ConfigKey> table) {
+constexpr std::string_view kEndpointForms = "tcp://HOST:PORT, ipc://PATH or inproc://NAME";
+
+bool is_ipv6(std::string_view text) {
+  in6_addr unused{};
+  return inet_pton(AF_INET6, std::string(text).c_str(), &unused) == 1;
+}
+
+// HOST of tcp://HOST:PORT: a name (a host or, to bind, an interface), IPv4, [IPv6] or, where
+// allowed, `*` for every interface.
+std::optional<std::string> tcp_host_problem(std::string_view host, bool wildcard_allowed) {
+  if (host.empty()) return "no host before the port";
+  if (host == "*") {
+    if (wildcard_allowed) return std::nullopt;
+    return "'*' (every interface) can be bound, not connected to";
+  }
+  if (host.front() == '[') {
+    if (host.size() < 2 || host.back() != ']') return "'" + std::string(host) + "' has no closing ']'";
+    std::string_view inner = host.substr(1, host.size() - 2);
+    if (!is_ipv6(inner.substr(0, inner.find('%')))) return "'" + std::string(inner) + "' is not an IPv6 address";
+    return std::nullopt;
+  }
+  if (host.find(':') != std::string_view::npos) {
+    if (is_ipv6(host)) return std::nullopt;  // libzmq takes an IPv6 address without brackets too
+    return "'" + std::string(host) + "' is not a host: an IPv6 address is written [ADDRESS]";
+  }
+  bool name_like = std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+           c == '_';
+  });
+  if (!name_like) return "'" + std::string(host) + "' is not a host name or address";
+  return std::nullopt;
+}
+
+// HOST:PORT. `any_port`: 0 or `*` (the system picks) is allowed, as for a connection's source.
+std::optional<std::string> tcp_address_problem(std::string_view text, bool wildcard_allowed, bool any_port) {
+  if (text.empty()) return "no HOST:PORT";
+  auto colon = text.rfind(':');
+  auto close = text.rfind(']');
+  if (colon == std::string_view::npos || (text.front() == '[' && close != std::string_view::npos && colon < close)) {
+    return "no port (tcp://HOST:PORT)";
+  }
+  if (auto problem = tcp_host_problem(text.substr(0, colon), wildcard_allowed)) return problem;
+  std::string_view port = text.substr(colon + 1);
+  if (any_port && port == "*") return std::nullopt;
+  unsigned number = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number > 65535 ||
+      (number == 0 && !any_port)) {
+    return "the port '" + std::string(port) + "' is not a number from 1 to 65535";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> endpoint_problem(std::string_view text, EndpointUse use) {
+  if (text.empty()) return "empty; expected " + std::string(kEndpointForms);
+  auto scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return "no transport; expected " + std::string(kEndpointForms);
+  std::string_view scheme = text.substr(0, scheme_end);
+  std::string_view rest = text.substr(scheme_end + 3);
+  if (scheme == "ipc" || scheme == "inproc") {
+    if (rest.empty()) return "nothing after " + std::string(scheme) + "://";
+    return std::nullopt;
+  }
+  if (scheme != "tcp") {
+    return "transport '" + std::string(scheme) + "' is not one fleetban uses; expected " + std::string(kEndpointForms);
+  }
+  // A connection may name its source first: tcp://SOURCE:PORT;HOST:PORT (libzmq's syntax).
+  auto semicolon = rest.find(';');
+  if (semicolon != std::string_view::npos) {
+    if (use == EndpointUse::bind) return "a source address (SOURCE;HOST:PORT) is for connecting, not binding";
+    if (auto problem = tcp_address_problem(rest.substr(0, semicolon), true, true)) return "source: " + *problem;
+    rest = rest.substr(semicolon + 1);
+  }
+  return tcp_address_problem(rest, use == EndpointUse::bind, false);
+}
+
+const std::string& endpoint(const ConfigValues& values, std::string_view key, EndpointUse use) {
+  const std::string& text = values.string(key);
+  if (text.empty()) throw UsageError(values.origin(key) + ": not set; expected " + std::string(kEndpointForms));
+  if (auto problem = endpoint_problem(text, use)) {
+    throw UsageError(values.origin(key) + ": '" + text + "' is not a ZeroMQ endpoint: " + *problem);
+  }
+  return text;
+}
+
+namespace {
+
+// Every key at its default; `source` names the file that left it out, when one was read.
+ConfigValues defaults(std::span<const ConfigKey> table, const std::optional<std::string>& source) {
   ConfigValues values;
   for (const ConfigKey& key : table) {
     auto value = parse_flag_value(key.type, key.default_value);
     if (!value) throw std::logic_error("bad default in config table for " + std::string(key.name));
-    values.set(std::string(key.name), std::move(*value), "default of '" + std::string(key.name) + "'");
+    // A value a file left out is the file's: "host.toml: key 'x'" tells where to set it.
+    std::string origin =
+        source ? *source + ": key '" + std::string(key.name) + "'" : "default of '" + std::string(key.name) + "'";
+    values.set(std::string(key.name), std::move(*value), std::move(origin));
   }
   return values;
 }
@@ -202,7 +298,7 @@ void apply_flags(std::span<const ConfigKey> table, const FlagOverrides& flags, C
 
 ConfigValues load_config_text(std::span<const ConfigKey> table, std::string_view toml_text, const std::string& source,
                               const FlagOverrides& flags) {
-  ConfigValues values = defaults(table);
+  ConfigValues values = defaults(table, source);
   read_text(table, toml_text, source, values);
   apply_flags(table, flags, values);
   return values;
@@ -211,7 +307,7 @@ ConfigValues load_config_text(std::span<const ConfigKey> table, std::string_view
 ConfigValues load_config(std::span<const ConfigKey> table, const std::optional<std::filesystem::path>& file,
                          const FlagOverrides& flags) {
   if (!file) {
-    ConfigValues values = defaults(table);
+    ConfigValues values = defaults(table, std::nullopt);
     apply_flags(table, flags, values);
     return values;
   }

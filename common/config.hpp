@@ -64,4 +64,17 @@ ConfigValues load_config_text(std::span<const ConfigKey> table, std::string_view
 // A list key's entries as prefixes; throws UsageError naming the key and the entry that does not parse.
 std::vector<IpPrefix> prefix_list(const ConfigValues& values, std::string_view key);
 
+// Who uses an endpoint: a client connects to it (and may name a source, "tcp://SRC:0;HOST:PORT"),
+// the aggregator binds it (and may name every interface, "tcp://*:PORT").
+enum class EndpointUse { connect, bind };
+
+// Why `text` is not a ZeroMQ endpoint fleetban can use, or nullopt when it is one:
+// tcp://HOST:PORT (HOST a name, an IPv4 address or [IPv6]; PORT 1 to 65535), ipc://PATH or
+// inproc://NAME. libzmq itself would accept more (other transports, port 0); a fleet cannot.
+std::optional<std::string> endpoint_problem(std::string_view text, EndpointUse use);
+
+// A string key that must hold such an endpoint; throws UsageError naming where the key came from
+// (file and key, or flag) and the value.
+const std::string& endpoint(const ConfigValues& values, std::string_view key, EndpointUse use);
+
 }  // namespace fleetban::common

@@ -4,7 +4,9 @@
 
 #include <array>
 
+#include "common/command_words.hpp"
 #include "common/errors.hpp"
+#include "common/event.hpp"
 
 namespace fleetban::common {
 
@@ -39,7 +41,71 @@ std::string hostname() {
   return name.data();
 }
 
+constexpr std::string_view kNameRule = "1-64 of A-Z a-z 0-9 . _ @ : -, starting with a letter or digit";
+
+// A command key's value, checked as the backends will split it; `required`: it must not be empty.
+std::string command(const ConfigValues& v, std::string_view key, bool required, std::string_view why) {
+  const std::string& text = v.string(key);
+  auto parsed = split_command(text);
+  if (!parsed) throw UsageError(v.origin(key) + ": '" + text + "': " + parsed.error());
+  if (required && parsed->empty()) throw UsageError(v.origin(key) + ": '" + text + "': " + std::string(why));
+  return text;
+}
+
 }  // namespace
+
+std::optional<NftTable> NftTable::parse(std::string_view text) {
+  std::vector<std::string_view> words;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ' || text[i] == '\t') {
+      ++i;
+      continue;
+    }
+    std::size_t start = i;
+    while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
+    words.push_back(text.substr(start, i - start));
+  }
+  if (words.size() != 2) return std::nullopt;
+  NftTable table;
+  if (words[0] == "inet")
+    table.family = NftFamily::inet;
+  else if (words[0] == "ip")
+    table.family = NftFamily::ip;
+  else if (words[0] == "ip6")
+    table.family = NftFamily::ip6;
+  else
+    return std::nullopt;
+  std::string_view name = words[1];
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (name.empty() || name.size() > 64 || !letter(name.front())) return std::nullopt;
+  for (char c : name) {
+    if (!letter(c) && !digit(c) && c != '_' && c != '-') return std::nullopt;
+  }
+  table.name = std::string(name);
+  return table;
+}
+
+std::string_view NftTable::family_name() const {
+  switch (family) {
+    case NftFamily::inet: return "inet";
+    case NftFamily::ip: return "ip";
+    case NftFamily::ip6: return "ip6";
+  }
+  return "inet";
+}
+
+std::string NftTable::to_string() const { return std::string(family_name()) + " " + name; }
+
+bool NftTable::holds(Family f) const {
+  switch (family) {
+    case NftFamily::inet: return true;
+    case NftFamily::ip: return f == Family::v4;
+    case NftFamily::ip6: return f == Family::v6;
+  }
+  return false;
+}
 
 std::span<const ConfigKey> host_config_keys() { return kHostKeys; }
 
@@ -50,17 +116,29 @@ HostConfig load_host_config(const std::optional<std::filesystem::path>& file, co
 
   HostConfig c;
   c.host_id = v.string("host_id").empty() ? hostname() : v.string("host_id");
-  c.aggregator = v.string("aggregator");
-  c.broadcast = v.string("broadcast");
-  c.spool_dir = v.string("spool_dir");
-  if (v.integer("timeout_ms") <= 0 || v.integer("timeout_ms") > 600'000) {
-    throw UsageError(v.origin("timeout_ms") + ": must be between 1 and 600000 milliseconds");
+  if (!is_valid_name(c.host_id)) {
+    throw UsageError(v.origin("host_id") + ": '" + c.host_id + "'" +
+                     (v.string("host_id").empty() ? " (this machine's hostname)" : "") + " is not a valid name (" +
+                     std::string(kNameRule) + ")");
   }
-  c.timeout = std::chrono::milliseconds(v.integer("timeout_ms"));
-  if (v.integer("spool_max_bytes") < 0) throw UsageError(v.origin("spool_max_bytes") + ": must not be negative");
-  c.spool_max_bytes = static_cast<std::uint64_t>(v.integer("spool_max_bytes"));
+  c.aggregator = endpoint(v, "aggregator", EndpointUse::connect);
+  c.broadcast = endpoint(v, "broadcast", EndpointUse::connect);
+  c.spool_dir = v.string("spool_dir");
+  if (c.spool_dir.empty()) throw UsageError(v.origin("spool_dir") + ": '': must name a directory");
+  const std::int64_t timeout = v.integer("timeout_ms");
+  if (timeout <= 0 || timeout > 600'000) {
+    throw UsageError(v.origin("timeout_ms") + ": " + std::to_string(timeout) +
+                     " is not between 1 and 600000 milliseconds");
+  }
+  c.timeout = std::chrono::milliseconds(timeout);
+  const std::int64_t spool_max = v.integer("spool_max_bytes");
+  if (spool_max < 0) throw UsageError(v.origin("spool_max_bytes") + ": " + std::to_string(spool_max) + " is negative");
+  c.spool_max_bytes = static_cast<std::uint64_t>(spool_max);
   c.security.insecure = v.boolean("insecure");
   c.security.server_key = v.string("server_key");
+  if (!c.security.insecure && c.security.server_key.empty()) {
+    throw UsageError(v.origin("server_key") + ": '': must name the aggregator's public key file (or insecure = true)");
+  }
   c.security.client_key =
       v.string("client_key").empty() ? "/etc/fleetban/keys/" + c.host_id + ".key" : v.string("client_key");
 
@@ -76,10 +154,22 @@ HostConfig load_host_config(const std::optional<std::filesystem::path>& file, co
   else
     throw UsageError(v.origin("enforce.backend") + ": '" + backend + "' is not one of fail2ban, nftables, exec, log");
   c.enforce.jail = v.string("enforce.jail");
-  c.enforce.fail2ban_client = v.string("enforce.fail2ban_client");
-  c.enforce.ban_command = v.string("enforce.ban_command");
-  c.enforce.unban_command = v.string("enforce.unban_command");
-  c.enforce.nft_table = v.string("enforce.nft_table");
+  if (!is_valid_name(c.enforce.jail)) {
+    throw UsageError(v.origin("enforce.jail") + ": '" + c.enforce.jail + "' is not a jail name (" +
+                     std::string(kNameRule) + ")");
+  }
+  c.enforce.fail2ban_client = command(v, "enforce.fail2ban_client", c.enforce.backend == BackendKind::fail2ban,
+                                      "the fail2ban backend needs a command");
+  c.enforce.ban_command =
+      command(v, "enforce.ban_command", c.enforce.backend == BackendKind::exec, "the exec backend needs a command");
+  c.enforce.unban_command = command(v, "enforce.unban_command", false, "");
+  auto table = NftTable::parse(v.string("enforce.nft_table"));
+  if (!table) {
+    throw UsageError(v.origin("enforce.nft_table") + ": '" + v.string("enforce.nft_table") +
+                     "' is not \"FAMILY NAME\" with FAMILY inet, ip or ip6 and NAME a letter, then letters, digits, "
+                     "'_' or '-' (at most 64)");
+  }
+  c.enforce.nft_table = *table;
   c.enforce.allowlist = prefix_list(v, "enforce.allowlist");
   return c;
 }

@@ -105,7 +105,6 @@ void ClientSockets::secure(zmq::socket_t& socket) const {
 }
 
 zmq::socket_t ClientSockets::ingest(const std::string& endpoint) const {
-  if (endpoint.empty()) throw UsageError("host config: 'aggregator' (the ingest endpoint) is not set");
   zmq::socket_t socket(context_, zmq::socket_type::dealer);
   set_common_options(socket, kMaxReplyMessageBytes);
   set_client_options(socket);
@@ -116,7 +115,6 @@ zmq::socket_t ClientSockets::ingest(const std::string& endpoint) const {
 }
 
 zmq::socket_t ClientSockets::broadcast(const std::string& endpoint) const {
-  if (endpoint.empty()) throw UsageError("host config: 'broadcast' (the broadcast endpoint) is not set");
   zmq::socket_t socket(context_, zmq::socket_type::sub);
   set_common_options(socket, kMaxReplyMessageBytes);
   set_client_options(socket);

@@ -95,11 +95,8 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
       .time = request.time,
       .created = common::now_ms(),
   };
-  if (!common::is_valid_name(event.host_id)) {
-    throw common::UsageError("host_id: '" + event.host_id + "' is not a valid host name");
-  }
-  // Whatever else the aggregator's decoder would refuse (this host's clock at 1970 before NTP, for
-  // one) is refused here, by the same code, before it is sent or spooled.
+  // Whatever the aggregator's decoder would refuse (this host's clock at 1970 before NTP, for one)
+  // is refused here, by the same code, before it is sent or spooled; host_id was checked at load.
   if (auto bad = common::check_event(event)) throw common::UsageError("this event would be refused: " + *bad);
   common::Spool spool(config.spool_dir, config.spool_max_bytes);
   auto started = std::chrono::steady_clock::now();

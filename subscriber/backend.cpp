@@ -1,6 +1,7 @@
 #include "subscriber/backend.hpp"
 
-#include "common/errors.hpp"
+#include <stdexcept>
+
 #include "common/event.hpp"
 #include "subscriber/exec_backend.hpp"
 #include "subscriber/fail2ban_backend.hpp"
@@ -11,9 +12,12 @@ namespace fleetban::subscriber {
 
 namespace {
 
-CommandTemplate command_from(const std::string& key, const std::string& text) {
+// load_host_config checked every command already; a failure here is a caller's config built by hand.
+CommandTemplate command_from(const std::string& key, const std::string& text, bool required) {
   auto command = CommandTemplate::parse(text);
-  if (!command) throw common::UsageError("enforce." + key + ": " + command.error());
+  if (!command || (required && command->empty())) {
+    throw std::logic_error("enforce." + key + " was not checked by load_host_config: '" + text + "'");
+  }
   return *command;
 }
 
@@ -23,17 +27,15 @@ std::unique_ptr<Backend> make_backend(const common::EnforceConfig& config) {
   switch (config.backend) {
     case common::BackendKind::log: return std::make_unique<LogBackend>();
     case common::BackendKind::exec: {
-      auto ban = command_from("ban_command", config.ban_command);
-      if (ban.empty()) throw common::UsageError("enforce.ban_command: the exec backend needs a command");
-      return std::make_unique<ExecBackend>(std::move(ban), command_from("unban_command", config.unban_command));
+      return std::make_unique<ExecBackend>(command_from("ban_command", config.ban_command, true),
+                                           command_from("unban_command", config.unban_command, false));
     }
     case common::BackendKind::fail2ban: {
-      auto client = command_from("fail2ban_client", config.fail2ban_client);
-      if (client.empty()) throw common::UsageError("enforce.fail2ban_client: the fail2ban backend needs a command");
       if (!common::is_valid_name(config.jail)) {
-        throw common::UsageError("enforce.jail: '" + config.jail + "' is not a jail name");
+        throw std::logic_error("enforce.jail was not checked by load_host_config: '" + config.jail + "'");
       }
-      return std::make_unique<Fail2banBackend>(std::move(client), config.jail);
+      return std::make_unique<Fail2banBackend>(command_from("fail2ban_client", config.fail2ban_client, true),
+                                               config.jail);
     }
     case common::BackendKind::nftables: {
       auto backend = NftablesBackend::from_config(config);
@@ -42,7 +44,7 @@ std::unique_ptr<Backend> make_backend(const common::EnforceConfig& config) {
       return backend;
     }
   }
-  throw common::UsageError("enforce.backend: unknown backend");
+  throw std::logic_error("enforce.backend: unknown backend");
 }
 
 }  // namespace fleetban::subscriber

@@ -47,7 +47,8 @@ class Backend {
   virtual bool intact() { return true; }
 };
 
-// Throws UsageError when the config does not give the backend what it needs.
+// `config` as load_host_config checked it (std::logic_error otherwise). The nftables backend sets
+// its table up here: it throws RuntimeError when nft cannot (not root, no nft).
 std::unique_ptr<Backend> make_backend(const common::EnforceConfig& config);
 
 }  // namespace fleetban::subscriber

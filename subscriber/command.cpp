@@ -11,43 +11,18 @@
 #include <cstring>
 #include <thread>
 
+#include "common/command_words.hpp"
+
 extern char** environ;
 
 namespace fleetban::subscriber {
 
 common::Expected<CommandTemplate> CommandTemplate::parse(std::string_view text) {
+  // One rule for the config check and for running (common/command_words.hpp).
+  auto words = common::split_command(text);
+  if (!words) return common::Failure{words.error()};
   CommandTemplate command;
-  std::string word;
-  bool in_word = false;
-  char quote = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (quote != 0) {
-      if (c == quote) {
-        quote = 0;
-      } else if (c == '\\' && quote == '"' && i + 1 < text.size() && (text[i + 1] == '"' || text[i + 1] == '\\')) {
-        word += text[++i];
-      } else {
-        word += c;
-      }
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      in_word = true;
-    } else if (c == '\\') {
-      if (i + 1 == text.size()) return common::Failure{"command ends with a backslash"};
-      word += text[++i];
-      in_word = true;
-    } else if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) command.words_.push_back(std::move(word));
-      word.clear();
-      in_word = false;
-    } else {
-      word += c;
-      in_word = true;
-    }
-  }
-  if (quote != 0) return common::Failure{std::string("unbalanced ") + quote + " in command"};
-  if (in_word) command.words_.push_back(std::move(word));
+  command.words_ = std::move(*words);
   return command;
 }
 

@@ -29,15 +29,6 @@ namespace {
 // A batch of 100,000 elements takes about a second; this is only a guard against a hung nft.
 constexpr auto kNftTimeout = std::chrono::seconds(120);
 
-std::string_view family_word(NftFamily family) {
-  switch (family) {
-    case NftFamily::inet: return "inet";
-    case NftFamily::ip: return "ip";
-    case NftFamily::ip6: return "ip6";
-  }
-  return "inet";
-}
-
 struct SetNames {
   std::string_view addresses;
   std::string_view prefixes;
@@ -158,52 +149,6 @@ std::optional<NftElement> listed_element(const nlohmann::json& element) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------- NftTable
-
-std::optional<NftTable> NftTable::parse(std::string_view text) {
-  std::vector<std::string_view> words;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == ' ' || text[i] == '\t') {
-      ++i;
-      continue;
-    }
-    std::size_t start = i;
-    while (i < text.size() && text[i] != ' ' && text[i] != '\t') ++i;
-    words.push_back(text.substr(start, i - start));
-  }
-  if (words.size() != 2) return std::nullopt;
-  NftTable table;
-  if (words[0] == "inet")
-    table.family = NftFamily::inet;
-  else if (words[0] == "ip")
-    table.family = NftFamily::ip;
-  else if (words[0] == "ip6")
-    table.family = NftFamily::ip6;
-  else
-    return std::nullopt;
-  std::string_view name = words[1];
-  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (name.empty() || name.size() > 64 || !letter(name.front())) return std::nullopt;
-  for (char c : name) {
-    if (!letter(c) && !digit(c) && c != '_' && c != '-') return std::nullopt;
-  }
-  table.name = std::string(name);
-  return table;
-}
-
-std::string NftTable::to_string() const { return fmt::format("{} {}", family_word(family), name); }
-
-bool NftTable::holds(Family f) const {
-  switch (family) {
-    case NftFamily::inet: return true;
-    case NftFamily::ip: return f == Family::v4;
-    case NftFamily::ip6: return f == Family::v6;
-  }
-  return false;
-}
 
 // ---------------------------------------------------------------- pure helpers
 
@@ -340,17 +285,11 @@ NftablesBackend::NftablesBackend(NftTable table, std::vector<std::string> nft)
     : table_(std::move(table)), nft_(std::move(nft)) {}
 
 std::unique_ptr<NftablesBackend> NftablesBackend::from_config(const common::EnforceConfig& config) {
-  auto table = NftTable::parse(config.nft_table);
-  if (!table) {
-    throw common::UsageError("enforce.nft_table: '" + config.nft_table +
-                             "' is not \"FAMILY NAME\" with FAMILY inet, ip or ip6 and NAME a letter, then letters, "
-                             "digits, '_' or '-'");
-  }
   const char* program = std::getenv("FLEETBAN_NFT");
   std::string text = (program != nullptr && *program != '\0') ? program : "nft";
   auto command = CommandTemplate::parse(text);
   if (!command || command->empty()) throw common::UsageError("FLEETBAN_NFT: '" + text + "' is not a command");
-  return std::make_unique<NftablesBackend>(std::move(*table), command->words());
+  return std::make_unique<NftablesBackend>(config.nft_table, command->words());
 }
 
 bool NftablesBackend::run_batch(const std::string& text, std::string_view what, std::size_t count, LogFailure log) {
@@ -476,7 +415,7 @@ std::optional<std::vector<IpPrefix>> NftablesBackend::enforced() {
   set_up_ = run_batch(setup_text(table_), "setup", 0, LogFailure::yes);
   if (!set_up_) return std::nullopt;
   auto argv = nft_;
-  argv.insert(argv.end(), {"-j", "list", "table", std::string(family_word(table_.family)), table_.name});
+  argv.insert(argv.end(), {"-j", "list", "table", std::string(table_.family_name()), table_.name});
   auto result = run_command(argv, kNftTimeout, CaptureOutput::yes);
   if (result.exit_code != 0) {
     spdlog::warn("nft_failed op=list table=\"{}\" exit={} error=\"{}\"", table_.to_string(), result.exit_code,

@@ -28,23 +28,9 @@
 
 namespace fleetban::subscriber {
 
-enum class NftFamily { inet, ip, ip6 };
-
-// The table named by `enforce.nft_table`: "FAMILY NAME".
-struct NftTable {
-  NftFamily family = NftFamily::inet;
-  std::string name;
-
-  // "inet fleetban", "ip fleetban", "ip6 fleetban"; the name is a letter, then letters, digits,
-  // '_' or '-' (at most 64). nullopt otherwise.
-  static std::optional<NftTable> parse(std::string_view text);
-
-  std::string to_string() const;  // "inet fleetban"
-  // Whether the table filters that address family (an `inet` table filters both).
-  bool holds(common::Family family) const;
-
-  friend bool operator==(const NftTable&, const NftTable&) = default;
-};
+// The table (`enforce.nft_table`) is parsed and checked where the config is loaded.
+using common::NftFamily;
+using common::NftTable;
 
 // One set element: an address or a prefix, and how long the kernel keeps it.
 struct NftElement {
@@ -70,7 +56,7 @@ class NftablesBackend final : public Backend {
   NftablesBackend(NftTable table, std::vector<std::string> nft);
 
   // From the host config, with the nft command from the environment variable FLEETBAN_NFT
-  // (default "nft"). Throws UsageError naming enforce.nft_table when it is not "FAMILY NAME".
+  // (default "nft"). Throws UsageError when FLEETBAN_NFT is not a command.
   static std::unique_ptr<NftablesBackend> from_config(const common::EnforceConfig& config);
 
   std::vector<common::Decision> ban(std::span<const common::Decision> decisions) override;

@@ -13,6 +13,9 @@ using namespace fleetban;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
+  // The endpoint check takes any text as a value: it says what is wrong, never throws.
+  (void)common::endpoint_problem(text, common::EndpointUse::connect);
+  (void)common::endpoint_problem(text, common::EndpointUse::bind);
   for (auto table : {common::host_config_keys(), aggregator::aggregator_config_keys()}) {
     try {
       auto values = common::load_config_text(table, text, "fuzz.toml", {});
