@@ -56,7 +56,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DFLEETBAN_FUZZ=ON -DFLEETBAN_TESTS=OFF >/dev/null
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_wire fuzz_config fuzz_ip_prefix
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_wire fuzz_config fuzz_ip_prefix fuzz_batch_step
 	tests/fuzz/run-fuzzers.sh build-fuzz/bin $(FUZZ_SECONDS)
 
 demo: build

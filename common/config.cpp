@@ -105,11 +105,91 @@ bool is_section(std::span<const ConfigKey> table, std::string_view section) {
   return false;
 }
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it meets most non-ASCII characters
+// where it expects whitespace (is_non_ascii_horizontal_whitespace: undefined behaviour, a crash in
+// a release build; found by fuzz_config). So toml++ is never shown a non-ASCII byte: in a comment
+// each becomes a space, anywhere else the file is refused, naming the line. Whatever this scanner
+// makes of malformed text, toml++ sees only ASCII.
+std::string ascii_for_toml(std::string_view text, const std::string& source) {
+  // What an escape may skip: not a line break (counted below), not a byte checked below.
+  auto is_plain_ascii = [](char c) { return c != '\n' && static_cast<unsigned char>(c) < 0x80; };
+  std::string ascii(text);
+  enum class In { code, comment, basic, literal, multiline_basic, multiline_literal };
+  In in = In::code;
+  std::size_t line = 1;
+  auto at = [&](std::size_t i, std::string_view what) { return text.substr(i, what.size()) == what; };
+  // After a closing """ or ''', up to two more quotes still belong to the string (TOML allows them).
+  auto close = [&](std::size_t& i, char quote) {
+    i += 2;
+    for (int extra = 0; extra < 2 && i + 1 < text.size() && text[i + 1] == quote; ++extra) ++i;
+    in = In::code;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      // A comment ends here; a one-line string left open is toml++'s error to report.
+      if (in == In::comment || in == In::basic || in == In::literal) in = In::code;
+      continue;
+    }
+    switch (in) {
+      case In::comment:
+        if (static_cast<unsigned char>(c) >= 0x80) ascii[i] = ' ';
+        continue;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          throw UsageError(source + ":" + std::to_string(line) +
+                           ": a non-ASCII character outside a comment (fleetban's config files are ASCII)");
+        }
+    }
+    switch (in) {
+      case In::code:
+        if (c == '#') {
+          in = In::comment;
+        } else if (at(i, R"(""")")) {
+          in = In::multiline_basic;
+          i += 2;
+        } else if (at(i, "'''")) {
+          in = In::multiline_literal;
+          i += 2;
+        } else if (c == '"') {
+          in = In::basic;
+        } else if (c == '\'') {
+          in = In::literal;
+        }
+        break;
+      case In::comment: break;
+      case In::basic:
+        if (c == '\\' && i + 1 < text.size() && is_plain_ascii(text[i + 1])) {
+          ++i;  // an escaped character, a quote among them
+        } else if (c == '"') {
+          in = In::code;
+        }
+        break;
+      case In::literal:
+        if (c == '\'') in = In::code;
+        break;
+      case In::multiline_basic:
+        if (c == '\\' && i + 1 < text.size() && is_plain_ascii(text[i + 1])) {
+          ++i;
+        } else if (at(i, R"(""")")) {
+          close(i, '"');
+        }
+        break;
+      case In::multiline_literal:
+        if (at(i, "'''")) close(i, '\'');
+        break;
+    }
+  }
+  return ascii;
+}
+
 void read_text(std::span<const ConfigKey> table, std::string_view text, const std::string& source,
                ConfigValues& values) {
+  const std::string ascii = ascii_for_toml(text, source);
   toml::table root;
   try {
-    root = toml::parse(text, source);
+    root = toml::parse(ascii, source);
   } catch (const toml::parse_error& e) {
     throw UsageError(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }

@@ -102,6 +102,35 @@ TEST(Config, TextInMemoryIsReadLikeAFileAndNamedBySource) {
   EXPECT_TRUE(has(message, "count")) << message;
 }
 
+// toml++ 3.3 has undefined behaviour on most non-ASCII characters where it expects whitespace: the
+// reader never lets it see one. In comments they are blanked; anywhere else the file is refused,
+// naming the line.
+TEST(Config, NonAsciiIsRefusedOutsideCommentsNamingTheLine) {
+  using fleetban::common::ConfigKey;
+  using fleetban::common::ValueType;
+  constexpr std::array table{ConfigKey{"count", ValueType::integer, "1", ""},
+                             ConfigKey{"s.name", ValueType::string, "", ""}};
+  const std::vector<std::string> refused{"count = 5\n\xc3\xa9\n",
+                                         "count = 5 \xc2\xa1\n",
+                                         "count\xc3\xa9 = 5\n",
+                                         "[s]\nname = \"x\" \xd0\x96\n",
+                                         "[s]\nname = \"caf\xc3\xa9\"\n",
+                                         "[s]\nname = \"\\\xc3\xa9\"\n",
+                                         "[s]\nname = '''x''' \xc3\xa9\n",
+                                         "[s]\nname = \"\"\"x\"\"\"\"\" \xc3\xa9\n",
+                                         std::string("count = 1p\0'\xef\xbb\xbd\n", 15)};
+  for (const auto& text : refused) {
+    std::string message = usage_error_of([&] { fleetban::common::load_config_text(table, text, "f.toml", {}); });
+    EXPECT_TRUE(has(message, "f.toml:")) << message;
+    EXPECT_TRUE(has(message, "non-ASCII")) << text << ": " << message;
+  }
+  auto values = fleetban::common::load_config_text(
+      table, "# Serveur principal: \xc3\xa9t\xc3\xa9\ncount = 5  # \xe2\x80\x94 ok\n[s]\nname = \"# not a comment\"\n",
+      "f.toml", {});
+  EXPECT_EQ(values.integer("count"), 5);
+  EXPECT_EQ(values.string("s.name"), "# not a comment");
+}
+
 // --- endpoints ----------------------------------------------------------------------------------
 
 TEST(Endpoint, FormsFleetbanUsesAreAccepted) {
