@@ -158,16 +158,4 @@ TEST(ZapHandler, ABadKeyFileAtReloadLeavesOutOnlyThatName) {
   EXPECT_TRUE(f.send_as("web-02"));
 }
 
-TEST(PeerIdentity, ParsesWhatTheZapHandlerWritesAndNothingElse) {
-  const std::string key(64, 'f');
-  auto host = fleetban::server::parse_user_id("host:web:01:" + key);
-  ASSERT_TRUE(host);
-  EXPECT_EQ(host->name, "web:01");  // a name may hold ':'
-  EXPECT_EQ(host->role, PeerRole::host);
-  EXPECT_FALSE(fleetban::server::parse_user_id("admin:web-01:" + key));
-  EXPECT_FALSE(fleetban::server::parse_user_id("host:web-01:short"));
-  EXPECT_FALSE(fleetban::server::parse_user_id("host::" + key));
-  EXPECT_FALSE(fleetban::server::parse_user_id(""));
-}
-
 }  // namespace
