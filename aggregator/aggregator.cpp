@@ -68,7 +68,9 @@ class Service {
         snapshots_(ingest_, metrics_, throttled_) {
     find_own_addresses();
     load();
-    if (!config.http.empty()) http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file);
+    if (!config.http.empty()) {
+      http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_);
+    }
   }
 
   void run() {
@@ -251,7 +253,14 @@ class Service {
     const zmq::message_t& identity = routes_[query.route];
     if (const auto* snapshot = std::get_if<common::SnapshotRequest>(&query.request)) {
       snapshots_.serve(identity, *snapshot, state_.sequence(), incarnation_,
-                       [&](const std::function<bool(Decision &&)>& take) { state_.for_each_active(take); });
+                       [&](const std::function<bool(Decision &&)>& take) {
+                         if (!snapshot->with_geo) return state_.for_each_active(take);
+                         // `fleetban list`: each decision with its country and network (GeoIP).
+                         state_.for_each_active([&](Decision&& d) {
+                           d.geo = geoip_->tag(d.prefix);
+                           return take(std::move(d));
+                         });
+                       });
       return;
     }
     common::Status status{.request_id = std::get<common::StatusRequest>(query.request).request_id};
@@ -293,6 +302,7 @@ class Service {
   common::UnixSeconds started_at_ = common::now_seconds();
   common::UnixSeconds next_id_prune_{};  // when commit() next drops applied ids older than forget_after
   StateView view_;
+  std::shared_ptr<const GeoIp> geoip_ = std::make_shared<const GeoIp>(config_.geoip_country_db, config_.geoip_asn_db);
   std::unique_ptr<HttpServer> http_;
 };
 

@@ -29,6 +29,10 @@ constexpr std::array kAggregatorKeys{
     ConfigKey{"authorized_dir", ValueType::string, "/etc/fleetban/authorized",
               "one NAME.pub per host or operator allowed in"},
     ConfigKey{"insecure", ValueType::boolean, "false", "no CURVE at all (lab and tests); both ends must agree"},
+    ConfigKey{"geoip_country_db", ValueType::string, "",
+              "a MaxMind DB file of countries: the country of each ban in the API, CLI and dashboard"},
+    ConfigKey{"geoip_asn_db", ValueType::string, "",
+              "a MaxMind DB file of networks (ASN): the AS of each ban in the API, CLI and dashboard"},
     ConfigKey{"policy.min_reporters", ValueType::integer, "1",
               "distinct hosts that must report an address before the fleet bans it"},
     ConfigKey{"policy.report_window", ValueType::integer, "3600", "seconds a report counts toward min_reporters"},
@@ -114,6 +118,8 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
                      "' is not HOST:PORT or [IPV6]:PORT with a port from 1 to 65535, or \"\" for none");
   }
   c.http_auth_file = v.string("http_auth_file");
+  c.geoip_country_db = v.string("geoip_country_db");
+  c.geoip_asn_db = v.string("geoip_asn_db");
   c.state = required_path(v, "state", "a database file");
   c.security.insecure = v.boolean("insecure");
   c.security.server_key = v.string("server_key");

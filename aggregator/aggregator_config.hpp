@@ -40,6 +40,8 @@ struct AggregatorConfig {
   std::string http;
   std::filesystem::path http_auth_file;  // empty: no passwords, Host must be an IP literal or localhost
   std::filesystem::path state;
+  std::filesystem::path geoip_country_db;  // empty: no countries (aggregator/geoip.hpp)
+  std::filesystem::path geoip_asn_db;      // empty: no networks
   common::ServerSecurity security;
   Policy policy;
 };

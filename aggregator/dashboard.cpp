@@ -1,5 +1,7 @@
 #include "aggregator/dashboard.hpp"
 
+#include "aggregator/geoip.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +41,7 @@ a{color:var(--link)}
 .bans thead th{font-size:.78rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}
 .ip{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
 .rel{display:block;color:var(--muted);font-size:.85rem}
+.geo{display:block;color:var(--muted);font-size:.85rem;font-family:system-ui,sans-serif}
 .perm{color:var(--accent);font-weight:600}
 .reason{white-space:pre-wrap;word-break:break-word}
 .none{color:var(--muted)}
@@ -144,8 +147,20 @@ std::string iso_text(common::UnixSeconds time) {
   return text;
 }
 
-bool matches(const common::Decision& d, const std::string& address, std::string_view lower_query) {
+// "NL" and "AS64496 Example Net": how the page names a country and a network ("unknown" if so).
+std::string country_name(const common::Geo& geo) { return geo.country.empty() ? "unknown" : geo.country; }
+std::string network_name(const common::Geo& geo) {
+  if (geo.asn == 0) return geo.as_org.empty() ? "unknown" : geo.as_org;
+  return "AS" + std::to_string(geo.asn) + (geo.as_org.empty() ? "" : " " + geo.as_org);
+}
+
+bool matches(const common::Decision& d, const std::string& address, std::string_view lower_query,
+             const common::Geo* geo) {
   if (address.find(lower_query) != std::string::npos) return true;
+  if (geo != nullptr && (lower_ascii(country_name(*geo)).find(lower_query) != std::string::npos ||
+                         lower_ascii(network_name(*geo)).find(lower_query) != std::string::npos)) {
+    return true;
+  }
   auto contains = [&](const std::string& name) { return lower_ascii(name).find(lower_query) != std::string::npos; };
   return std::any_of(d.reporters.begin(), d.reporters.end(), contains) ||
          std::any_of(d.jails.begin(), d.jails.end(), contains);
@@ -205,10 +220,17 @@ void append_names(std::string& out, const std::vector<std::string>& names, std::
   if (total > names.size()) out += " <span class=\"more\">+" + std::to_string(total - names.size()) + " more</span>";
 }
 
-void append_row(std::string& out, const common::Decision& d, const std::string& address, common::UnixSeconds now) {
+void append_row(std::string& out, const common::Decision& d, const std::string& address, common::UnixSeconds now,
+                const common::Geo* geo) {
   // What the live filter searches, one field a line so that no match spans two fields.
   out += "<tr data-search=\"";
   append_escaped(out, lower_ascii(address));
+  if (geo != nullptr) {
+    for (const auto& name : {country_name(*geo), network_name(*geo)}) {
+      out += "&#10;";
+      append_escaped(out, lower_ascii(name));
+    }
+  }
   for (const auto* names : {&d.reporters, &d.jails}) {
     for (const auto& name : *names) {
       out += "&#10;";
@@ -217,6 +239,11 @@ void append_row(std::string& out, const common::Decision& d, const std::string& 
   }
   out += "\"><th scope=\"row\" class=\"ip\" data-label=\"Address\">";
   append_escaped(out, address);
+  if (geo != nullptr) {
+    out += "<span class=\"geo\">";
+    append_escaped(out, country_name(*geo) + " \u00b7 " + network_name(*geo));
+    out += "</span>";
+  }
   out += "</th><td data-label=\"Expires\">";
   if (d.permanent()) {
     out += "<span class=\"perm\">permanent</span>";
@@ -273,7 +300,8 @@ std::string expiry_text(const common::Decision& decision, common::UnixSeconds no
 }
 
 std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
-                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after) {
+                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after,
+                             const GeoIp* geoip) {
   std::vector<const common::Decision*> active = common::active_by_prefix(decisions);
 
   std::map<std::string, std::size_t> per_host, per_jail;
@@ -283,6 +311,17 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
     for (const auto& jail : d->jails) ++per_jail[jail];
     if (d->permanent()) ++permanent;
   }
+  // Each active ban's country and network, looked up once for the counts, the search and the rows.
+  std::vector<common::Geo> geos;
+  std::map<std::string, std::size_t> per_country, per_network;
+  if (geoip != nullptr && geoip->enabled()) {
+    geos.reserve(active.size());
+    for (const auto* d : active) {
+      geos.push_back(geoip->lookup(d->prefix));
+      ++per_country[country_name(geos.back())];
+      ++per_network[network_name(geos.back())];
+    }
+  }
 
   std::string_view search = trimmed(query);
   std::string lower_query = lower_ascii(search);
@@ -291,14 +330,16 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
   std::size_t matching = 0;  // all pages
   std::size_t before = 0;    // on the pages before this one
   const common::Decision* last_shown = nullptr;
-  for (const auto* d : active) {
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    const common::Decision* d = active[i];
+    const common::Geo* geo = geos.empty() ? nullptr : &geos[i];
     std::string address = d->prefix.to_string();
-    if (!search.empty() && !matches(*d, address, lower_query)) continue;
+    if (!search.empty() && !matches(*d, address, lower_query, geo)) continue;
     ++matching;
     if (after && !(*after < d->prefix)) {
       ++before;
     } else if (shown < kDashboardPage) {
-      append_row(rows, *d, address, now);
+      append_row(rows, *d, address, now, geo);
       ++shown;
       last_shown = d;
     }
@@ -331,6 +372,10 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
   out += " permanent</span></div>\n";
   append_counts(out, "Per host", "per-host", "host", per_host);
   append_counts(out, "Per jail", "per-jail", "jail", per_jail);
+  if (!geos.empty()) {
+    append_counts(out, "Top countries", "per-country", "country", per_country);
+    append_counts(out, "Top networks", "per-network", "network", per_network);
+  }
   out +=
       "</section>\n<form class=\"search\" method=\"get\" action=\"/\" role=\"search\">"
       "<label for=\"q\" hidden>Search</label><input id=\"q\" type=\"search\" name=\"q\" value=\"";

@@ -13,6 +13,8 @@
 
 namespace fleetban::aggregator {
 
+class GeoIp;
+
 // The page for the fleet's active decisions (inactive ones are skipped). `query` is the search
 // box's `q`: when not blank, the table keeps only the bans whose address, a reporter or a jail
 // contains it (case-insensitively); the total and the per-host and per-jail counts always cover
@@ -20,8 +22,11 @@ namespace fleetban::aggregator {
 // after `after` (`/?after=IP`), with a link to the next page when more follow, so a page of a large
 // fleet stays small and paging works without JavaScript. Every value is HTML-escaped.
 inline constexpr std::size_t kDashboardPage = 100;
+// With `geoip` on, each ban shows its country and network, the search covers them, and the page
+// counts bans per country and per network.
 std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
-                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after = std::nullopt);
+                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after = std::nullopt,
+                             const GeoIp* geoip = nullptr);
 
 // The Content-Security-Policy the page needs: its own inline style and script, forms to itself,
 // nothing else (no fetches, images or frames from anywhere), a second line of defence behind the

@@ -70,9 +70,16 @@ std::optional<std::size_t> parse_limit(const httplib::Request& req) {
   return limit;
 }
 
+// The country and network of each decision, when GeoIP is on.
+void tag_geo(const GeoIp* geoip, std::vector<common::Decision>& decisions) {
+  if (geoip == nullptr || !geoip->enabled()) return;
+  for (auto& d : decisions) d.geo = geoip->tag(d.prefix);
+}
+
 // GET /api/v1/bans?limit=N&after=IP: one page from the loop (StateView::page), in the aggregator's
 // record order; the filters apply within the page, so a filtered page may be short.
-void serve_bans_page(StateView& view, const BanFilter& filter, const httplib::Request& req, httplib::Response& res) {
+void serve_bans_page(StateView& view, const GeoIp* geoip, const BanFilter& filter, const httplib::Request& req,
+                     httplib::Response& res) {
   auto limit = parse_limit(req);
   if (!limit) {
     return json_error(res, 400,
@@ -93,12 +100,13 @@ void serve_bans_page(StateView& view, const BanFilter& filter, const httplib::Re
                           "\" is not in the list (forgotten, or never there): start again without after");
   }
   std::erase_if(page->decisions, [&](const common::Decision& d) { return !filter.passes(d); });
+  tag_geo(geoip, page->decisions);
   res.set_content(common::bans_page_json(page->decisions, page->next), kJson);
 }
 
 // GET /api/v1/bans[?ip=&reporter=&jail=][&limit=N&after=IP]: INTERFACE.md's document for the
 // bans that pass every filter given; paged when limit or after is given.
-void serve_bans(StateView& view, const httplib::Request& req, httplib::Response& res) {
+void serve_bans(StateView& view, const GeoIp* geoip, const httplib::Request& req, httplib::Response& res) {
   BanFilter filter;
   for (std::size_t i = 0; i < req.get_param_value_count("ip"); ++i) {
     std::string value = req.get_param_value("ip", i);
@@ -112,12 +120,13 @@ void serve_bans(StateView& view, const httplib::Request& req, httplib::Response&
   for (std::size_t i = 0; i < req.get_param_value_count("jail"); ++i) {
     filter.jails.push_back(req.get_param_value("jail", i));
   }
-  if (req.has_param("limit") || req.has_param("after")) return serve_bans_page(view, filter, req, res);
+  if (req.has_param("limit") || req.has_param("after")) return serve_bans_page(view, geoip, filter, req, res);
   auto decisions = view.decisions();
   std::vector<common::Decision> chosen;
   for (const auto& d : *decisions) {
     if (filter.passes(d)) chosen.push_back(d);
   }
+  tag_geo(geoip, chosen);
   res.set_content(common::bans_json(chosen), kJson);
 }
 
@@ -186,7 +195,7 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
-                       const std::filesystem::path& auth_file)
+                       const std::filesystem::path& auth_file, std::shared_ptr<const GeoIp> geoip)
     : impl_(std::make_unique<Impl>()) {
   // load_aggregator_config checked `http` already; this guards a caller that did not load it.
   auto listen = parse_listen_address(address);
@@ -198,7 +207,7 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   if (!auth_file.empty()) credentials = std::make_shared<HttpCredentials>(HttpCredentials::load(auth_file));
   httplib::Server& server = impl_->server;
 
-  server.Get("/", [&view](const httplib::Request& req, httplib::Response& res) {
+  server.Get("/", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
     std::optional<common::IpPrefix> after;
     if (req.has_param("after")) {
       after = common::IpPrefix::parse(req.get_param_value("after"));
@@ -208,11 +217,14 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
             "after=\"" + req.get_param_value("after") + "\" is not an IPv4 or IPv6 address or prefix\n", kText);
       }
     }
-    res.set_content(render_dashboard(*view.decisions(), req.get_param_value("q"), common::now_seconds(), after), kHtml);
+    res.set_content(
+        render_dashboard(*view.decisions(), req.get_param_value("q"), common::now_seconds(), after, geoip.get()),
+        kHtml);
     res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
   });
-  server.Get("/api/v1/bans",
-             [&view](const httplib::Request& req, httplib::Response& res) { serve_bans(view, req, res); });
+  server.Get("/api/v1/bans", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
+    serve_bans(view, geoip.get(), req, res);
+  });
   server.Get("/api/v1/blocklist.txt",
              [&view](const httplib::Request& req, httplib::Response& res) { serve_blocklist(view, req, res); });
   server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {

@@ -30,6 +30,15 @@ std::string format_expiry(const common::Decision& d) {
   return text;
 }
 
+// `fleetban list`'s COUNTRY and NETWORK ("-" where GeoIP does not know): "NL", "AS64496 Example Net".
+std::string country_text(const common::Decision& d) { return d.geo && !d.geo->country.empty() ? d.geo->country : "-"; }
+std::string network_text(const common::Decision& d) {
+  if (!d.geo || (d.geo->asn == 0 && d.geo->as_org.empty())) return "-";
+  std::string text = d.geo->asn != 0 ? "AS" + std::to_string(d.geo->asn) : "";
+  if (!d.geo->as_org.empty()) text += (text.empty() ? "" : " ") + d.geo->as_org;
+  return text;
+}
+
 // Operator requests wait longer than a publish: a person is waiting, not Fail2Ban.
 std::chrono::milliseconds operator_timeout(const common::HostConfig& config) {
   return std::max(config.timeout, std::chrono::milliseconds(3000));
@@ -139,7 +148,8 @@ int list(const common::HostConfig& config, ListFormat format, std::ostream& out)
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
   zmq::socket_t ingest = sockets.ingest(config.aggregator);
-  auto snapshot = common::fetch_snapshot(ingest, std::max(config.timeout, std::chrono::milliseconds(3000)));
+  auto snapshot = common::fetch_snapshot(ingest, std::max(config.timeout, std::chrono::milliseconds(3000)), {},
+                                         common::WithGeo::yes);
   if (!snapshot) {
     throw common::RuntimeError(sockets.handshake_failure().value_or(snapshot.error()) + " at " + config.aggregator);
   }
@@ -148,10 +158,15 @@ int list(const common::HostConfig& config, ListFormat format, std::ostream& out)
     return common::kExitOk;
   }
   const auto bans = common::active_by_prefix(snapshot->decisions);
-  out << fmt::format("{:<40} {:<21} {:>5}  {:<24} {}\n", "ADDRESS", "EXPIRES (UTC)", "BANS", "JAILS", "REPORTERS");
+  // With GeoIP on the aggregator, every decision carries its Geo: two more columns.
+  const bool geo = std::any_of(bans.begin(), bans.end(), [](const auto* d) { return d->geo != nullptr; });
+  out << fmt::format("{:<40} {:<21} {:>5}  ", "ADDRESS", "EXPIRES (UTC)", "BANS")
+      << (geo ? fmt::format("{:<7} {:<32} ", "COUNTRY", "NETWORK") : "")
+      << fmt::format("{:<24} {}\n", "JAILS", "REPORTERS");
   for (const auto* d : bans) {
-    out << fmt::format("{:<40} {:<21} {:>5}  {:<24} {}\n", d->prefix.to_string(), format_expiry(*d), d->ban_count,
-                       fmt::join(d->jails, ","), fmt::join(d->reporters, ","));
+    out << fmt::format("{:<40} {:<21} {:>5}  ", d->prefix.to_string(), format_expiry(*d), d->ban_count)
+        << (geo ? fmt::format("{:<7} {:<32} ", country_text(*d), network_text(*d)) : "")
+        << fmt::format("{:<24} {}\n", fmt::join(d->jails, ","), fmt::join(d->reporters, ","));
   }
   out << bans.size() << " active ban" << (bans.size() == 1 ? "" : "s") << " at sequence " << snapshot->sequence << "\n";
   return common::kExitOk;

@@ -68,11 +68,11 @@ Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds t
   return Failure{"no status from the aggregator"};
 }
 
-Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout,
-                                  const std::string& receipt) {
+Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout, const std::string& receipt,
+                                  WithGeo with_geo) {
   std::string request_id = new_request_id();
   auto deadline = Clock::now() + timeout;
-  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id, receipt}}), deadline)) {
+  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id, receipt, with_geo == WithGeo::yes}}), deadline)) {
     return Failure{"aggregator not reachable"};
   }
   Snapshot snapshot;

@@ -29,8 +29,11 @@ Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds t
 // Asks for the whole fleet state and collects every chunk, waiting at most `timeout` between chunks.
 // `receipt`: the last snapshot's on this connection (the aggregator serves a connection its next
 // snapshot only once it has read the last one); empty on a new connection.
+// WithGeo::yes (`fleetban list`): each decision with its country and network, if the aggregator
+// has GeoIP; subscribers do without, which keeps their copy small.
+enum class WithGeo { no, yes };
 Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout,
-                                  const std::string& receipt = {});
+                                  const std::string& receipt = {}, WithGeo with_geo = WithGeo::no);
 
 }  // namespace fleetban::common
 

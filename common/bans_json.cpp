@@ -40,6 +40,24 @@ void append_names(std::string& out, const std::vector<std::string>& names) {
   out += ']';
 }
 
+// With GeoIP on: "country" (ISO code), "asn" and "as_org", each null when the databases do not know.
+void append_string_or_null(std::string& out, std::string_view text) {
+  if (text.empty()) {
+    out += "null";
+  } else {
+    append_string(out, text);
+  }
+}
+
+void append_geo(std::string& out, const Geo& geo) {
+  out += ",\"country\":";
+  append_string_or_null(out, geo.country);
+  out += ",\"asn\":";
+  out += geo.asn != 0 ? std::to_string(geo.asn) : "null";
+  out += ",\"as_org\":";
+  append_string_or_null(out, geo.as_org);
+}
+
 void append_ban(std::string& out, const Decision& d) {
   out += "{\"ip\":";
   append_string(out, d.prefix.to_string());
@@ -56,6 +74,7 @@ void append_ban(std::string& out, const Decision& d) {
   out += std::to_string(std::max(d.jail_count, static_cast<std::uint32_t>(d.jails.size())));
   out += ",\"ban_count\":";
   out += std::to_string(d.ban_count);
+  if (d.geo) append_geo(out, *d.geo);
   out += '}';
 }
 

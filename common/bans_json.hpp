@@ -2,6 +2,8 @@
 // The bans document of INTERFACE.md, served as GET /api/v1/bans and printed by `fleetban list --json`:
 // {"bans": [{"ip": "192.0.2.7", "expires_at": 1795650000, "reporters": ["web-01"], "jails": ["sshd"],
 //   "reporter_count": 1, "jail_count": 1, "ban_count": 1}]}
+// With GeoIP on (Decision::geo set), each entry also has "country": "NL", "asn": 64496 and
+// "as_org": "Example Net", each null when unknown.
 
 #include <optional>
 #include <string>

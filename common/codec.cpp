@@ -16,6 +16,9 @@ constexpr std::size_t kMaxIncarnationBytes = 32;
 // What a decoder takes: more than the kMaxDecisionNames a decision is made with, so a peer of
 // another version is still understood.
 constexpr std::size_t kMaxNamesPerDecision = 1024;
+// A Decision's Geo: an ISO code and an AS organisation's name, bounded like a reason.
+constexpr std::size_t kMaxGeoCountryBytes = 8;
+constexpr std::size_t kMaxGeoOrgBytes = 256;
 static_assert(kMaxDecisionNames <= kMaxNamesPerDecision);
 
 // A name from the wire, for a refusal's reason: at most 64 bytes, anything unprintable as '?'.
@@ -98,6 +101,12 @@ void to_proto(const Decision& d, pb::Decision& out) {
   out.set_reason(d.reason);
   out.set_reporter_count(std::max(d.reporter_count, static_cast<std::uint32_t>(d.reporters.size())));
   out.set_jail_count(std::max(d.jail_count, static_cast<std::uint32_t>(d.jails.size())));
+  if (d.geo) {
+    auto& geo = *out.mutable_geo();
+    geo.set_country(d.geo->country);
+    geo.set_asn(d.geo->asn);
+    geo.set_as_org(d.geo->as_org);
+  }
 }
 
 Expected<Decision> from_proto(const pb::Decision& in) {
@@ -126,6 +135,12 @@ Expected<Decision> from_proto(const pb::Decision& in) {
   d.ban_count = in.ban_count();
   if (in.reason().size() > kMaxReasonBytes) return Failure{"reason too long"};
   d.reason = in.reason();
+  if (in.has_geo()) {
+    if (in.geo().country().size() > kMaxGeoCountryBytes || in.geo().as_org().size() > kMaxGeoOrgBytes) {
+      return Failure{"geo too long"};
+    }
+    d.geo = std::make_shared<const Geo>(Geo{in.geo().country(), in.geo().asn(), in.geo().as_org()});
+  }
   return d;
 }
 
@@ -166,6 +181,7 @@ std::string encode(const Request& request) {
   } else if (const auto* snapshot = std::get_if<SnapshotRequest>(&request)) {
     out.mutable_snapshot()->set_request_id(snapshot->request_id);
     out.mutable_snapshot()->set_receipt(snapshot->receipt);
+    out.mutable_snapshot()->set_with_geo(snapshot->with_geo);
   } else {
     out.mutable_status()->set_request_id(std::get<StatusRequest>(request).request_id);
   }
@@ -231,7 +247,7 @@ Expected<Request> decode_request(std::string_view frame) {
     case pb::Request::kSnapshot:
       if (in.snapshot().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
       if (in.snapshot().receipt().size() > kMaxRequestIdBytes) return Failure{"snapshot receipt too long"};
-      return Request{SnapshotRequest{in.snapshot().request_id(), in.snapshot().receipt()}};
+      return Request{SnapshotRequest{in.snapshot().request_id(), in.snapshot().receipt(), in.snapshot().with_geo()}};
     case pb::Request::kStatus:
       if (in.status().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
       return Request{StatusRequest{in.status().request_id()}};
@@ -310,6 +326,8 @@ std::size_t encoded_size_bound(const Decision& decision) {
   for (const auto* names : {&decision.reporters, &decision.jails}) {
     for (const auto& name : *names) bytes += name.size() + 3;
   }
+  // The Geo's tag and length, its two strings' tags and lengths, and the AS number.
+  if (decision.geo) bytes += 16 + decision.geo->country.size() + decision.geo->as_org.size();
   return bytes;
 }
 

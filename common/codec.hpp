@@ -22,6 +22,7 @@ namespace fleetban::common {
 struct SnapshotRequest {
   std::string request_id;  // at most 32 bytes
   std::string receipt;     // of the last snapshot read on this connection; at most 32 bytes
+  bool with_geo = false;   // each decision with its Decision::geo, if the aggregator has GeoIP
 };
 
 struct StatusRequest {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,14 @@ namespace fleetban::common {
 // A decision names at most this many reporters and jails (the first ones), so that no host, and
 // no botnet reported by a thousand hosts, can make one too big for the others to take in.
 inline constexpr std::size_t kMaxDecisionNames = 64;
+
+// Where an address is, from the aggregator's GeoIP databases (geoip_country_db, geoip_asn_db):
+// the ISO 3166 country code and the autonomous system (number and organisation); "" or 0 unknown.
+struct Geo {
+  std::string country;
+  std::uint32_t asn = 0;
+  std::string as_org;
+};
 
 struct Decision {
   std::uint64_t sequence = 0;  // the broadcast sequence number of the change that made it so
@@ -32,6 +41,9 @@ struct Decision {
   std::uint32_t jail_count = 0;
   std::uint32_t ban_count = 0;  // how many times the fleet has banned it (what escalation multiplies)
   std::string reason;
+  // Set only where GeoIP is on and the reader shows it (the HTTP API, `fleetban list`), never in
+  // what subscribers hold: a pointer, so that a decision without it stays small.
+  std::shared_ptr<const Geo> geo;
 
   bool permanent() const { return !expires_at.has_value(); }
 };

@@ -637,4 +637,49 @@ TEST(Codec, CheckEventAppliesTheDecodersRules) {
   EXPECT_TRUE(check_event_time("time", from_unix_ms(kMaxEventTimeMs + 1)));
 }
 
+// --- GeoIP on snapshots for `fleetban list` (with_geo) ------------------------------------------
+
+TEST(Codec, SnapshotRequestCarriesWithGeo) {
+  for (bool with_geo : {false, true}) {
+    auto decoded = decode_request(encode(Request{SnapshotRequest{.request_id = "r1", .with_geo = with_geo}}));
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(std::get<SnapshotRequest>(*decoded).with_geo, with_geo);
+  }
+}
+
+TEST(Codec, DecisionGeoRoundTripsAndStaysAbsentWhenNotSet) {
+  SnapshotChunk chunk{.request_id = "r", .decisions = {sample_decision(false), sample_decision(false)}};
+  chunk.decisions[0].geo = std::make_shared<const Geo>(Geo{"NL", 64496, "Example Net"});
+  auto decoded = decode_reply(encode(Reply{chunk}));
+  ASSERT_TRUE(decoded) << decoded.error();
+  const auto& got = std::get<SnapshotChunk>(*decoded).decisions;
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_NE(got[0].geo, nullptr);
+  EXPECT_EQ(got[0].geo->country, "NL");
+  EXPECT_EQ(got[0].geo->asn, 64496u);
+  EXPECT_EQ(got[0].geo->as_org, "Example Net");
+  EXPECT_EQ(got[1].geo, nullptr) << "no geo sent, none received";
+
+  // GeoIP on but the address unknown: present, empty.
+  chunk.decisions[0].geo = std::make_shared<const Geo>();
+  decoded = decode_reply(encode(Reply{chunk}));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_NE(std::get<SnapshotChunk>(*decoded).decisions[0].geo, nullptr);
+}
+
+TEST(Codec, LargestGeoFitsTheSizeBoundAndLongerIsAFailure) {
+  Decision d = sample_decision(false);
+  d.geo = std::make_shared<const Geo>(Geo{std::string(8, 'C'), UINT32_MAX, std::string(256, 'o')});
+  SnapshotChunk empty{.request_id = "r"};
+  SnapshotChunk one = empty;
+  one.decisions = {d};
+  EXPECT_LE(encode(Reply{one}).size() - encode(Reply{empty}).size(), encoded_size_bound(d));
+  ASSERT_TRUE(decode_reply(encode(Reply{one})));
+
+  for (const Geo& overlong : {Geo{std::string(9, 'C'), 1, ""}, Geo{"NL", 1, std::string(257, 'o')}}) {
+    one.decisions[0].geo = std::make_shared<const Geo>(overlong);
+    EXPECT_FALSE(decode_reply(encode(Reply{one}))) << overlong.country << " " << overlong.as_org.size();
+  }
+}
+
 }  // namespace
