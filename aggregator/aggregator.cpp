@@ -187,6 +187,8 @@ class Service {
       return;
     }
     const std::int64_t committed_us = trace ? common::trace_clock_us() : 0;
+    // Before any ack or broadcast: a client that hears of a change must never get the old ETag.
+    view_.set_version({incarnation_, state_.sequence()});
     for (const auto& decision : batch.changes) broadcast_.send(decision);
     const std::int64_t broadcast_us = trace ? common::trace_clock_us() : 0;
     for (const auto& routed : batch.acks) snapshots_.send(routes_[routed.route], common::Reply{routed.ack});

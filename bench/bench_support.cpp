@@ -379,7 +379,8 @@ Aggregator::Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::
   keys_.make("aggregator", false);
   keys_.make("bench-probe");
   probe_key_ = "bench-probe";
-  std::string http_line = http ? "127.0.0.1:" + std::to_string(free_tcp_port()) : "";
+  if (http) http_port_ = free_tcp_port();
+  std::string http_line = http ? "127.0.0.1:" + std::to_string(http_port_) : "";
   // max_events_per_second is raised so the rate limiter does not cap the ingest measurements.
   write_file(config_, "ingest = " + toml_string(ingest()) + "\n" + "broadcast = " + toml_string(broadcast()) + "\n" +
                           "http = " + toml_string(http_line) + "\n" + "state = " + toml_string(state_.string()) + "\n" +

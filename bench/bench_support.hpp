@@ -144,6 +144,7 @@ class Aggregator {
 
   std::string ingest() const { return "tcp://127.0.0.1:" + std::to_string(ingest_port_); }
   std::string broadcast() const { return "tcp://127.0.0.1:" + std::to_string(broadcast_port_); }
+  std::uint16_t http_port() const { return http_port_; }  // 0 without http
   const fs::path& state_db() const { return state_; }
   const fs::path& dir() const { return dir_; }
 
@@ -170,6 +171,7 @@ class Aggregator {
   fs::path state_;
   std::uint16_t ingest_port_;
   std::uint16_t broadcast_port_;
+  std::uint16_t http_port_ = 0;
   std::unique_ptr<Process> process_;
   int starts_ = 0;
   std::string probe_key_;

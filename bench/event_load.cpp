@@ -209,6 +209,22 @@ nlohmann::json LoadResult::to_json() const {
 
 LoadResult run_event_load(const LoadOptions& options) { return drive(options); }
 
+LoadOptions lasting_ban_load(Keys& keys, const Aggregator& aggregator, std::uint64_t bans, unsigned threads,
+                             unsigned window) {
+  LoadOptions options;
+  options.endpoint = aggregator.ingest();
+  options.server_public = Keys::z85(keys.public_key("aggregator"));
+  options.window = window;
+  options.count = bans;
+  options.bantime = 7 * 86'400;
+  for (unsigned t = 0; t < threads; ++t) {
+    std::string name = "load-" + std::to_string(t);
+    keys.make(name);
+    options.clients.push_back({name, Keys::z85(keys.public_key(name)), Keys::z85(keys.secret(name))});
+  }
+  return options;
+}
+
 LoadResult run_raw_echo(const LoadOptions& options, const std::string& server_secret) {
   if (options.count > 0) throw std::invalid_argument("raw echo: rate mode only");
   zmq::context_t context;

@@ -51,6 +51,13 @@ struct LoadResult {
 // Against a real aggregator: only acks with outcome APPLIED count as durable.
 LoadResult run_event_load(const LoadOptions& options);
 
+class Keys;
+class Aggregator;
+// The count mode P4 and P6 load their bans with: `bans` distinct bans that outlive the run (a week),
+// from `threads` clients, each with a host key of its own made in `keys` (load-0, load-1, ...).
+LoadOptions lasting_ban_load(Keys& keys, const Aggregator& aggregator, std::uint64_t bans, unsigned threads,
+                             unsigned window);
+
 // The floor: the same clients and window against an in-process CURVE ROUTER (server_secret: Z85)
 // bound on endpoint, which answers every frame with a fixed ack frame. Rate mode only.
 LoadResult run_raw_echo(const LoadOptions& options, const std::string& server_secret);

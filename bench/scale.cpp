@@ -80,17 +80,7 @@ int run_bench(int argc, char** argv) {
   Keys keys(programs, dir / "keys");
   // http on, as deployed by default (its state view is only built when a page is requested).
   Aggregator aggregator(programs, keys, dir / "aggregator", "", true);
-  LoadOptions options;
-  options.endpoint = aggregator.ingest();
-  options.server_public = Keys::z85(keys.public_key("aggregator"));
-  options.window = window;
-  options.count = bans;
-  options.bantime = 7 * 86'400;  // outlives the run: every ban stays active
-  for (unsigned t = 0; t < threads; ++t) {
-    std::string name = "load-" + std::to_string(t);
-    keys.make(name);
-    options.clients.push_back({name, Keys::z85(keys.public_key(name)), Keys::z85(keys.secret(name))});
-  }
+  LoadOptions options = lasting_ban_load(keys, aggregator, bans, threads, window);
   HostToml cli{.host_id = "bench-probe",
                .aggregator = aggregator.ingest(),
                .broadcast = aggregator.broadcast(),
