@@ -53,7 +53,7 @@ LoadResult run_event_load(const LoadOptions& options);
 
 class Keys;
 class Aggregator;
-// The count mode P4 and P6 load their bans with: `bans` distinct bans that outlive the run (a week),
+// The count mode P4 and P8 load their bans with: `bans` distinct bans that outlive the run (a week),
 // from `threads` clients, each with a host key of its own made in `keys` (load-0, load-1, ...).
 LoadOptions lasting_ban_load(Keys& keys, const Aggregator& aggregator, std::uint64_t bans, unsigned threads,
                              unsigned window);

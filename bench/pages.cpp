@@ -1,4 +1,4 @@
-// bench_pages (P6): what one page of GET /api/v1/bans costs with N active bans (default 1,000,000),
+// bench_pages (P8): what one page of GET /api/v1/bans costs with N active bans (default 1,000,000),
 // loaded through the ingest endpoint as P4 loads them. Walks `--pages` pages of `?limit=100&after=`
 // (each asking after the previous page's "next") over one keep-alive HTTP connection, timing each
 // request to its last byte, and watches the aggregator's resident memory: VmRSS before and after
@@ -42,10 +42,10 @@ bool reset_peak_rss(pid_t pid) {
 }
 
 int run_bench(int argc, char** argv) {
-  CLI::App app{"P6: one page of GET /api/v1/bans with a million active bans"};
+  CLI::App app{"P8: one page of GET /api/v1/bans with a million active bans"};
   Programs programs;
   programs.bench = own_directory();
-  fs::path out = "p6.json";
+  fs::path out = "p8.json";
   std::uint64_t bans = 1'000'000;
   unsigned threads = 8, window = 256;
   std::size_t pages = 1000, limit = 100;
@@ -63,11 +63,11 @@ int run_bench(int argc, char** argv) {
   Aggregator aggregator(programs, keys, dir / "aggregator", "", true);
   LoadOptions options = lasting_ban_load(keys, aggregator, bans, threads, window);
   aggregator.start();
-  std::printf("P6 loading %llu bans...\n", static_cast<unsigned long long>(bans));
+  std::printf("P8 loading %llu bans...\n", static_cast<unsigned long long>(bans));
   std::fflush(stdout);
   LoadResult load = run_event_load(options);
   if (load.applied != bans) throw std::runtime_error("not every ban was applied: " + load.to_json().dump());
-  std::printf("P6 loaded: %.0f events/s\n", load.acks_per_second);
+  std::printf("P8 loaded: %.0f events/s\n", load.acks_per_second);
 
   httplib::Client client("127.0.0.1", aggregator.http_port());
   client.set_keep_alive(true);
@@ -97,10 +97,10 @@ int run_bench(int argc, char** argv) {
   const std::uint64_t rss_after = status_kb(pid, "VmRSS");
   const std::uint64_t peak = status_kb(pid, "VmHWM");
   Summary pages_summary = summarize(page_ms), health = summarize(health_ms);
-  std::printf("P6 %zu pages of %zu (%llu bans): p50 %.2f p99 %.2f max %.2f ms; /healthz p50 %.2f p99 %.2f ms\n",
+  std::printf("P8 %zu pages of %zu (%llu bans): p50 %.2f p99 %.2f max %.2f ms; /healthz p50 %.2f p99 %.2f ms\n",
               page_ms.size(), limit, static_cast<unsigned long long>(listed), pages_summary.p50, pages_summary.p99,
               pages_summary.max, health.p50, health.p99);
-  std::printf("P6 VmRSS %llu -> %llu kB, peak during the walk %llu kB%s\n", static_cast<unsigned long long>(rss_before),
+  std::printf("P8 VmRSS %llu -> %llu kB, peak during the walk %llu kB%s\n", static_cast<unsigned long long>(rss_before),
               static_cast<unsigned long long>(rss_after), static_cast<unsigned long long>(peak),
               peak_reset ? "" : " (peak not reset: since start)");
 
@@ -119,7 +119,7 @@ int run_bench(int argc, char** argv) {
   const std::uint64_t highest = peak_reset ? std::max(peak, rss_after) : rss_after;
   const double growth_mb = static_cast<double>(highest > rss_before ? highest - rss_before : 0) / 1024.0;
   std::vector<Figure> figures;
-  figures.push_back({.id = "P6.page.p99",
+  figures.push_back({.id = "P8.page.p99",
                      .label = "GET /api/v1/bans?limit=" + std::to_string(limit) + "&after=... with " + n +
                               " bans, p99 of " + of + " walked in order",
                      .value = pages_summary.p99,
@@ -130,14 +130,14 @@ int run_bench(int argc, char** argv) {
                      .target = "milliseconds: < 50 ms",
                      .met = pages_summary.p99 < 50.0 && listed > 0,
                      .note = fmt::format("p50 {:.2f}, max {:.2f} ms", pages_summary.p50, pages_summary.max)});
-  figures.push_back({.id = "P6.page.p50",
+  figures.push_back({.id = "P8.page.p50",
                      .label = "the same, median",
                      .value = pages_summary.p50,
                      .unit = "ms",
                      .baseline_label = "GET /healthz p50",
                      .baseline = health.p50,
                      .ratio = pages_summary.p50 / health.p50});
-  figures.push_back({.id = "P6.rss_growth",
+  figures.push_back({.id = "P8.rss_growth",
                      .label = "aggregator resident memory gained during the walk (peak VmHWM or VmRSS after, over "
                               "VmRSS before)",
                      .value = growth_mb,

@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--bans N] [--only P1,P3,...]
 #
-# Runs the drivers P1..P6 (bench/README.md says what each measures), each figure beside a
+# Runs the drivers P1..P5, P8 (bench/README.md says what each measures), each figure beside a
 # baseline measured in the same run, and writes OUT/latest.json and OUT/latest.md (a Markdown
 # table, also printed). Every driver starts its own aggregator, subscribers and fail2ban-servers in
 # a temp dir on loopback and stops them on every exit path (FLEETBAN_BENCH_KEEP=1 keeps the dirs).
@@ -12,7 +12,7 @@
 #   --build DIR  the CMake build dir holding bin/ (fleetban's programs) and bench/ (the drivers);
 #                default: build/ in the repository
 #   --out DIR    results dir; default bench/results (full) or DIR/bench/smoke-results (smoke)
-#   --bans N     P4's and P6's active bans (default 1000000)
+#   --bans N     P4's and P8's active bans (default 1000000)
 #   --only LIST  run only these parts; the others' last results in OUT stay in the report.
 #                SOAK (bench_soak: minutes of address churn, RSS/records/state.db staying flat)
 #                runs only when named here: `bench/run.sh --only SOAK`
@@ -23,7 +23,7 @@ BUILD=$REPO/build
 OUT=
 SMOKE=0
 BANS=1000000
-ONLY=P1,P2,P3,P4,P5,P6
+ONLY=P1,P2,P3,P4,P5,P8
 
 usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -109,7 +109,7 @@ if (( SMOKE )); then
   P3=(--threads 2 --window 32 --duration-ms 500 --warmup-ms 200 --rounds 1)
   P4=(--bans 2000 --threads 2 --list-repeat 1 --restart-repeat 1)
   P5=(--decisions 20 --per-address 3 --live 3)
-  P6=(--bans 2000 --threads 2 --pages 30)
+  P8=(--bans 2000 --threads 2 --pages 30)
   SOAK=(--duration 12 --rate 50 --sample 1)
 else
   P1=()
@@ -117,7 +117,7 @@ else
   P3=()
   P4=(--bans "$BANS")
   P5=()
-  P6=(--bans "$BANS")
+  P8=(--bans "$BANS")
   SOAK=()
 fi
 
@@ -157,7 +157,7 @@ step p2 "$DRIVERS/bench_propagation" "${P2[@]}"
 step p3 "$DRIVERS/bench_ingest" "${P3[@]}"
 step p4 "$DRIVERS/bench_scale" "${P4[@]}"
 step p5 "$DRIVERS/bench_backend" "${P5[@]}"
-step p6 "$DRIVERS/bench_pages" "${P6[@]}"
+step p8 "$DRIVERS/bench_pages" "${P8[@]}"
 step soak "$DRIVERS/bench_soak" "${SOAK[@]}"
 
 "$PY" - "$META" <<'EOF'
