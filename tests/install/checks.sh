@@ -95,7 +95,11 @@ check "and is in this host's fleet jail" eventually 30 jail_has 192.0.2.10
 section "an operator's ban reaches the host's fleet jail and its firewall"
 fleetban ban 192.0.2.20 --bantime 86400 --config "$admin"
 check "fleet jail has the operator's ban" eventually 30 jail_has 192.0.2.20
-check "the jail's firewall action blocks it (nft)" eventually 30 nft_has 192.0.2.20
+# Fail2Ban runs the jail's action from its own thread, after `banip` has returned. In 2 runs of 9
+# on 12-02 the address was not in nft within 30 s although the jail listed it; the cause is not
+# known yet. So: a longer wait, and on a miss what Fail2Ban logged and what nft holds.
+check "the jail's firewall action blocks it (nft)" eventually 90 nft_has 192.0.2.20
+nft_has 192.0.2.20 || { tail -n 40 /var/log/fail2ban.log; nft list ruleset; }
 check "the ban from before the upgrade is in the jail" eventually 30 jail_has 192.0.2.50
 
 section "systemctl reload applies key changes; the aggregator stays up"
