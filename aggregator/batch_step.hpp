@@ -59,7 +59,6 @@ class BatchStep {
 
   // Distinct reporters whose events were applied since start (the status, the metric).
   std::size_t reporters() const { return reporters_.size(); }
-  bool pending() const { return !received_.empty() || !ended_.empty(); }
 
  private:
   struct Received {
