@@ -290,7 +290,7 @@ class Service {
   Store store_;
   FleetState state_;
   EventIdSet seen_;
-  zmq::context_t context_;
+  zmq::context_t context_{server::server_io_threads()};
   server::ServerSockets sockets_;
   server::Admission admission_;
   BatchStep step_;

@@ -1,11 +1,17 @@
 #include "server/server_sockets.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "common/keys.hpp"
 
 namespace fleetban::server {
+
+int server_io_threads() {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cpus, 1u, 4u));
+}
 
 ServerSockets::ServerSockets(zmq::context_t& context, const common::ServerSecurity& security)
     : context_(context),
