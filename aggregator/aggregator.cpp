@@ -51,12 +51,12 @@ std::chrono::seconds id_prune_interval(std::chrono::seconds forget_after) {
 class Service {
  public:
   Service(const AggregatorConfig& config, StopSignals& signals, const std::optional<std::filesystem::path>& file,
-          const common::FlagOverrides& flags)
+          const common::FlagOverrides& flags, std::unique_ptr<StateStore> store)
       : config_(config),
         signals_(signals),
         config_file_(file),
         flags_(flags),
-        store_(config.state),
+        store_(std::move(store)),
         state_(config.policy),
         sockets_(context_, config.security),
         admission_(
@@ -122,7 +122,7 @@ class Service {
     state_.set_own_addresses(own_addresses_);
     // Records go straight into the state as they are read: a million decoded copies at once would
     // stay in the heap as fragments long after.
-    StoredState stored = store_.load([&](const FleetRecord& record) { state_.restore(record); });
+    StoredState stored = store_->load([&](const FleetRecord& record) { state_.restore(record); });
     state_.resume_sequence(stored.sequence);
     // The policy may have changed while the aggregator was down (or this is a reload after a
     // failed commit): what it covers now ends with the next batch.
@@ -228,16 +228,16 @@ class Service {
     if (batch.new_ids.empty() && !state_.has_changes() && !prune_ids) return true;
     auto started = Clock::now();
     try {
-      store_.begin();
-      for (const auto& id : batch.new_ids) store_.mark_seen(id, now);
-      state_.take_forgotten([&](const common::IpPrefix& prefix) { store_.erase(prefix); });
-      state_.take_changes([&](const FleetRecord& record) { store_.put(record); });
+      store_->begin();
+      for (const auto& id : batch.new_ids) store_->mark_seen(id, now);
+      state_.take_forgotten([&](const common::IpPrefix& prefix) { store_->erase(prefix); });
+      state_.take_changes([&](const FleetRecord& record) { store_->put(record); });
       if (prune_ids) {
         // On a failed commit load() reads the ids back from disk: erasing them early is safe.
-        for (const auto& id : store_.take_events_before(now - config_.policy.forget_after)) seen_.erase(id);
+        for (const auto& id : store_->take_events_before(now - config_.policy.forget_after)) seen_.erase(id);
       }
-      store_.set_sequence(state_.sequence());
-      store_.commit();
+      store_->set_sequence(state_.sequence());
+      store_->commit();
     } catch (const std::exception& e) {
       // Nothing of this batch is durable: ack nothing, broadcast nothing, and go back to what the
       // disk holds. Clients keep their events in their spools and retry.
@@ -287,7 +287,7 @@ class Service {
   std::optional<std::filesystem::path> config_file_;
   common::FlagOverrides flags_;
   Metrics metrics_;
-  Store store_;
+  std::unique_ptr<StateStore> store_;
   FleetState state_;
   EventIdSet seen_;
   zmq::context_t context_{server::server_io_threads()};
@@ -316,7 +316,7 @@ void run_aggregator(const AggregatorConfig& config, StopSignals& signals,
     Store store(config.state);
     store.forget_events_before(common::now_seconds() - config.policy.forget_after);
   }
-  Service service(config, signals, config_file, flags);
+  Service service(config, signals, config_file, flags, std::make_unique<Store>(config.state));
   service.run();
 }
 

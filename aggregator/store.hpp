@@ -1,7 +1,8 @@
 #pragma once
-// The aggregator's durable state in SQLite (WAL, synchronous=FULL): one row per address record,
-// the event ids already applied (one row per commit), and meta (sequence, incarnation). Writes happen in explicit
-// transactions, many events per commit, so durability costs little throughput.
+// The aggregator's durable state in SQLite, the embedded default StateStore (WAL, synchronous=FULL):
+// one row per address record, the event ids already applied (one row per commit), and meta
+// (sequence, incarnation). Writes happen in explicit transactions, many events per commit, so
+// durability costs little throughput.
 
 #include <sqlite3.h>
 
@@ -13,42 +14,29 @@
 #include <string>
 #include <vector>
 
-#include "aggregator/fleet_record.hpp"
-#include "common/event.hpp"
+#include "aggregator/state_store.hpp"
 
 namespace fleetban::aggregator {
 
-struct StoredState {
-  std::uint64_t sequence = 0;
-  std::string incarnation;  // random, made when the database is created
-  std::vector<common::EventId> seen_events;
-};
-
-class Store {
+// One aggregator per database file: SQLite state cannot be shared by an HA group.
+class Store final : public StateStore {
  public:
   // Opens or creates the database; throws RuntimeError naming the file on failure.
   explicit Store(const std::filesystem::path& file);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
+  ~Store() override;
 
-  // Reads the database: each record is passed to `each_record` as it is read, the rest returned.
-  StoredState load(const std::function<void(const FleetRecord&)>& each_record);
+  StoredState load(const std::function<void(const FleetRecord&)>& each_record) override;
+  void begin() override;
+  void put(const FleetRecord& record) override;
+  void erase(const common::IpPrefix& prefix) override;
+  void mark_seen(const common::EventId& id, common::UnixSeconds at) override;
+  void set_sequence(std::uint64_t sequence) override;
+  void commit() override;
+  void rollback() override;
+  std::vector<common::EventId> take_events_before(common::UnixSeconds before) override;
 
-  // Every write below happens inside begin()..commit(); commit() throws RuntimeError when the
-  // database cannot make the transaction durable (full disk, I/O error), after rolling back.
-  void begin();
-  void put(const FleetRecord& record);
-  void erase(const common::IpPrefix& prefix);  // the record of exactly this prefix, if any
-  void mark_seen(const common::EventId& id, common::UnixSeconds at);
-  void set_sequence(std::uint64_t sequence);
-  void commit();
-  void rollback();
-
-  // Forgets applied event ids older than `before` (a retry older than that is applied again).
+  // Forgets applied event ids older than `before` in a transaction of its own (before a load).
   void forget_events_before(common::UnixSeconds before);
-  // The same inside a transaction, returning the ids deleted so the caller can forget them too.
-  std::vector<common::EventId> take_events_before(common::UnixSeconds before);
 
  private:
   void configure();  // pragmas, schema, statements

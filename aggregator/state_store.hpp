@@ -1,0 +1,58 @@
+#pragma once
+// StateStore: the aggregator's durable state behind one interface (records, applied event ids,
+// sequence, incarnation), with SQLite (Store, the embedded default) and PostgreSQL (PostgresStore,
+// for an HA group) behind it. open_state_store() picks one from the `state` setting.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aggregator/fleet_record.hpp"
+#include "common/errors.hpp"
+#include "common/event.hpp"
+
+namespace fleetban::aggregator {
+
+struct StoredState {
+  std::uint64_t sequence = 0;
+  std::string incarnation;  // random, made when the database is created
+  std::vector<common::EventId> seen_events;
+};
+
+// A commit refused because another member of the HA group took the lease over (its fencing epoch
+// moved on): this member must stop serving at once, acking and broadcasting nothing more.
+class LeadershipLost : public common::RuntimeError {
+ public:
+  using common::RuntimeError::RuntimeError;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  StateStore() = default;
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // Reads the whole state: each record is passed to `each_record` as it is read, the rest returned.
+  // Makes the incarnation when the database has none yet.
+  virtual StoredState load(const std::function<void(const FleetRecord&)>& each_record) = 0;
+
+  // Every write below happens inside begin()..commit(); commit() throws RuntimeError when the
+  // database cannot make the transaction durable (full disk, I/O error, connection lost), after
+  // rolling back, and LeadershipLost when this member no longer holds the group's lease.
+  virtual void begin() = 0;
+  virtual void put(const FleetRecord& record) = 0;
+  virtual void erase(const common::IpPrefix& prefix) = 0;  // the record of exactly this prefix, if any
+  virtual void mark_seen(const common::EventId& id, common::UnixSeconds at) = 0;
+  virtual void set_sequence(std::uint64_t sequence) = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+
+  // Inside a transaction: forgets applied event ids older than `before` (a retry older than that
+  // is applied again), returning them so the caller can forget them too.
+  virtual std::vector<common::EventId> take_events_before(common::UnixSeconds before) = 0;
+};
+
+}  // namespace fleetban::aggregator
