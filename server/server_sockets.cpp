@@ -45,6 +45,13 @@ void ServerSockets::secure(zmq::socket_t& socket) const {
   socket.set(zmq::sockopt::zap_domain, "fleetban");
 }
 
+void ServerSockets::bind(zmq::socket_t& socket, const std::string& endpoint) const {
+  socket.set(zmq::sockopt::backlog, kListenBacklog);
+  secure(socket);
+  monitor_.attach(socket);
+  common::bind_endpoint(socket, endpoint);
+}
+
 zmq::socket_t ServerSockets::ingest(const std::string& endpoint) const {
   zmq::socket_t socket(context_, zmq::socket_type::router);
   common::set_common_options(socket, common::kMaxIngestMessageBytes);
@@ -53,9 +60,7 @@ zmq::socket_t ServerSockets::ingest(const std::string& endpoint) const {
   // says so, and stops walking a snapshot) instead of libzmq dropping it silently.
   socket.set(zmq::sockopt::sndhwm, kIngestSendQueue);
   socket.set(zmq::sockopt::router_mandatory, 1);
-  secure(socket);
-  monitor_.attach(socket);
-  common::bind_endpoint(socket, endpoint);
+  bind(socket, endpoint);
   return socket;
 }
 
@@ -63,9 +68,7 @@ zmq::socket_t ServerSockets::broadcast(const std::string& endpoint) const {
   zmq::socket_t socket(context_, zmq::socket_type::pub);
   common::set_common_options(socket, common::kMaxIngestMessageBytes);  // a PUB receives only subscriptions
   socket.set(zmq::sockopt::sndhwm, 1'000'000);
-  secure(socket);
-  monitor_.attach(socket);
-  common::bind_endpoint(socket, endpoint);
+  bind(socket, endpoint);
   return socket;
 }
 

@@ -18,6 +18,12 @@ namespace fleetban::server {
 // connection has at most one snapshot queued (SnapshotServer).
 inline constexpr int kIngestSendQueue = 100'000;
 
+// Connections the kernel queues on a bound socket before the server accepts them (ZMQ_BACKLOG;
+// libzmq's default is 100, and the kernel caps it at net.core.somaxconn). When an aggregator
+// restarts, every host of the fleet reconnects at once: with 100, thousands of SYNs are dropped
+// and each waits out TCP's retransmission back-off (1, 3, 7, ... s) before it tries again.
+inline constexpr int kListenBacklog = 4096;
+
 // libzmq I/O threads for a serving program's context: one per CPU, at most 4. A broadcast goes out
 // to every subscriber's connection from the I/O thread that owns it, so with one thread the last
 // of a hundred subscribers waits for the ninety-nine sends (encrypt, write) before it; libzmq
@@ -49,6 +55,8 @@ class ServerSockets {
 
  private:
   void secure(zmq::socket_t& socket) const;
+  // Secures, monitors and binds it, with the listen backlog a whole fleet reconnecting needs.
+  void bind(zmq::socket_t& socket, const std::string& endpoint) const;
   zmq::context_t& context_;
   mutable common::HandshakeMonitor monitor_;
   bool insecure_;

@@ -1,6 +1,7 @@
 // The serving side's sockets on loopback, without CURVE (CURVE and the ZAP handler: see
 // test_zap_handler.cpp): the ROUTER says when a reply cannot go (ROUTER_MANDATORY) instead of
-// dropping it, drops frames over 64 KiB unread, and a taken address is named.
+// dropping it, drops frames over 64 KiB unread, a taken address is named, and both listen with a
+// backlog sized for a whole fleet reconnecting.
 
 #include "server/server_sockets.hpp"
 
@@ -85,3 +86,14 @@ TEST(ServerSockets, ABadEndpointIsAUsageError) {
 }
 
 }  // namespace
+
+// After an aggregator restart the whole fleet reconnects at once: libzmq's default listen backlog
+// (100) would drop most of their SYNs, each then waiting out TCP's retransmission back-off.
+TEST(ServerSockets, BothSocketsListenWithAFleetSizedBacklog) {
+  Subject s;
+  auto ingest = s.sockets.ingest("tcp://127.0.0.1:*");
+  auto broadcast = s.sockets.broadcast("tcp://127.0.0.1:*");
+  EXPECT_EQ(ingest.get(zmq::sockopt::backlog), fleetban::server::kListenBacklog);
+  EXPECT_EQ(broadcast.get(zmq::sockopt::backlog), fleetban::server::kListenBacklog);
+  EXPECT_GE(fleetban::server::kListenBacklog, 1024);
+}
