@@ -1,0 +1,440 @@
+// bench_fanout (P6): one decision to many subscribers (issue 12). One driver process holds every
+// simulated subscriber as a CURVE SUB socket of its own (10,000 by default: it raises its own fd
+// limit), all read through one epoll set, and times each socket's receipt of each decision.
+//
+// Rows, each of `--decisions` decisions, one at a time (the next once every socket has the last,
+// then `--spacing-ms`):
+// - `raw`: the floor. A bare libzmq CURVE PUB (this binary again, `bench_fanout raw-pub`, in a
+//   process of its own with as many I/O threads as the aggregator) sends a pre-encoded decision
+//   when the driver says so; latency from just before the driver's word to each socket's receipt.
+// - `aggregator`: a real fleetban-aggregator, every socket on its broadcast; the driver's own
+//   connected DEALER sends a ban event, latency from just before that send (so it includes the
+//   aggregator's commit) to each socket's receipt of the decision.
+// - `relays=K` (when fleetban-relay is built): K relays on the aggregator, the sockets spread
+//   over their broadcasts, the event sent to the aggregator as above.
+// Both the floor and fleetban's rows decode every message with the same codec, so the driver's
+// own work per message is the same in each.
+
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <zmq.hpp>
+
+#include "bench/bench_support.hpp"
+#include "common/aggregator_client.hpp"
+#include "common/codec.hpp"
+#include "common/socket_factory.hpp"
+#include "server/server_sockets.hpp"
+
+namespace fleetban::bench {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr int kIoThreads = 2;  // the aggregator's server_io_threads() on this 2-CPU machine
+
+void raise_fd_limit(rlim_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  // As root the hard limit may be raised too; otherwise up to it.
+  rlimit raised{std::max(limit.rlim_cur, wanted), std::max(limit.rlim_max, wanted)};
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// The bytes the aggregator would broadcast for a ban of `ip`, so the floor carries the same load.
+std::string encoded_decision(const std::string& ip, std::uint64_t sequence) {
+  common::Decision decision{.sequence = sequence,
+                            .prefix = *common::IpPrefix::parse(ip),
+                            .active = true,
+                            .banned_at = common::now_seconds(),
+                            .expires_at = common::now_seconds() + seconds(3600),
+                            .reporters = {"publisher"},
+                            .jails = {"sshd"},
+                            .reporter_count = 1,
+                            .jail_count = 1,
+                            .ban_count = 1};
+  return common::encode(common::Broadcast{decision});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The floor's publisher: `bench_fanout raw-pub --bind EP --control EP --secret Z85`. It sends a
+// hello every 100 ms (so the driver knows every subscription is live) and, for each control
+// message, that message's bytes on the PUB.
+
+int run_raw_pub(const std::string& bind, const std::string& control_endpoint, const std::string& secret) {
+  zmq::context_t context(kIoThreads);
+  zmq::socket_t pub(context, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::curve_server, 1);
+  pub.set(zmq::sockopt::curve_secretkey, secret);
+  pub.set(zmq::sockopt::sndhwm, 100'000);
+  pub.set(zmq::sockopt::backlog, server::kListenBacklog);
+  pub.bind(bind);
+  zmq::socket_t control(context, zmq::socket_type::pull);
+  control.bind(control_endpoint);
+  const std::string hello = common::encode(common::Broadcast{
+      common::Heartbeat{.sequence = 0, .incarnation = std::string(16, 'r'), .time = common::now_seconds()}});
+  auto next_hello = Clock::now();
+  while (true) {
+    zmq::pollitem_t item{control.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, milliseconds(100));
+    zmq::message_t message;
+    while (control.recv(message, zmq::recv_flags::dontwait)) {
+      if (message.size() == 0) return 0;  // the driver is done
+      pub.send(message, zmq::send_flags::none);
+    }
+    if (Clock::now() >= next_hello) {
+      pub.send(zmq::buffer(hello), zmq::send_flags::none);
+      next_hello = Clock::now() + milliseconds(100);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulated subscribers.
+
+struct CurveClient {
+  std::string server_public;  // Z85
+  std::string client_public;
+  std::string client_secret;
+};
+
+class SimulatedSubscribers {
+ public:
+  SimulatedSubscribers(int count, const std::vector<std::string>& endpoints, const CurveClient& keys)
+      : context_(kIoThreads), epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+    context_.set(zmq::ctxopt::max_sockets, count + 100);
+    sockets_.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      zmq::socket_t sub(context_, zmq::socket_type::sub);
+      sub.set(zmq::sockopt::curve_serverkey, keys.server_public);
+      sub.set(zmq::sockopt::curve_publickey, keys.client_public);
+      sub.set(zmq::sockopt::curve_secretkey, keys.client_secret);
+      sub.set(zmq::sockopt::subscribe, "");
+      sub.set(zmq::sockopt::linger, 0);
+      sub.connect(endpoints[static_cast<std::size_t>(i) % endpoints.size()]);
+      epoll_event event{.events = EPOLLIN, .data = {.u32 = static_cast<std::uint32_t>(i)}};
+      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, sub.get(zmq::sockopt::fd), &event) != 0) {
+        throw std::runtime_error(fmt::format("epoll_ctl: {}", std::strerror(errno)));
+      }
+      sockets_.push_back(std::move(sub));
+    }
+  }
+  ~SimulatedSubscribers() { ::close(epoll_); }
+  SimulatedSubscribers(const SimulatedSubscribers&) = delete;
+  SimulatedSubscribers& operator=(const SimulatedSubscribers&) = delete;
+
+  std::size_t size() const { return sockets_.size(); }
+
+  // Reads until `done(i)` has been true for every socket, or the deadline. on_message(i, broadcast,
+  // at_ns) sees every decoded message; returns how many sockets are done.
+  template <typename OnMessage, typename Done>
+  std::size_t read_until(Clock::time_point deadline, OnMessage on_message, Done done) {
+    std::vector<epoll_event> events(1024);
+    std::size_t finished = 0;
+    // Level-triggered on libzmq's mailbox descriptors: a socket that got something since it was
+    // last read dry is reported here, so no socket needs a look before the first wait.
+    for (std::size_t i = 0; i < sockets_.size(); ++i) finished += done(i) ? 1 : 0;
+    while (finished < sockets_.size() && Clock::now() < deadline) {
+      check_interrupted();
+      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 50);
+      for (int e = 0; e < n; ++e) finished += drain(events[static_cast<std::size_t>(e)].data.u32, on_message, done);
+    }
+    return finished;
+  }
+
+ private:
+  // Every message the socket holds (libzmq's fd is edge-triggered: it must be read dry); 1 if the
+  // socket became done.
+  template <typename OnMessage, typename Done>
+  std::size_t drain(std::size_t i, OnMessage& on_message, Done& done) {
+    bool was_done = done(i);
+    auto& socket = sockets_[i];
+    zmq::message_t message;
+    while (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) {
+      if (!socket.recv(message, zmq::recv_flags::dontwait)) break;
+      const std::int64_t at = monotonic_ns();
+      auto broadcast = common::decode_broadcast(message.to_string_view());
+      if (broadcast) on_message(i, *broadcast, at);
+    }
+    return !was_done && done(i) ? 1 : 0;
+  }
+
+  zmq::context_t context_;
+  int epoll_;
+  std::vector<zmq::socket_t> sockets_;
+};
+
+// Waits until every socket has heard anything (a heartbeat or hello): every subscription is live.
+double wait_connected(SimulatedSubscribers& subscribers, seconds timeout) {
+  auto start = Clock::now();
+  std::vector<char> heard(subscribers.size(), 0);
+  auto got = subscribers.read_until(
+      start + timeout, [&](std::size_t i, const common::Broadcast&, std::int64_t) { heard[i] = 1; },
+      [&](std::size_t i) { return heard[i] != 0; });
+  if (got < subscribers.size()) {
+    throw std::runtime_error(
+        fmt::format("only {} of {} subscribers connected in {} s", got, subscribers.size(), timeout.count()));
+  }
+  return seconds_since(start);
+}
+
+// One decision: the sequence (or, for the floor, the address) every socket waits for.
+struct Awaited {
+  std::string ip;
+  std::int64_t sent_ns = 0;
+};
+
+// Times one decision to every socket; appends one latency (ms) per socket that got it.
+std::size_t time_decision(SimulatedSubscribers& subscribers, const Awaited& awaited, std::vector<double>& ms) {
+  std::vector<std::int64_t> at(subscribers.size(), 0);
+  const auto prefix = *common::IpPrefix::parse(awaited.ip);
+  auto got = subscribers.read_until(
+      Clock::now() + seconds(30),
+      [&](std::size_t i, const common::Broadcast& message, std::int64_t when) {
+        const auto* decision = std::get_if<common::Decision>(&message);
+        if (decision != nullptr && decision->prefix == prefix && at[i] == 0) at[i] = when;
+      },
+      [&](std::size_t i) { return at[i] != 0; });
+  for (auto when : at) {
+    if (when != 0) ms.push_back(static_cast<double>(when - awaited.sent_ns) / 1e6);
+  }
+  return subscribers.size() - got;
+}
+
+struct RowResult {
+  std::string name;
+  Summary latency;
+  std::size_t lost = 0;
+  double connect_s = 0;
+  std::uint64_t server_rss_kb = 0;
+};
+
+nlohmann::json to_json(const RowResult& row) {
+  return {{"row", row.name},
+          {"latency_ms", bench::to_json(row.latency)},
+          {"lost", row.lost},
+          {"connect_s", row.connect_s},
+          {"server_rss_kb", row.server_rss_kb}};
+}
+
+struct Settings {
+  Programs programs;
+  int subscribers = 10'000;
+  int decisions = 200;
+  int spacing_ms = 50;
+  std::vector<int> relays{1, 2, 4};
+};
+
+RowResult raw_row(const Settings& settings, Keys& keys, const TempDir& dir) {
+  const std::string bind = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  const std::string control_endpoint = "ipc://" + (dir / "raw-control").string();
+  Process pub({(own_directory() / "bench_fanout").string(), "raw-pub", "--bind", bind, "--control", control_endpoint,
+               "--secret", Keys::z85(keys.secret("raw"))},
+              dir / "raw-pub.log");
+  zmq::context_t context;
+  zmq::socket_t control(context, zmq::socket_type::push);
+  control.connect(control_endpoint);
+  SimulatedSubscribers subscribers(
+      settings.subscribers, {bind},
+      {Keys::z85(keys.public_key("raw")), Keys::z85(keys.public_key("sim")), Keys::z85(keys.secret("sim"))});
+  RowResult row{.name = "raw"};
+  row.connect_s = wait_connected(subscribers, seconds(300));
+  std::vector<double> ms;
+  for (int d = 0; d < settings.decisions; ++d) {
+    Awaited awaited{.ip = bench_address(static_cast<std::uint64_t>(d)), .sent_ns = monotonic_ns()};
+    control.send(zmq::buffer(encoded_decision(awaited.ip, static_cast<std::uint64_t>(d) + 1)), zmq::send_flags::none);
+    row.lost += time_decision(subscribers, awaited, ms);
+    sleep_for(milliseconds(settings.spacing_ms));
+  }
+  row.server_rss_kb = status_kb(pub.pid(), "VmRSS");
+  control.send(zmq::message_t(), zmq::send_flags::none);
+  pub.wait_for_exit(milliseconds(5'000));
+  row.latency = summarize(ms);
+  return row;
+}
+
+// The driver's own connected client: one ban event per decision, timed from just before its send.
+class Client {
+ public:
+  Client(Keys& keys, const Aggregator& aggregator)
+      : sockets_(
+            context_,
+            {.insecure = false, .server_key = keys.public_key("aggregator"), .client_key = keys.secret("publisher")}),
+        ingest_(sockets_.ingest(aggregator.ingest())) {}
+
+  std::int64_t ban(const std::string& ip) {
+    common::Event event{.id = common::random_event_id(),
+                        .kind = common::EventKind::ban,
+                        .prefix = *common::IpPrefix::parse(ip),
+                        .jail = "sshd",
+                        .host_id = "publisher",
+                        .bantime = seconds(3600),
+                        .time = common::now_ms(),
+                        .created = common::now_ms()};
+    const std::int64_t sent = monotonic_ns();
+    auto ack = common::send_event(ingest_, event, seconds(10));
+    if (!ack || ack->outcome != common::AckOutcome::applied) throw std::runtime_error("event not applied");
+    return sent;
+  }
+
+ private:
+  zmq::context_t context_;
+  common::ClientSockets sockets_;
+  zmq::socket_t ingest_;
+};
+
+// A relay on `aggregator`, by the keys of INTERFACE.md's relay.toml.
+std::unique_ptr<Process> start_relay(const Settings& settings, Keys& keys, const Aggregator& aggregator,
+                                     const fs::path& dir, std::string& broadcast) {
+  fs::create_directories(dir / "authorized");
+  fs::copy_file(keys.public_key("sim"), dir / "authorized/sim.pub", fs::copy_options::overwrite_existing);
+  fs::copy_file(keys.public_key("bench-probe"), dir / "authorized/bench-probe.pub",
+                fs::copy_options::overwrite_existing);
+  const std::string ingest = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  broadcast = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  write_file(dir / "relay.toml", "upstream = " + toml_string(aggregator.ingest()) + "\n" +
+                                     "upstream_broadcast = " + toml_string(aggregator.broadcast()) + "\n" +
+                                     "upstream_key = " + toml_string(keys.public_key("aggregator").string()) + "\n" +
+                                     "ingest = " + toml_string(ingest) + "\nbroadcast = " + toml_string(broadcast) +
+                                     "\nserver_key = " + toml_string(keys.secret("relay").string()) +
+                                     "\nauthorized_dir = " + toml_string((dir / "authorized").string()) +
+                                     "\nhttp = \"\"\ninsecure = false\n");
+  auto relay = std::make_unique<Process>(std::vector<std::string>{(settings.programs.bin / "fleetban-relay").string(),
+                                                                  "--config", (dir / "relay.toml").string()},
+                                         dir / "relay.log");
+  if (!wait_for_status(ingest, keys.public_key("relay"), keys.secret("bench-probe"), milliseconds(60'000),
+                       relay.get())) {
+    throw std::runtime_error("relay did not answer a status request; its log:\n" + read_file(dir / "relay.log"));
+  }
+  return relay;
+}
+
+// The aggregator, directly (relays = 0) or through `relays` relays.
+RowResult fleet_row(const Settings& settings, Keys& keys, const TempDir& dir, int relays) {
+  const fs::path round_dir = dir / fmt::format("relays{}", relays);
+  Aggregator aggregator(settings.programs, keys, round_dir / "aggregator");
+  aggregator.start();
+  std::vector<std::unique_ptr<Process>> relay_processes;
+  std::vector<std::string> endpoints;
+  std::string server_key = Keys::z85(keys.public_key("aggregator"));
+  if (relays == 0) {
+    endpoints.push_back(aggregator.broadcast());
+  } else {
+    server_key = Keys::z85(keys.public_key("relay"));
+    for (int r = 0; r < relays; ++r) {
+      std::string broadcast;
+      relay_processes.push_back(
+          start_relay(settings, keys, aggregator, round_dir / fmt::format("relay{}", r), broadcast));
+      endpoints.push_back(broadcast);
+    }
+  }
+  Client client(keys, aggregator);
+  SimulatedSubscribers subscribers(settings.subscribers, endpoints,
+                                   {server_key, Keys::z85(keys.public_key("sim")), Keys::z85(keys.secret("sim"))});
+  RowResult row{.name = relays == 0 ? "aggregator" : fmt::format("relays={}", relays)};
+  row.connect_s = wait_connected(subscribers, seconds(300));
+  std::vector<double> ms;
+  for (int d = 0; d < settings.decisions; ++d) {
+    Awaited awaited{.ip = bench_address(static_cast<std::uint64_t>(d))};
+    awaited.sent_ns = client.ban(awaited.ip);
+    row.lost += time_decision(subscribers, awaited, ms);
+    sleep_for(milliseconds(settings.spacing_ms));
+  }
+  row.server_rss_kb = status_kb(aggregator.pid(), "VmRSS");
+  row.latency = summarize(ms);
+  return row;
+}
+
+int run_bench(int argc, char** argv) {
+  CLI::App app{"P6: one decision to many subscribers, directly and through relays"};
+  Settings settings;
+  settings.programs.bench = own_directory();
+  fs::path out = "p6.json";
+  std::string bind, control, secret;
+  auto* raw_pub = app.add_subcommand("raw-pub", "the floor's PUB (run by the driver itself)");
+  raw_pub->add_option("--bind", bind)->required();
+  raw_pub->add_option("--control", control)->required();
+  raw_pub->add_option("--secret", secret)->required();
+  app.add_option("--bin", settings.programs.bin, "fleetban's programs (build/bin)");
+  app.add_option("--out", out, "JSON results");
+  app.add_option("--subscribers", settings.subscribers, "simulated subscribers (SUB sockets in this process)");
+  app.add_option("--decisions", settings.decisions, "decisions per row");
+  app.add_option("--spacing-ms", settings.spacing_ms, "pause after each decision reached every socket");
+  app.add_option("--relays", settings.relays, "relay counts, e.g. 1,2,4 (0: none)")->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+  if (*raw_pub) return run_raw_pub(bind, control, secret);
+  if (settings.programs.bin.empty()) throw std::runtime_error("--bin is required");
+
+  // Two descriptors per socket (its TCP connection and its mailbox) here, one per connection in
+  // the aggregator or relay, which inherit the limit.
+  raise_fd_limit(static_cast<rlim_t>(4 * settings.subscribers + 1024));
+  TempDir dir;
+  Keys keys(settings.programs, dir / "keys");
+  keys.make("publisher");
+  keys.make("sim");
+  keys.make("raw", false);
+  keys.make("relay", false);
+  fs::create_directories(keys.authorized_dir() / "relays");
+  fs::copy_file(keys.public_key("relay"), keys.authorized_dir() / "relays/relay.pub");
+
+  std::vector<RowResult> rows;
+  rows.push_back(raw_row(settings, keys, dir));
+  rows.push_back(fleet_row(settings, keys, dir, 0));
+  const bool have_relay = fs::exists(settings.programs.bin / "fleetban-relay");
+  for (int k : settings.relays) {
+    if (k <= 0) continue;
+    if (!have_relay) {
+      fmt::print("P6 relays={}: skipped, {} is not built\n", k, (settings.programs.bin / "fleetban-relay").string());
+      continue;
+    }
+    rows.push_back(fleet_row(settings, keys, dir, k));
+  }
+
+  nlohmann::json details = nlohmann::json::array();
+  std::vector<Figure> figures;
+  const Summary& floor = rows.front().latency;
+  for (const auto& row : rows) {
+    details.push_back(to_json(row));
+    fmt::print(
+        "P6 {:<11} n={} p50 {:7.2f} p99 {:7.2f} p99.9 {:7.2f} max {:7.2f} ms  (lost {}, connect {:.1f} s, "
+        "server RSS {:.0f} MB)\n",
+        row.name, settings.subscribers, row.latency.p50, row.latency.p99, row.latency.p999, row.latency.max, row.lost,
+        row.connect_s, static_cast<double>(row.server_rss_kb) / 1024);
+    if (row.name == "raw") continue;
+    Figure f{
+        .id = "P6." + row.name + ".p99",
+        .label = fmt::format("decision -> every one of {} simulated subscribers, {} (p50 {:.2f}, p99.9 {:.2f}, max "
+                             "{:.2f} ms; {} decisions)",
+                             settings.subscribers, row.name, row.latency.p50, row.latency.p999, row.latency.max,
+                             settings.decisions),
+        .value = row.latency.p99,
+        .unit = "ms",
+        .baseline_label = "raw libzmq CURVE PUB to the same sockets, p99",
+        .baseline = floor.p99,
+        .ratio = floor.p99 > 0 ? std::optional(row.latency.p99 / floor.p99) : std::nullopt,
+        .target = row.name == "aggregator" ? "" : "p99 <= 1.5x the floor"};
+    if (row.name != "aggregator" && f.ratio) f.met = *f.ratio <= 1.5 && row.lost == 0;
+    if (row.lost > 0) f.note = fmt::format("{} deliveries lost", row.lost);
+    figures.push_back(f);
+  }
+  write_results(out, figures, {{"rows", details}, {"subscribers", settings.subscribers}});
+  return 0;
+}
+
+}  // namespace
+}  // namespace fleetban::bench
+
+int main(int argc, char** argv) {
+  return fleetban::bench::run_driver("bench_fanout", fleetban::bench::run_bench, argc, argv);
+}
