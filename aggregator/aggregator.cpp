@@ -10,6 +10,7 @@
 #include "aggregator/batch_step.hpp"
 #include "aggregator/event_id_set.hpp"
 #include "aggregator/fleet_state.hpp"
+#include "aggregator/fleet_summary.hpp"
 #include "aggregator/http_server.hpp"
 #include "aggregator/metrics.hpp"
 #include "aggregator/state_view.hpp"
@@ -69,7 +70,7 @@ class Service {
     find_own_addresses();
     load();
     if (!config.http.empty()) {
-      http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_);
+      http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_, &summary_);
     }
   }
 
@@ -109,6 +110,7 @@ class Service {
       }
       process_batch();
       view_.publish_if_requested(state_);
+      summary_.step(state_, geoip_.get(), common::now_seconds());
       common::flush_log();
     }
     common::notify_stopping();
@@ -304,6 +306,7 @@ class Service {
   common::UnixSeconds started_at_ = common::now_seconds();
   common::UnixSeconds next_id_prune_{};  // when commit() next drops applied ids older than forget_after
   StateView view_;
+  SummaryKeeper summary_;  // the dashboard's chart and top lists
   std::shared_ptr<const GeoIp> geoip_ = std::make_shared<const GeoIp>(config_.geoip_country_db, config_.geoip_asn_db);
   std::unique_ptr<HttpServer> http_;
 };

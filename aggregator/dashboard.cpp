@@ -1,5 +1,6 @@
 #include "aggregator/dashboard.hpp"
 
+#include "aggregator/activity_chart.hpp"
 #include "aggregator/geoip.hpp"
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <cstdio>
 #include <map>
 #include <utility>
-
-#include "common/active_decisions.hpp"
 
 namespace fleetban::aggregator {
 namespace {
@@ -25,6 +24,7 @@ header{padding-top:16px}
 h1{font-size:1.4rem;margin:0 0 4px}
 h2{font-size:.8rem;margin:0 0 8px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.05em}
 a{color:var(--link)}
+h1 a{color:inherit;text-decoration:none}
 .meta,.shown{color:var(--muted);margin:0 0 12px}
 .summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px;margin:12px 0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px;min-width:0}
@@ -40,6 +40,8 @@ a{color:var(--link)}
 .bans th,.bans td{padding:8px 10px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
 .bans thead th{font-size:.78rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}
 .ip{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
+.bans th.ip{min-width:11rem}
+.addr-title{font-size:1.6rem;color:var(--fg);text-transform:none;letter-spacing:0;margin:8px 0 12px}
 .rel{display:block;color:var(--muted);font-size:.85rem}
 .geo{display:block;color:var(--muted);font-size:.85rem;font-family:system-ui,sans-serif}
 .perm{color:var(--accent);font-weight:600}
@@ -47,6 +49,23 @@ a{color:var(--link)}
 .none{color:var(--muted)}
 .n{font-variant-numeric:tabular-nums}
 .pages{display:flex;gap:16px;justify-content:flex-end;margin:12px 0}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px;margin:12px 0}
+.chart{margin:0}
+.chart svg{display:block;width:100%;height:auto}
+.chart .bar{fill:var(--link)}
+.chart .axis{stroke:var(--line)}
+.chart .tick{fill:var(--muted);font-size:11px}
+.chart-sum{margin:0 0 6px;color:var(--muted)}
+details{margin-top:6px;color:var(--muted);font-size:.9rem}
+.tops{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px;margin:12px 0}
+.ended{color:var(--muted);font-weight:600}
+.search select{font:inherit;padding:8px;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg)}
+.bad{color:var(--accent);font-weight:600}
+.timeline{list-style:none;margin:0;padding:0;border-left:2px solid var(--line)}
+.timeline li{margin:0 0 10px;padding-left:12px}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
+dl.facts dt{color:var(--muted)}
+dl.facts dd{margin:0;word-break:break-word}
 @media (max-width:640px){
 .bans thead{display:none}
 .bans,.bans tbody,.bans tr,.bans th,.bans td{display:block;width:100%}
@@ -147,58 +166,80 @@ std::string iso_text(common::UnixSeconds time) {
   return text;
 }
 
-// "NL" and "AS64496 Example Net": how the page names a country and a network ("unknown" if so).
-std::string country_name(const common::Geo& geo) { return geo.country.empty() ? "unknown" : geo.country; }
-std::string network_name(const common::Geo& geo) {
-  if (geo.asn == 0) return geo.as_org.empty() ? "unknown" : geo.as_org;
-  return "AS" + std::to_string(geo.asn) + (geo.as_org.empty() ? "" : " " + geo.as_org);
+// The head of every page, up to and including <main>.
+void append_page_start(std::string& out, std::string_view title, common::UnixSeconds now) {
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<meta name=\"referrer\" content=\"no-referrer\">\n<title>";
+  append_escaped(out, title);
+  out += "</title>\n<style>";
+  out += kStyle;
+  out +=
+      "</style>\n</head>\n<body>\n<header>\n<h1><a href=\"/\">fleetban</a></h1>\n<p class=\"meta\">As of <time "
+      "datetime=\"";
+  out += iso_text(now);
+  out += "\">";
+  out += utc_text(now);
+  out += "</time>.</p>\n</header>\n<main>\n";
 }
 
-bool matches(const common::Decision& d, const std::string& address, std::string_view lower_query,
-             const common::Geo* geo) {
-  if (address.find(lower_query) != std::string::npos) return true;
-  if (geo != nullptr && (lower_ascii(country_name(*geo)).find(lower_query) != std::string::npos ||
-                         lower_ascii(network_name(*geo)).find(lower_query) != std::string::npos)) {
-    return true;
+void append_page_end(std::string& out, bool script) {
+  out += "</main>\n";
+  if (script) {
+    out += "<script>";
+    out += kScript;
+    out += "</script>\n";
   }
-  auto contains = [&](const std::string& name) { return lower_ascii(name).find(lower_query) != std::string::npos; };
-  return std::any_of(d.reporters.begin(), d.reporters.end(), contains) ||
-         std::any_of(d.jails.begin(), d.jails.end(), contains);
+  out += "</body>\n</html>\n";
 }
 
-// Names by how many active bans they appear in, most first.
-std::vector<std::pair<std::string, std::size_t>> by_count(const std::map<std::string, std::size_t>& counts) {
-  std::vector<std::pair<std::string, std::size_t>> sorted(counts.begin(), counts.end());
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  return sorted;
+// A link to the dashboard searching for `text`.
+void append_search_link(std::string& out, std::string_view text, std::string_view title = {}) {
+  out += "<a href=\"/?q=";
+  append_escaped(out, url_encode(text));
+  out += "\"";
+  if (!title.empty()) {
+    out += " title=\"";
+    out += title;
+    out += "\"";
+  }
+  out += ">";
+  append_escaped(out, text);
+  out += "</a>";
 }
 
-void append_counts(std::string& out, std::string_view title, std::string_view id, std::string_view what,
-                   const std::map<std::string, std::size_t>& counts) {
+void append_ip_link(std::string& out, const std::string& address) {
+  // An address's text holds only hex digits, '.', ':' and '/': nothing to encode in a path.
+  out += "<a href=\"/ip/";
+  append_escaped(out, address);
+  out += "\">";
+  append_escaped(out, address);
+  out += "</a>";
+}
+
+void append_top(std::string& out, std::string_view title, std::string_view id, std::string_view what,
+                const std::vector<TopCounter::Entry>& entries) {
   out += "<div class=\"card\"><h2>";
   out += title;
   out += "</h2>";
-  if (counts.empty()) {
+  if (entries.empty()) {
     out += "<p class=\"none\">none</p></div>\n";
     return;
   }
-  out += "<div class=\"scroll\"><table class=\"counts\" id=\"";
+  out += "<table class=\"counts\" id=\"";
   out += id;
   out += "\"><caption hidden>";
   out += title;
   out += "</caption><tbody>";
-  for (const auto& [name, count] : by_count(counts)) {
-    out += "<tr><th scope=\"row\"><a href=\"/?q=";
-    append_escaped(out, url_encode(name));
-    out += "\" title=\"show the bans of this ";
-    out += what;
-    out += "\">";
-    append_escaped(out, name);
-    out += "</a></th><td>";
-    out += std::to_string(count);
+  for (const auto& entry : entries) {
+    out += "<tr><th scope=\"row\">";
+    append_search_link(out, entry.name, "show the bans of this " + std::string(what));
+    out += "</th><td>";
+    out += std::to_string(entry.count);
     out += "</td></tr>";
   }
-  out += "</tbody></table></div></div>\n";
+  out += "</tbody></table></div>\n";
 }
 
 // `total`: how many there are in all (a decision lists only the first 64).
@@ -211,17 +252,64 @@ void append_names(std::string& out, const std::vector<std::string>& names, std::
   for (const auto& name : names) {
     if (!first) out += ", ";
     first = false;
-    out += "<a href=\"/?q=";
-    append_escaped(out, url_encode(name));
-    out += "\">";
-    append_escaped(out, name);
-    out += "</a>";
+    append_search_link(out, name);
   }
   if (total > names.size()) out += " <span class=\"more\">+" + std::to_string(total - names.size()) + " more</span>";
 }
 
-void append_row(std::string& out, const common::Decision& d, const std::string& address, common::UnixSeconds now,
-                const common::Geo* geo) {
+void append_expiry(std::string& out, const common::Decision& d, common::UnixSeconds now) {
+  if (!d.active) {
+    out += "<span class=\"ended\">ended</span><span class=\"rel\">last banned <time datetime=\"";
+    out += iso_text(d.banned_at);
+    out += "\">";
+    out += utc_text(d.banned_at);
+    out += "</time></span>";
+  } else if (d.permanent()) {
+    out += "<span class=\"perm\">permanent</span>";
+  } else {
+    out += "<time datetime=\"";
+    out += iso_text(*d.expires_at);
+    out += "\">";
+    out += utc_text(*d.expires_at);
+    out += "</time><span class=\"rel\">";
+    out += expiry_text(d, now);
+    out += "</span>";
+  }
+}
+
+void append_reason(std::string& out, const std::string& reason) {
+  if (reason.empty()) {
+    out += "<span class=\"none\">&mdash;</span>";
+  } else {
+    append_escaped(out, reason);
+  }
+}
+
+// A ban's fields, as the cells of its table row or as the list on its own page.
+enum class Layout { row, facts };
+void append_fields(std::string& out, const common::Decision& d, common::UnixSeconds now, Layout layout) {
+  auto field = [&](std::string_view label, std::string_view css_class, const auto& body) {
+    out += layout == Layout::row ? "<td data-label=\"" : "<dt>";
+    out += label;
+    out += layout == Layout::row ? "\"" : "</dt><dd";
+    if (!css_class.empty()) {
+      out += " class=\"";
+      out += css_class;
+      out += "\"";
+    }
+    out += ">";
+    body();
+    out += layout == Layout::row ? "</td>" : "</dd>";
+  };
+  field("Expires", "", [&] { append_expiry(out, d, now); });
+  field("Reporters", "", [&] { append_names(out, d.reporters, d.reporter_count); });
+  field("Jails", "", [&] { append_names(out, d.jails, d.jail_count); });
+  field("Bans", "n", [&] { out += std::to_string(d.ban_count); });
+  field("Reason", "reason", [&] { append_reason(out, d.reason); });
+}
+
+void append_row(std::string& out, const common::Decision& d, common::UnixSeconds now, const common::Geo* geo) {
+  const std::string address = d.prefix.to_string();
   // What the live filter searches, one field a line so that no match spans two fields.
   out += "<tr data-search=\"";
   append_escaped(out, lower_ascii(address));
@@ -237,38 +325,67 @@ void append_row(std::string& out, const common::Decision& d, const std::string& 
       append_escaped(out, lower_ascii(name));
     }
   }
-  out += "\"><th scope=\"row\" class=\"ip\" data-label=\"Address\">";
-  append_escaped(out, address);
+  out += "\"";
+  if (!d.active) out += " class=\"ended-row\"";
+  out += "><th scope=\"row\" class=\"ip\" data-label=\"Address\">";
+  append_ip_link(out, address);
   if (geo != nullptr) {
     out += "<span class=\"geo\">";
     append_escaped(out, country_name(*geo) + " \u00b7 " + network_name(*geo));
     out += "</span>";
   }
-  out += "</th><td data-label=\"Expires\">";
-  if (d.permanent()) {
-    out += "<span class=\"perm\">permanent</span>";
-  } else {
-    out += "<time datetime=\"";
-    out += iso_text(*d.expires_at);
-    out += "\">";
-    out += utc_text(*d.expires_at);
-    out += "</time><span class=\"rel\">";
-    out += expiry_text(d, now);
-    out += "</span>";
+  out += "</th>";
+  append_fields(out, d, now, Layout::row);
+  out += "</tr>\n";
+}
+
+std::string_view records_name(StateView::Records records) {
+  switch (records) {
+    case StateView::Records::active: return "active";
+    case StateView::Records::ended: return "ended";
+    case StateView::Records::all: return "all";
   }
-  out += "</td><td data-label=\"Reporters\">";
-  append_names(out, d.reporters, d.reporter_count);
-  out += "</td><td data-label=\"Jails\">";
-  append_names(out, d.jails, d.jail_count);
-  out += "</td><td data-label=\"Bans\" class=\"n\">";
-  out += std::to_string(d.ban_count);
-  out += "</td><td data-label=\"Reason\" class=\"reason\">";
-  if (d.reason.empty()) {
-    out += "<span class=\"none\">&mdash;</span>";
-  } else {
-    append_escaped(out, d.reason);
+  return "active";
+}
+
+std::string_view records_label(StateView::Records records) {
+  switch (records) {
+    case StateView::Records::active: return "active bans";
+    case StateView::Records::ended: return "ended bans";
+    case StateView::Records::all: return "active and ended";
   }
-  out += "</td></tr>\n";
+  return "active bans";
+}
+
+void append_summary(std::string& out, const FleetSummary* summary, common::UnixSeconds now) {
+  if (summary == nullptr) {
+    out += "<p class=\"none\" id=\"summary-pending\">The counts below are being made; reload in a moment.</p>\n";
+    return;
+  }
+  out +=
+      "<section class=\"summary\" aria-label=\"Counts\">\n<div class=\"card\"><h2>Active bans</h2><span class=\"num\" "
+      "id=\"total\">";
+  out += std::to_string(summary->active);
+  out += "</span><span class=\"none\">";
+  out += std::to_string(summary->permanent);
+  out += " permanent</span></div>\n<div class=\"card\"><h2>Ended, remembered</h2><span class=\"num\" id=\"ended\">";
+  out += std::to_string(summary->ended);
+  out += "</span><span class=\"none\">kept until forget_after</span></div>\n</section>\n";
+  out += "<section class=\"charts\" aria-label=\"Activity\">\n";
+  out += render_activity_chart(summary->activity, now);
+  out += "</section>\n<section class=\"tops\" aria-label=\"Top lists of the active bans\">\n";
+  append_top(out, "Top jails", "top-jails", "jail", summary->jails);
+  append_top(out, "Top reporting hosts", "top-hosts", "host", summary->reporters);
+  append_top(out, "Top IPv4 /24", "top-v4", "network", summary->networks_v4);
+  append_top(out, "Top IPv6 /48", "top-v6", "network", summary->networks_v6);
+  if (summary->geo) {
+    append_top(out, "Top countries", "per-country", "country", summary->countries);
+    append_top(out, "Top networks", "per-network", "network", summary->as_networks);
+  }
+  out += "</section>\n<p class=\"none\">Counts as of ";
+  out += utc_text(summary->made_at);
+  if (summary->approximate) out += " (top lists approximate: very many distinct names)";
+  out += ".</p>\n";
 }
 
 }  // namespace
@@ -299,121 +416,98 @@ std::string expiry_text(const common::Decision& decision, common::UnixSeconds no
   return "in " + std::to_string(seconds) + "s";
 }
 
-std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
-                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after,
-                             const GeoIp* geoip) {
-  std::vector<const common::Decision*> active = common::active_by_prefix(decisions);
+std::optional<StateView::Records> parse_records(std::string_view text) {
+  if (text.empty() || text == "active") return StateView::Records::active;
+  if (text == "ended") return StateView::Records::ended;
+  if (text == "all") return StateView::Records::all;
+  return std::nullopt;
+}
 
-  std::map<std::string, std::size_t> per_host, per_jail;
-  std::size_t permanent = 0;
-  for (const auto* d : active) {
-    for (const auto& host : d->reporters) ++per_host[host];
-    for (const auto& jail : d->jails) ++per_jail[jail];
-    if (d->permanent()) ++permanent;
-  }
-  // Each active ban's country and network, looked up once for the counts, the search and the rows.
-  std::vector<common::Geo> geos;
-  std::map<std::string, std::size_t> per_country, per_network;
-  if (geoip != nullptr && geoip->enabled()) {
-    geos.reserve(active.size());
-    for (const auto* d : active) {
-      geos.push_back(geoip->lookup(d->prefix));
-      ++per_country[country_name(geos.back())];
-      ++per_network[network_name(geos.back())];
-    }
-  }
+DashboardSearch::DashboardSearch(std::string_view query, const GeoIp* geoip)
+    : text_(lower_ascii(trimmed(query))), geoip_(geoip != nullptr && geoip->enabled() ? geoip : nullptr) {
+  // "192.0.2.7", "198.51.100.0/24", "2001:db8::/48": what lies there. "198.51.100" stays text.
+  if (!text_.empty()) prefix_ = common::IpPrefix::parse(text_);
+}
 
-  std::string_view search = trimmed(query);
-  std::string lower_query = lower_ascii(search);
+bool DashboardSearch::matches(const common::Decision& d) const {
+  if (text_.empty()) return true;
+  if (prefix_) return prefix_->overlaps(d.prefix);
+  auto contains = [&](const std::string& name) { return lower_ascii(name).find(text_) != std::string::npos; };
+  if (contains(d.prefix.to_string()) || contains(d.reason)) return true;
+  if (std::any_of(d.reporters.begin(), d.reporters.end(), contains) ||
+      std::any_of(d.jails.begin(), d.jails.end(), contains)) {
+    return true;
+  }
+  if (geoip_ == nullptr) return false;
+  common::Geo geo = geoip_->lookup(d.prefix);
+  return contains(country_name(geo)) || contains(network_name(geo));
+}
+
+std::string render_dashboard(const DashboardPage& page) {
+  const FleetSummary* summary = page.summary.get();
+  const bool geo_on = page.geoip != nullptr && page.geoip->enabled();
   std::string rows;
-  std::size_t shown = 0;
-  std::size_t matching = 0;  // all pages
-  std::size_t before = 0;    // on the pages before this one
-  const common::Decision* last_shown = nullptr;
-  for (std::size_t i = 0; i < active.size(); ++i) {
-    const common::Decision* d = active[i];
-    const common::Geo* geo = geos.empty() ? nullptr : &geos[i];
-    std::string address = d->prefix.to_string();
-    if (!search.empty() && !matches(*d, address, lower_query, geo)) continue;
-    ++matching;
-    if (after && !(*after < d->prefix)) {
-      ++before;
-    } else if (shown < kDashboardPage) {
-      append_row(rows, *d, address, now, geo);
-      ++shown;
-      last_shown = d;
-    }
+  for (const auto& d : page.bans) {
+    std::optional<common::Geo> geo;
+    if (geo_on) geo = page.geoip->lookup(d.prefix);
+    append_row(rows, d, page.now, geo ? &*geo : nullptr);
   }
-  const bool more = before + shown < matching;
+  const std::string_view search = trimmed(page.query);
+  const bool ended = page.records != StateView::Records::active;
 
-  const std::string total = std::to_string(active.size());
   std::string out;
-  out.reserve(8192 + rows.size());
-  out +=
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<meta name=\"referrer\" content=\"no-referrer\">\n<title>fleetban: ";
-  out += total;
-  out += active.size() == 1 ? " active ban" : " active bans";
-  out += "</title>\n<style>";
-  out += kStyle;
-  out +=
-      "</style>\n</head>\n<body>\n<header>\n<h1>fleetban</h1>\n<p class=\"meta\">The fleet&#39;s bans as of <time "
-      "datetime=\"";
-  out += iso_text(now);
-  out += "\">";
-  out += utc_text(now);
-  out +=
-      "</time>.</p>\n</header>\n<main>\n<section class=\"summary\" aria-label=\"Counts\">\n"
-      "<div class=\"card\"><h2>Active bans</h2><span class=\"num\" id=\"total\">";
-  out += total;
-  out += "</span><span class=\"none\">";
-  out += std::to_string(permanent);
-  out += " permanent</span></div>\n";
-  append_counts(out, "Per host", "per-host", "host", per_host);
-  append_counts(out, "Per jail", "per-jail", "jail", per_jail);
-  if (!geos.empty()) {
-    append_counts(out, "Top countries", "per-country", "country", per_country);
-    append_counts(out, "Top networks", "per-network", "network", per_network);
+  out.reserve(16384 + rows.size());
+  std::string title = "fleetban: ";
+  if (summary != nullptr) {
+    title += std::to_string(summary->active) + (summary->active == 1 ? " active ban" : " active bans");
+  } else {
+    title += "the fleet's bans";
   }
+  append_page_start(out, title, page.now);
+  append_summary(out, summary, page.now);
+
   out +=
-      "</section>\n<form class=\"search\" method=\"get\" action=\"/\" role=\"search\">"
+      "<form class=\"search\" method=\"get\" action=\"/\" role=\"search\">"
       "<label for=\"q\" hidden>Search</label><input id=\"q\" type=\"search\" name=\"q\" value=\"";
   append_escaped(out, search);
   out +=
-      "\" placeholder=\"Address, host or jail\" autocomplete=\"off\" spellcheck=\"false\">"
-      "<button type=\"submit\">Search</button>";
-  if (!search.empty()) out += "<a href=\"/\">Show all</a>";
-  out += "</form>\n<p class=\"shown\"><span id=\"shown\">";
-  out += std::to_string(shown);
-  out += "</span> of ";
-  out += total;
-  out += " shown";
-  if (after || more) {
-    out += " (page: ";
-    out += std::to_string(shown == 0 ? before : before + 1);
-    out += "&ndash;";
-    out += std::to_string(before + shown);
-    out += " of ";
-    out += std::to_string(matching);
-    out += ")";
+      "\" placeholder=\"Address, prefix, host, jail or reason\" autocomplete=\"off\" spellcheck=\"false\">"
+      "<label for=\"records\" hidden>Which bans</label><select id=\"records\" name=\"records\">";
+  for (auto records : {StateView::Records::active, StateView::Records::ended, StateView::Records::all}) {
+    out += "<option value=\"";
+    out += records_name(records);
+    out += "\"";
+    if (records == page.records) out += " selected";
+    out += ">";
+    out += records_label(records);
+    out += "</option>";
   }
+  out += "</select><button type=\"submit\">Search</button>";
+  if (!search.empty() || ended) out += "<a href=\"/\">Show all active</a>";
+  out += "</form>\n<p class=\"shown\"><span id=\"shown\">";
+  out += std::to_string(page.bans.size());
+  out += "</span> shown";
+  if (page.after) out += " (a later page)";
   if (!search.empty()) {
     out += " (search: &ldquo;";
     append_escaped(out, search);
     out += "&rdquo;)";
   }
+  if (ended) out += page.records == StateView::Records::ended ? " (ended bans)" : " (active and ended bans)";
+  out += ".";
+  // A search page looks at a bounded number of records: a short page may have more to come.
+  if (page.next && page.bans.size() < kDashboardPage) out += " More of the list is searched on the next page.";
   out +=
-      ".</p>\n<table class=\"bans\" id=\"bans\">\n<caption hidden>The fleet&#39;s active bans</caption>\n"
+      "</p>\n<table class=\"bans\" id=\"bans\">\n<caption hidden>The fleet&#39;s bans</caption>\n"
       "<thead><tr><th scope=\"col\">Address</th><th scope=\"col\">Expires</th><th scope=\"col\">Reporters</th>"
       "<th scope=\"col\">Jails</th><th scope=\"col\">Bans</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n";
   out += rows;
-  if (shown == 0) {
+  if (page.bans.empty()) {
     out += "<tr class=\"none\"><td colspan=\"6\">";
     if (search.empty()) {
-      out += "No active bans.";
+      out += ended ? "No ended bans here." : "No active bans here.";
     } else {
-      out += "No ban matches &ldquo;";
+      out += "No ban here matches &ldquo;";
       append_escaped(out, search);
       out += "&rdquo;.";
     }
@@ -422,25 +516,81 @@ std::string render_dashboard(const std::vector<common::Decision>& decisions, std
     out += "<tr class=\"none\" id=\"none-live\" hidden><td colspan=\"6\">No ban matches.</td></tr>\n";
   }
   out += "</tbody>\n</table>\n";
-  if (after || more) {
+  if (page.after || page.next) {
     // Plain links, so that paging works without JavaScript; the search stays with them.
-    std::string q = search.empty() ? std::string() : "q=" + url_encode(search);
+    std::string keep;
+    if (!search.empty()) keep += "&q=" + url_encode(search);
+    if (ended) keep += "&records=" + std::string(records_name(page.records));
     out += "<nav class=\"pages\" aria-label=\"Pages\">";
-    if (after) {
+    if (page.after) {
       out += "<a id=\"first-page\" href=\"/";
-      if (!q.empty()) append_escaped(out, "?" + q);
+      if (!keep.empty()) append_escaped(out, "?" + keep.substr(1));
       out += "\">First page</a> ";
     }
-    if (more && last_shown != nullptr) {
+    if (page.next) {
       out += "<a id=\"next-page\" rel=\"next\" href=\"/?";
-      append_escaped(out, (q.empty() ? "" : q + "&") + "after=" + url_encode(last_shown->prefix.to_string()));
+      append_escaped(out, "after=" + url_encode(page.next->to_string()) + keep);
       out += "\">Next page &rarr;</a>";
     }
     out += "</nav>\n";
   }
-  out += "</main>\n<script>";
-  out += kScript;
-  out += "</script>\n</body>\n</html>\n";
+  append_page_end(out, true);
+  return out;
+}
+
+std::string render_address_page(const AddressPage& page) {
+  const std::string address = page.address.to_string();
+  std::string out;
+  out.reserve(8192);
+  append_page_start(out, "fleetban: " + address, page.now);
+  out += "<h2 class=\"ip addr-title\" id=\"address\">";
+  append_escaped(out, address);
+  out += "</h2>\n<section class=\"card\" id=\"decision\" aria-label=\"Decision\">\n";
+  if (!page.decision) {
+    out += "<p>The fleet does not ban <span class=\"ip\">";
+    append_escaped(out, address);
+    out += "</span>, and remembers no ban of it.</p>\n</section>\n";
+  } else {
+    const common::Decision& d = *page.decision;
+    out += "<p class=\"";
+    out += d.active ? "perm" : "ended";
+    out += "\" id=\"state\">";
+    out += d.active ? "Banned by the fleet" : "Not banned now (an ended ban, remembered)";
+    out += "</p>\n<dl class=\"facts\">";
+    append_fields(out, d, page.now, Layout::facts);
+    out += "<dt>Banned at</dt><dd><time datetime=\"";
+    out += iso_text(d.banned_at);
+    out += "\">";
+    out += utc_text(d.banned_at);
+    out += "</time></dd>";
+    if (page.geoip != nullptr && page.geoip->enabled()) {
+      common::Geo geo = page.geoip->lookup(d.prefix);
+      out += "<dt>Country</dt><dd>";
+      append_escaped(out, country_name(geo));
+      out += "</dd><dt>Network</dt><dd>";
+      append_escaped(out, network_name(geo));
+      out += "</dd>";
+    }
+    out += "<dt>Sequence</dt><dd class=\"n\">";
+    out += std::to_string(d.sequence);
+    out += "</dd></dl>\n</section>\n";
+  }
+  out += "<p><a href=\"/?q=";
+  append_escaped(out, url_encode(address));
+  out += "&amp;records=all\">Bans that overlap it</a></p>\n";
+  append_page_end(out, false);
+  return out;
+}
+
+std::string render_error_page(std::string_view title, std::string_view message) {
+  std::string out;
+  append_page_start(out, "fleetban: " + std::string(title), common::now_seconds());
+  out += "<section class=\"card\"><h2>";
+  append_escaped(out, title);
+  out += "</h2><p class=\"bad\" id=\"error\">";
+  append_escaped(out, message);
+  out += "</p><p><a href=\"/\">Back to the dashboard</a></p></section>\n";
+  append_page_end(out, false);
   return out;
 }
 

@@ -1,13 +1,18 @@
 #pragma once
-// The administrators' dashboard served as GET /: one self-contained HTML page (inline CSS, a small
-// optional inline script, no external resources) rendered on the server, so it works with
-// JavaScript off. A pure function of the decisions, the search query and the clock, to be testable.
+// The administrators' dashboard: GET / and GET /ip/ADDR, self-contained HTML pages (inline CSS and
+// SVG, a small optional inline script, no external resources) rendered on the server, so they work
+// with JavaScript off. Pure functions of what the HTTP side fetched (one page of bans, the loop's
+// last FleetSummary) and the clock, to be testable. Every value that came from the network
+// (addresses, host names, jails, reasons, the query) is HTML-escaped.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "aggregator/fleet_summary.hpp"
+#include "aggregator/state_view.hpp"
 #include "common/decision.hpp"
 #include "common/time.hpp"
 
@@ -15,22 +20,58 @@ namespace fleetban::aggregator {
 
 class GeoIp;
 
-// The page for the fleet's active decisions (inactive ones are skipped). `query` is the search
-// box's `q`: when not blank, the table keeps only the bans whose address, a reporter or a jail
-// contains it (case-insensitively); the total and the per-host and per-jail counts always cover
-// the whole fleet. The table holds one page: at most kDashboardPage bans, by address, from the first
-// after `after` (`/?after=IP`), with a link to the next page when more follow, so a page of a large
-// fleet stays small and paging works without JavaScript. Every value is HTML-escaped.
+// Bans a page of the dashboard's table holds at most.
 inline constexpr std::size_t kDashboardPage = 100;
-// With `geoip` on, each ban shows its country and network, the search covers them, and the page
-// counts bans per country and per network.
-std::string render_dashboard(const std::vector<common::Decision>& decisions, std::string_view query,
-                             common::UnixSeconds now, const std::optional<common::IpPrefix>& after = std::nullopt,
-                             const GeoIp* geoip = nullptr);
+// Records one search page looks at at most (each is copied and matched on the loop's thread).
+inline constexpr std::size_t kDashboardSearchScan = 20'000;
 
-// The Content-Security-Policy the page needs: its own inline style and script, forms to itself,
-// nothing else (no fetches, images or frames from anywhere), a second line of defence behind the
-// escaping.
+// What GET / shows. The table is one page of StateView's walk (record order, as the API pages):
+// the bans after `after`, at most kDashboardPage, with a link to the next page when `next` is set.
+struct DashboardPage {
+  std::shared_ptr<const FleetSummary> summary;  // nullptr: not counted yet
+  std::vector<common::Decision> bans;
+  std::optional<common::IpPrefix> after;
+  std::optional<common::IpPrefix> next;
+  std::string_view query;  // the search box's `q`, as given
+  StateView::Records records = StateView::Records::active;
+  common::UnixSeconds now{};
+  const GeoIp* geoip = nullptr;  // with it on, each ban shows its country and network
+};
+std::string render_dashboard(const DashboardPage& page);
+
+// The search of GET /?q=: a query that is an address or prefix keeps the bans that overlap it;
+// any other keeps those whose address, a reporter, a jail, the reason (or, with GeoIP, the country
+// or network) contains it, case-insensitively. A blank query keeps everything.
+class DashboardSearch {
+ public:
+  DashboardSearch(std::string_view query, const GeoIp* geoip);
+  bool empty() const { return text_.empty(); }
+  bool matches(const common::Decision& decision) const;
+
+ private:
+  std::string text_;  // lower case, trimmed
+  std::optional<common::IpPrefix> prefix_;
+  const GeoIp* geoip_;
+};
+
+// GET /ip/ADDR: the address's decision (nullopt: the aggregator has no record of it).
+struct AddressPage {
+  common::IpPrefix address;
+  std::optional<common::Decision> decision;
+  common::UnixSeconds now{};
+  const GeoIp* geoip = nullptr;
+};
+std::string render_address_page(const AddressPage& page);
+
+// A short page for a request the dashboard cannot answer (a bad address, a bad parameter).
+std::string render_error_page(std::string_view title, std::string_view message);
+
+// Parses `records=` of GET / ("active", the default, "ended", "all"); nullopt for anything else.
+std::optional<StateView::Records> parse_records(std::string_view text);
+
+// The Content-Security-Policy the pages need: their own inline style and script, forms to
+// themselves, nothing else (no fetches, images or frames from anywhere), a second line of defence
+// behind the escaping.
 inline constexpr std::string_view kDashboardContentSecurityPolicy =
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'";

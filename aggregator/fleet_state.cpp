@@ -67,6 +67,7 @@ Decision FleetState::open_ban(RecordIndex index, FleetRecord& record, Opening op
   if (!was_active) {
     clear_names(d);
     d.ban_count += 1;
+    ++bans_opened_;
   }
   credit_names(d);
   d.reason = std::move(opening.reason);

@@ -96,6 +96,9 @@ class FleetState {
   void prefetch(const common::IpPrefix& prefix) const { records_.prefetch(prefix); }
 
   std::uint64_t sequence() const { return sequence_; }
+  // Fleet bans opened since this state was made (not extensions of a ban, not restored records):
+  // what the dashboard's activity chart counts.
+  std::uint64_t bans_opened() const { return bans_opened_; }
 
   // Loading from disk.
   void restore(const FleetRecord& record);
@@ -152,6 +155,7 @@ class FleetState {
   Policy policy_;
   std::uint64_t sequence_;
   std::size_t active_count_ = 0;
+  std::uint64_t bans_opened_ = 0;
   RecordTable records_;
   std::vector<RecordIndex> changed_;  // since the last take_changes()
   std::vector<common::IpPrefix> own_addresses_;

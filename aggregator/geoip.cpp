@@ -133,4 +133,11 @@ std::shared_ptr<const common::Geo> GeoIp::tag(const common::IpPrefix& prefix) co
   return std::make_shared<const common::Geo>(lookup(prefix));
 }
 
+std::string country_name(const common::Geo& geo) { return geo.country.empty() ? "unknown" : geo.country; }
+
+std::string network_name(const common::Geo& geo) {
+  if (geo.asn == 0) return geo.as_org.empty() ? "unknown" : geo.as_org;
+  return "AS" + std::to_string(geo.asn) + (geo.as_org.empty() ? "" : " " + geo.as_org);
+}
+
 }  // namespace fleetban::aggregator

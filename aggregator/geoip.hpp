@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "common/decision.hpp"
 #include "common/ip_prefix.hpp"
@@ -35,5 +36,9 @@ class GeoIp {
   std::unique_ptr<Database> country_;
   std::unique_ptr<Database> asn_;
 };
+
+// How the dashboard names them: "NL", "AS64496 Example Net"; "unknown" when not known.
+std::string country_name(const common::Geo& geo);
+std::string network_name(const common::Geo& geo);
 
 }  // namespace fleetban::aggregator

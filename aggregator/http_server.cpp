@@ -166,6 +166,68 @@ void serve_blocklist(StateView& view, const httplib::Request& req, httplib::Resp
   });
 }
 
+void html_error(httplib::Response& res, int status, std::string_view title, std::string_view message) {
+  res.status = status;
+  res.set_content(render_error_page(title, message), kHtml);
+  res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
+}
+
+// GET /[?q=&records=&after=]: one page of StateView's walk (so its cost does not grow with the
+// fleet: at most kDashboardPage bans, and a search looks at kDashboardSearchScan records) and the
+// loop's last summary.
+void serve_dashboard(StateView& view, SummaryKeeper* summary, const GeoIp* geoip, const httplib::Request& req,
+                     httplib::Response& res) {
+  const std::string query = req.get_param_value("q");
+  auto records = parse_records(req.get_param_value("records"));
+  if (!records) {
+    return html_error(res, 400, "Bad request",
+                      "records=\"" + req.get_param_value("records") + "\": expected active, ended or all");
+  }
+  StateView::PageRequest request{.limit = kDashboardPage, .records = *records};
+  if (req.has_param("after")) {
+    request.after = common::IpPrefix::parse(req.get_param_value("after"));
+    if (!request.after) {
+      return html_error(res, 400, "Bad request",
+                        "after=\"" + req.get_param_value("after") + "\" is not an IPv4 or IPv6 address or prefix");
+    }
+  }
+  auto search = std::make_shared<const DashboardSearch>(query, geoip);
+  if (!search->empty()) {
+    request.filter = [search](const common::Decision& d) { return search->matches(d); };
+    request.scan = kDashboardSearchScan;
+  }
+  DashboardPage page{.after = request.after, .query = query, .records = *records, .geoip = geoip};
+  if (summary != nullptr) summary->want();
+  auto walked = view.page(std::move(request));
+  if (!walked) return html_error(res, 503, "Busy", "The aggregator's loop did not answer in time; reload the page.");
+  if (walked->unknown_after) {
+    return html_error(res, 400, "Bad request",
+                      "after=\"" + page.after->to_string() +
+                          "\" is not in the list (forgotten, or never there): start again from the first page");
+  }
+  page.bans = std::move(walked->decisions);
+  page.next = walked->next;
+  if (summary != nullptr) page.summary = summary->latest();
+  page.now = common::now_seconds();
+  res.set_content(render_dashboard(page), kHtml);
+  res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
+}
+
+// GET /ip/ADDR: the record of one address or prefix, active or ended.
+void serve_address_page(StateView& view, const GeoIp* geoip, const httplib::Request& req, httplib::Response& res) {
+  const std::string text = req.matches[1];
+  auto address = common::IpPrefix::parse(text);
+  if (!address) {
+    return html_error(res, 400, "Bad address", "\"" + text + "\" is not an IPv4 or IPv6 address or prefix");
+  }
+  auto walked = view.page({.limit = 1, .exact = *address});
+  if (!walked) return html_error(res, 503, "Busy", "The aggregator's loop did not answer in time; reload the page.");
+  AddressPage page{.address = *address, .now = common::now_seconds(), .geoip = geoip};
+  if (!walked->decisions.empty()) page.decision = std::move(walked->decisions.front());
+  res.set_content(render_address_page(page), kHtml);
+  res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
+}
+
 void method_not_allowed(const httplib::Request&, httplib::Response& res) {
   res.status = 405;
   res.set_header("Allow", "GET, HEAD");
@@ -195,7 +257,8 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
-                       const std::filesystem::path& auth_file, std::shared_ptr<const GeoIp> geoip)
+                       const std::filesystem::path& auth_file, std::shared_ptr<const GeoIp> geoip,
+                       SummaryKeeper* summary)
     : impl_(std::make_unique<Impl>()) {
   // load_aggregator_config checked `http` already; this guards a caller that did not load it.
   auto listen = parse_listen_address(address);
@@ -207,20 +270,11 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   if (!auth_file.empty()) credentials = std::make_shared<HttpCredentials>(HttpCredentials::load(auth_file));
   httplib::Server& server = impl_->server;
 
-  server.Get("/", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
-    std::optional<common::IpPrefix> after;
-    if (req.has_param("after")) {
-      after = common::IpPrefix::parse(req.get_param_value("after"));
-      if (!after) {
-        res.status = 400;
-        return res.set_content(
-            "after=\"" + req.get_param_value("after") + "\" is not an IPv4 or IPv6 address or prefix\n", kText);
-      }
-    }
-    res.set_content(
-        render_dashboard(*view.decisions(), req.get_param_value("q"), common::now_seconds(), after, geoip.get()),
-        kHtml);
-    res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
+  server.Get("/", [&view, summary, geoip](const httplib::Request& req, httplib::Response& res) {
+    serve_dashboard(view, summary, geoip.get(), req, res);
+  });
+  server.Get(R"(/ip/(.+))", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
+    serve_address_page(view, geoip.get(), req, res);
   });
   server.Get("/api/v1/bans", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
     serve_bans(view, geoip.get(), req, res);

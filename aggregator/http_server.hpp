@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "aggregator/fleet_summary.hpp"
 #include "aggregator/geoip.hpp"
 #include "aggregator/metrics.hpp"
 #include "aggregator/state_view.hpp"
@@ -20,9 +21,11 @@ class HttpServer {
   // Binds `address` ("127.0.0.1:7782", "[::1]:7782") and starts serving. Throws UsageError for an
   // address that does not parse or an auth file that is bad (HttpCredentials::load), RuntimeError
   // when it cannot bind. An empty `auth_file` serves without passwords. With `geoip` on, the bans
-  // and the dashboard carry each address's country and network.
+  // and the dashboard carry each address's country and network. `summary` (the loop's) gives the
+  // dashboard its chart and top lists; without it the dashboard shows the table only.
   HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
-             const std::filesystem::path& auth_file = {}, std::shared_ptr<const GeoIp> geoip = nullptr);
+             const std::filesystem::path& auth_file = {}, std::shared_ptr<const GeoIp> geoip = nullptr,
+             SummaryKeeper* summary = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -59,9 +59,26 @@ void StateView::set_version(Version version) {
   version_ = std::move(version);
 }
 
+namespace {
+
+bool wanted(bool active, StateView::Records records) {
+  switch (records) {
+    case StateView::Records::active: return active;
+    case StateView::Records::ended: return !active;
+    case StateView::Records::all: return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 StateView::Page StateView::fill_page(const FleetState& state, const PageRequest& request) {
   const RecordTable& table = state.records();
   Page page;
+  if (request.exact) {
+    if (auto index = table.find(*request.exact)) page.decisions.push_back(table.decision(*index));
+    return page;
+  }
   RecordIndex from = 0;
   if (request.after) {
     auto index = table.find(*request.after);
@@ -81,18 +98,25 @@ StateView::Page StateView::fill_page(const FleetState& state, const PageRequest&
   // must be a record's prefix, and a page must always move on.
   for (std::size_t looked = 0; i < end && looked < budget; ++i) {
     if (!table.in_use(i)) continue;
-    if (table.active(i) && (!request.family || table.prefix(i).family() == *request.family)) {
-      if (filled == request.limit) {
-        full = true;  // another entry follows: the page ends at the last one filled
-        break;
+    if (wanted(table.active(i), request.records) && (!request.family || table.prefix(i).family() == *request.family)) {
+      std::optional<common::Decision> decision;
+      if (request.filter) {
+        decision = table.decision(i);
+        if (!request.filter(*decision)) decision.reset();
       }
-      if (request.prefixes_only) {
-        page.prefixes.push_back(table.prefix(i));
-      } else {
-        page.decisions.push_back(table.decision(i));
+      if (!request.filter || decision) {
+        if (filled == request.limit) {
+          full = true;  // another entry follows: the page ends at the last one filled
+          break;
+        }
+        if (request.prefixes_only) {
+          page.prefixes.push_back(table.prefix(i));
+        } else {
+          page.decisions.push_back(decision ? std::move(*decision) : table.decision(i));
+        }
+        ++filled;
+        last_filled = i;
       }
-      ++filled;
-      last_filled = i;
     }
     ++looked;
     last_looked = i;

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,12 +38,21 @@ class StateView {
   // Records one page request looks at at most, active or not (a few ms of the loop's time).
   static constexpr std::size_t kPageScan = 100'000;
 
+  // Which records a page holds: the fleet's bans, or also (or only) the ended ones the aggregator
+  // still remembers (until forget_after).
+  enum class Records { active, ended, all };
   struct PageRequest {
     std::optional<common::IpPrefix> after;  // none: from the start
     std::size_t limit = 100;
     bool prefixes_only = false;            // fill Page::prefixes rather than Page::decisions
     std::optional<common::Family> family;  // only decisions of this family
     std::size_t scan = kPageScan;          // records to look at at most, beyond `limit`
+    Records records = Records::active;
+    // Only decisions it keeps (the dashboard's search). It runs on the loop's thread, on a copy of
+    // each record looked at: a request with one should ask for a smaller `scan`.
+    std::function<bool(const common::Decision&)> filter;
+    // The record of this one prefix, active or not, and nothing else (no `next`).
+    std::optional<common::IpPrefix> exact;
   };
   struct Page {
     std::vector<common::Decision> decisions;  // in table order

@@ -1,6 +1,7 @@
 // The aggregator's HTTP server, black box: GET /api/v1/bans against `fleetban list --json` and a
 // subscriber, its filters, its pages, the blocklist export, /metrics as Prometheus text, /healthz,
 // refused writes, and the dashboard (and its pages) as a real headless Chromium renders it.
+#include "chromium.hpp"
 #include "fleet.hpp"
 
 #include <httplib.h>
@@ -540,19 +541,6 @@ TEST_F(Paging, BlocklistHoldsTheActiveBansAndItsETagChangesWithThem) {
 
 // ---------------------------------------------------------------- the dashboard in Chromium
 
-std::optional<std::string> find_chromium() {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    for (const char* name : {"chromium", "chromium-browser"}) {
-      const auto candidate = std::filesystem::path(dir) / name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-  }
-  return std::nullopt;
-}
-
 // The <tr>...</tr> elements of a serialized DOM.
 std::vector<std::string> table_rows(const std::string& dom) {
   std::vector<std::string> rows;
@@ -567,10 +555,7 @@ std::vector<std::string> table_rows(const std::string& dom) {
 class Dashboard : public Http {
  protected:
   RunResult dump_dom(const std::string& chromium, const std::string& path) {
-    return run({chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--user-data-dir=" + (dir / "chromium").string(), "--dump-dom", "http://" + address() + path},
-               std::chrono::seconds(90));
+    return chromium_dump_dom(chromium, dir / "chromium", "http://" + address() + path);
   }
 };
 

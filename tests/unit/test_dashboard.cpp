@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "aggregator/fleet_summary.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -49,81 +51,123 @@ std::string count_row(std::string_view name, int count) {
   return ">" + std::string(name) + "</a></th><td>" + std::to_string(count) + "</td></tr>";
 }
 
-TEST(Dashboard, EscapesFreeTextAndTheQuery) {
-  std::vector decisions{ban("192.0.2.7", {"web-01"}, {"sshd"}, 3600s, "<script>alert(\"x\")</script> & 'more'")};
-  std::string page = render_dashboard(decisions, "", kNow);
-  EXPECT_NE(page.find("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;more&#39;"), std::string::npos);
-  EXPECT_EQ(page.find("<script>alert"), std::string::npos);
+// The page for these bans (already one page of the walk) with no summary yet.
+std::string render(std::vector<common::Decision> bans, std::string_view query = "",
+                   StateView::Records records = StateView::Records::active) {
+  return render_dashboard({.bans = std::move(bans), .query = query, .records = records, .now = kNow});
+}
 
-  std::string searched = render_dashboard(decisions, "\"><script>q</script>", kNow);
+FleetSummary summary_of(std::initializer_list<std::pair<const char*, int>> jails) {
+  FleetSummary summary;
+  summary.made_at = kNow;
+  for (const auto& [name, count] : jails) {
+    summary.jails.push_back({name, static_cast<std::uint64_t>(count)});
+    summary.active += static_cast<std::size_t>(count);
+  }
+  return summary;
+}
+
+TEST(Dashboard, EscapesEveryValueFromTheNetwork) {
+  const std::string hostile = "<script>alert(\"x\")</script> & 'more'";
+  const std::string escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;more&#39;";
+  std::vector decisions{ban("192.0.2.7", {hostile}, {hostile}, 3600s, hostile)};
+  auto summary = std::make_shared<FleetSummary>(summary_of({}));
+  summary->jails = {{hostile, 1}};
+  summary->reporters = {{hostile, 1}};
+  summary->activity.add(kNow, 1);
+  std::string page = render_dashboard({.summary = summary, .bans = decisions, .now = kNow});
+  EXPECT_NE(page.find(escaped), std::string::npos);
+  EXPECT_EQ(page.find("<script>alert"), std::string::npos);
+  EXPECT_EQ(page.find("'more'"), std::string::npos) << "a quote ends no attribute";
+
+  std::string searched = render(decisions, "\"><script>q</script>");
   EXPECT_EQ(searched.find("<script>q"), std::string::npos);
   EXPECT_NE(searched.find("value=\"&quot;&gt;&lt;script&gt;q&lt;/script&gt;\""), std::string::npos);
   EXPECT_EQ(html_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+
+  common::Decision ended = decisions.front();
+  ended.active = false;
+  std::string address = render_address_page({.address = ended.prefix, .decision = ended, .now = kNow});
+  EXPECT_NE(address.find(escaped), std::string::npos);
+  EXPECT_EQ(address.find("<script>alert"), std::string::npos);
+  EXPECT_EQ(render_error_page("Bad address", "\"<b>\" is not").find("<b>"), std::string::npos);
 }
 
-TEST(Dashboard, ShowsEveryActiveBanInATableRow) {
+TEST(Dashboard, ShowsEachBanOfThePageInARowThatLinksToItsPage) {
   std::vector decisions{ban("192.0.2.44", {"host1"}, {"sshd"}), ban("2001:db8::/64", {"host2", "host3"}, {"nginx"})};
-  decisions.push_back(ban("198.51.100.9", {"host1"}, {"sshd"}));
-  decisions.back().active = false;
   decisions[1].ban_count = 4;
-  std::string page = render_dashboard(decisions, "", kNow);
+  std::string page = render(decisions);
 
   auto rows = ban_rows(page);
   ASSERT_EQ(rows.size(), 2u) << page;
-  EXPECT_NE(rows[0].find(">192.0.2.44</th>"), std::string::npos) << rows[0];
+  EXPECT_NE(rows[0].find("<a href=\"/ip/192.0.2.44\">192.0.2.44</a></th>"), std::string::npos) << rows[0];
   EXPECT_NE(rows[0].find(">host1</a>"), std::string::npos) << rows[0];
-  EXPECT_NE(rows[1].find(">2001:db8::/64</th>"), std::string::npos) << rows[1];
+  EXPECT_NE(rows[1].find("<a href=\"/ip/2001:db8::/64\">2001:db8::/64</a></th>"), std::string::npos) << rows[1];
   EXPECT_NE(rows[1].find(">host2</a>, <a href=\"/?q=host3\">host3</a>"), std::string::npos) << rows[1];
   EXPECT_NE(rows[1].find("class=\"n\">4</td>"), std::string::npos) << rows[1];
-  EXPECT_EQ(page.find("198.51.100.9"), std::string::npos) << "an inactive decision is not a ban";
-  EXPECT_NE(page.find("<span class=\"num\" id=\"total\">2</span>"), std::string::npos);
+}
+
+TEST(Dashboard, EndedBansSaySoAndTheFormKeepsTheChoice) {
+  auto ended = ban("198.51.100.9", {"host1"}, {"sshd"});
+  ended.active = false;
+  std::string page = render({ended}, "", StateView::Records::ended);
+  auto rows = ban_rows(page);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].find(">ended<"), std::string::npos) << rows[0];
+  EXPECT_NE(page.find("<option value=\"ended\" selected>"), std::string::npos);
+  EXPECT_TRUE(parse_records("ended") == StateView::Records::ended);
+  EXPECT_TRUE(parse_records("") == StateView::Records::active);
+  EXPECT_TRUE(parse_records("all") == StateView::Records::all);
+  EXPECT_FALSE(parse_records("bogus").has_value());
 }
 
 TEST(Dashboard, IsOneSelfContainedPageForPhones) {
-  std::string page = render_dashboard({ban("192.0.2.7", {"web-01"}, {"sshd"})}, "", kNow);
+  auto summary = std::make_shared<FleetSummary>(summary_of({{"sshd", 1}}));
+  std::string page =
+      render_dashboard({.summary = summary, .bans = {ban("192.0.2.7", {"web-01"}, {"sshd"})}, .now = kNow});
   EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(page.find("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"), std::string::npos);
   EXPECT_NE(page.find("@media (max-width:"), std::string::npos);
   EXPECT_NE(page.find("<form class=\"search\" method=\"get\" action=\"/\""), std::string::npos);
   EXPECT_NE(page.find("name=\"q\""), std::string::npos);
+  // The chart's SVG names no namespace URL: inline SVG in HTML needs none.
   for (std::string_view external : {"http:", "https:", "src=", "<link", "@import", "url("}) {
     EXPECT_EQ(page.find(external), std::string::npos) << external;
   }
 }
 
-TEST(Dashboard, SearchKeepsBansWhoseAddressReporterOrJailContainsTheQuery) {
+TEST(DashboardSearch, MatchesAddressPrefixReporterJailOrReason) {
   std::vector decisions{ban("192.0.2.44", {"host1"}, {"sshd"}), ban("198.51.100.7", {"web-02"}, {"nginx"}),
-                        ban("2001:db8::5", {"host1", "mail-01"}, {"postfix"})};
+                        ban("2001:db8::5", {"host1", "mail-01"}, {"postfix"}, 3600s, "Too Many Logins"),
+                        ban("198.51.100.0/24", {"web-02"}, {"nginx"})};
   auto addresses = [&](std::string_view query) {
+    DashboardSearch search(query, nullptr);
     std::vector<std::string> found;
-    for (const auto& row : ban_rows(render_dashboard(decisions, query, kNow))) {
-      auto start = row.find("data-label=\"Address\">") + 21;
-      found.push_back(row.substr(start, row.find("</th>", start) - start));
+    for (const auto& d : decisions) {
+      if (search.matches(d)) found.push_back(d.prefix.to_string());
     }
     return found;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(addresses(""), (V{"192.0.2.44", "198.51.100.7", "2001:db8::5"}));
-  EXPECT_EQ(addresses("   "), (V{"192.0.2.44", "198.51.100.7", "2001:db8::5"}));
-  EXPECT_EQ(addresses("198.51.100"), (V{"198.51.100.7"}));
+  EXPECT_EQ(addresses("   "), (V{"192.0.2.44", "198.51.100.7", "2001:db8::5", "198.51.100.0/24"}));
+  EXPECT_EQ(addresses("198.51.100"), (V{"198.51.100.7", "198.51.100.0/24"}));
+  EXPECT_EQ(addresses("198.51.100.7"), (V{"198.51.100.7", "198.51.100.0/24"})) << "an address: what covers it";
+  EXPECT_EQ(addresses("198.51.100.0/25"), (V{"198.51.100.7", "198.51.100.0/24"}));
   EXPECT_EQ(addresses("2001:DB8"), (V{"2001:db8::5"}));
   EXPECT_EQ(addresses("HOST1"), (V{"192.0.2.44", "2001:db8::5"}));
-  EXPECT_EQ(addresses(" nginx "), (V{"198.51.100.7"}));
-  EXPECT_EQ(addresses("mail"), (V{"2001:db8::5"}));
+  EXPECT_EQ(addresses(" nginx "), (V{"198.51.100.7", "198.51.100.0/24"}));
+  EXPECT_EQ(addresses("many logins"), (V{"2001:db8::5"}));
   EXPECT_EQ(addresses("host1 sshd"), V{}) << "a match lies within one field";
   EXPECT_EQ(addresses("203.0.113"), V{});
 
-  std::string page = render_dashboard(decisions, "203.0.113", kNow);
-  EXPECT_NE(page.find("No ban matches &ldquo;203.0.113&rdquo;"), std::string::npos);
-  // The counts still cover the whole fleet.
-  EXPECT_NE(page.find("id=\"total\">3<"), std::string::npos);
-  EXPECT_NE(count_table(page, "per-host").find(count_row("host1", 2)), std::string::npos);
+  std::string page = render({}, "203.0.113");
+  EXPECT_NE(page.find("No ban here matches &ldquo;203.0.113&rdquo;"), std::string::npos);
 }
 
 TEST(Dashboard, TimedBansShowUtcTimeAndTimeLeftPermanentOnesSaySo) {
   std::vector decisions{ban("192.0.2.1", {"a"}, {"sshd"}, 3h + 12min + 5s),
                         ban("192.0.2.2", {"a"}, {"sshd"}, std::nullopt)};
-  auto rows = ban_rows(render_dashboard(decisions, "", kNow));
+  auto rows = ban_rows(render(decisions));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_NE(rows[0].find("<time datetime=\"2026-11-26T02:52:05Z\">2026-11-26 02:52:05 UTC</time>"), std::string::npos)
       << rows[0];
@@ -145,34 +189,63 @@ TEST(Dashboard, TimedBansShowUtcTimeAndTimeLeftPermanentOnesSaySo) {
   EXPECT_EQ(utc_text(common::from_unix(0)), "1970-01-01 00:00:00 UTC");
 }
 
-TEST(Dashboard, CountsBansPerHostAndPerJailMostFirst) {
-  std::vector decisions{ban("192.0.2.1", {"web-01", "web-02"}, {"sshd"}),
-                        ban("192.0.2.2", {"web-02"}, {"sshd", "nginx"}), ban("192.0.2.3", {"web-02"}, {"sshd"}),
-                        ban("2001:db8::1", {"mail-01"}, {"postfix"}, std::nullopt)};
-  std::string page = render_dashboard(decisions, "", kNow);
+TEST(Dashboard, TopListsAndTotalsComeFromTheSummary) {
+  auto summary = std::make_shared<FleetSummary>(summary_of({{"sshd", 3}, {"nginx", 1}}));
+  summary->permanent = 1;
+  summary->ended = 7;
+  summary->reporters = {{"web-02", 3}, {"mail-01", 1}};
+  summary->networks_v4 = {{"192.0.2.0/24", 3}};
+  summary->networks_v6 = {{"2001:db8::/48", 1}};
+  std::string page = render_dashboard({.summary = summary, .now = kNow});
 
-  std::string hosts = count_table(page, "per-host");
-  EXPECT_NE(hosts.find(count_row("web-02", 3)), std::string::npos) << hosts;
-  EXPECT_NE(hosts.find(count_row("web-01", 1)), std::string::npos) << hosts;
-  EXPECT_NE(hosts.find(count_row("mail-01", 1)), std::string::npos) << hosts;
-  EXPECT_LT(hosts.find("web-02"), hosts.find("mail-01")) << "most bans first";
-
-  std::string jails = count_table(page, "per-jail");
+  std::string jails = count_table(page, "top-jails");
   EXPECT_NE(jails.find(count_row("sshd", 3)), std::string::npos) << jails;
-  EXPECT_NE(jails.find(count_row("nginx", 1)), std::string::npos) << jails;
-  EXPECT_NE(jails.find(count_row("postfix", 1)), std::string::npos) << jails;
   EXPECT_LT(jails.find("sshd"), jails.find("nginx"));
-
+  EXPECT_NE(count_table(page, "top-hosts").find(count_row("web-02", 3)), std::string::npos);
+  EXPECT_NE(count_table(page, "top-v4").find(count_row("192.0.2.0/24", 3)), std::string::npos);
+  EXPECT_NE(count_table(page, "top-v6").find(count_row("2001:db8::/48", 1)), std::string::npos);
   EXPECT_NE(page.find("id=\"total\">4</span><span class=\"none\">1 permanent</span>"), std::string::npos);
-  // Each name links to the search for it.
-  EXPECT_NE(hosts.find("<a href=\"/?q=web-02\""), std::string::npos) << hosts;
+  EXPECT_NE(page.find("id=\"ended\">7<"), std::string::npos);
+  // Each name links to the search for it (a prefix's search finds what lies in it).
+  EXPECT_NE(count_table(page, "top-v4").find("<a href=\"/?q=192.0.2.0%2F24\""), std::string::npos);
+  EXPECT_EQ(page.find("summary-pending"), std::string::npos);
+  EXPECT_NE(render({}).find("summary-pending"), std::string::npos) << "before the first count";
+}
+
+TEST(Dashboard, ChartHasBarsTitlesAndTheNumbersAsText) {
+  auto summary = std::make_shared<FleetSummary>(summary_of({}));
+  summary->activity.add(kNow, 5);              // this hour, today
+  summary->activity.add(kNow - 2h, 3);         // 21:00
+  summary->activity.add(kNow - 48h, 11);       // two days ago
+  summary->activity.add(kNow - 40 * 24h, 99);  // out of both windows
+  std::string page = render_dashboard({.summary = summary, .now = kNow});
+  auto figure = [&](std::string_view id) {
+    auto at = page.find("<figure class=\"card chart\" id=\"" + std::string(id) + "\"");
+    return at == std::string::npos ? std::string() : page.substr(at, page.find("</figure>", at) - at);
+  };
+  std::string hours = figure("chart-hours"), days = figure("chart-days");
+  ASSERT_FALSE(hours.empty()) << page;
+  ASSERT_FALSE(days.empty()) << page;
+  auto count = [](const std::string& text, std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(hours, "<rect class=\"bar\""), 24u);
+  EXPECT_EQ(count(days, "<rect class=\"bar\""), 30u);
+  EXPECT_NE(hours.find("<title id=\"chart-hours-title\">Fleet bans per hour, last 24 hours</title>"),
+            std::string::npos);
+  EXPECT_NE(hours.find("8 bans in all; most in one hour: 5 (23:00)"), std::string::npos) << hours;
+  EXPECT_NE(hours.find("<title>21:00: 3 bans</title>"), std::string::npos) << hours;
+  EXPECT_NE(hours.find("<tr><th scope=\"row\">23:00</th><td>5</td></tr>"), std::string::npos) << hours;
+  EXPECT_NE(days.find("19 bans in all; most in one day: 11 (11-23)"), std::string::npos) << days;
+  EXPECT_NE(days.find("<tr><th scope=\"row\">11-25</th><td>8</td></tr>"), std::string::npos) << days;
 }
 
 TEST(Dashboard, EmptyFleetSaysSo) {
-  std::string page = render_dashboard({}, "", kNow);
+  std::string page = render({});
   EXPECT_TRUE(ban_rows(page).empty());
-  EXPECT_NE(page.find("No active bans."), std::string::npos);
-  EXPECT_NE(page.find("id=\"total\">0<"), std::string::npos);
+  EXPECT_NE(page.find("No active bans here."), std::string::npos);
 }
 
 // The href of the link with this id, unescaped (&amp; back to &); "" if there is none.
@@ -187,41 +260,37 @@ std::string link(const std::string& page, std::string_view id) {
   return href;
 }
 
-TEST(Dashboard, PagesOfAHundredWithANextLinkThatKeepsTheSearch) {
-  std::vector<common::Decision> decisions;
-  for (int i = 0; i < 250; ++i) {
-    decisions.push_back(ban("2001:db8::" + std::to_string(1000 + i), {"web-01"}, {i % 2 == 0 ? "sshd" : "nginx"}));
-  }
-  std::string first = render_dashboard(decisions, "", kNow);
-  ASSERT_EQ(ban_rows(first).size(), kDashboardPage);
+TEST(Dashboard, PageLinksKeepTheSearchAndTheChoiceOfBans) {
+  const auto next = common::IpPrefix::parse("2001:db8::1099");
+  std::string first = render_dashboard({.bans = {ban("2001:db8::1099", {"a"}, {"sshd"})}, .next = next, .now = kNow});
   EXPECT_EQ(link(first, "next-page"), "/?after=2001%3Adb8%3A%3A1099");
   EXPECT_EQ(link(first, "first-page"), "");
-  EXPECT_NE(first.find("(page: 1&ndash;100 of 250)"), std::string::npos);
-  EXPECT_NE(first.find("id=\"total\">250<"), std::string::npos) << "the counts cover the whole fleet";
 
-  std::string second = render_dashboard(decisions, "", kNow, common::IpPrefix::parse("2001:db8::1099"));
-  auto rows = ban_rows(second);
-  ASSERT_EQ(rows.size(), kDashboardPage);
-  EXPECT_NE(rows.front().find(">2001:db8::1100</th>"), std::string::npos) << rows.front();
-  EXPECT_EQ(link(second, "first-page"), "/");
-  EXPECT_EQ(link(second, "next-page"), "/?after=2001%3Adb8%3A%3A1199");
-
-  std::string last = render_dashboard(decisions, "", kNow, common::IpPrefix::parse("2001:db8::1199"));
-  EXPECT_EQ(ban_rows(last).size(), 50u);
-  EXPECT_EQ(link(last, "next-page"), "");
-  EXPECT_NE(last.find("(page: 201&ndash;250 of 250)"), std::string::npos);
-
-  // A search pages within its matches, and its links keep it.
-  std::string searched = render_dashboard(decisions, "sshd", kNow);
-  EXPECT_EQ(ban_rows(searched).size(), kDashboardPage);
-  EXPECT_EQ(link(searched, "next-page"), "/?q=sshd&after=2001%3Adb8%3A%3A1198");
-  std::string searched_last = render_dashboard(decisions, "sshd", kNow, common::IpPrefix::parse("2001:db8::1198"));
-  EXPECT_EQ(ban_rows(searched_last).size(), 25u);
-  EXPECT_EQ(link(searched_last, "first-page"), "/?q=sshd");
+  std::string searched = render_dashboard({.bans = {},
+                                           .after = common::IpPrefix::parse("192.0.2.1"),
+                                           .next = next,
+                                           .query = " sshd ",
+                                           .records = StateView::Records::all,
+                                           .now = kNow});
+  EXPECT_EQ(link(searched, "next-page"), "/?after=2001%3Adb8%3A%3A1099&q=sshd&records=all");
+  EXPECT_EQ(link(searched, "first-page"), "/?q=sshd&records=all");
+  EXPECT_NE(searched.find("More of the list is searched on the next page."), std::string::npos);
 
   // A small fleet has no paging links at all.
-  std::string small = render_dashboard({ban("192.0.2.1", {"a"}, {"sshd"})}, "", kNow);
-  EXPECT_EQ(small.find("class=\"pages\""), std::string::npos);
+  EXPECT_EQ(render({ban("192.0.2.1", {"a"}, {"sshd"})}).find("class=\"pages\""), std::string::npos);
+}
+
+TEST(AddressPage, ShowsTheDecisionOrSaysThereIsNone) {
+  auto d = ban("192.0.2.7", {"web-01"}, {"sshd"}, 3600s, "5 failures");
+  d.ban_count = 3;
+  std::string page = render_address_page({.address = d.prefix, .decision = d, .now = kNow});
+  EXPECT_NE(page.find("id=\"address\">192.0.2.7<"), std::string::npos);
+  EXPECT_NE(page.find(">Banned by the fleet<"), std::string::npos);
+  EXPECT_NE(page.find("<dt>Bans</dt><dd class=\"n\">3</dd>"), std::string::npos) << page;
+  EXPECT_NE(page.find("5 failures"), std::string::npos);
+
+  std::string none = render_address_page({.address = d.prefix, .now = kNow});
+  EXPECT_NE(none.find("remembers no ban of it"), std::string::npos);
 }
 
 }  // namespace

@@ -185,6 +185,36 @@ TEST(StateViewPage, SkippedRecordsAreBoundedAndTheWalkResumesPastThem) {
   EXPECT_FALSE(pages[1].next);
 }
 
+TEST(StateViewPage, EndedOrAllRecordsAndAFilterWithinTheWalk) {
+  FleetState state = state_with_holes(30);  // 10 of the 30 ended
+  auto count = [&](StateView::PageRequest request) {
+    std::size_t n = 0;
+    for (const auto& page : walk(state, std::move(request))) n += page.decisions.size();
+    return n;
+  };
+  EXPECT_EQ(count({.limit = 4, .records = StateView::Records::ended}), 10u);
+  EXPECT_EQ(count({.limit = 4, .records = StateView::Records::all}), 30u);
+  for (const auto& page : walk(state, {.limit = 4, .records = StateView::Records::ended})) {
+    for (const auto& d : page.decisions) EXPECT_FALSE(d.active);
+  }
+  // Addresses ending in 7: ::7, ::17, ::27 (::17 was lifted again, and is kept with `all`).
+  auto ends_in_7 = [](const fleetban::common::Decision& d) { return d.prefix.to_string().ends_with('7'); };
+  EXPECT_EQ(count({.limit = 2, .records = StateView::Records::all, .filter = ends_in_7}), 3u);
+  EXPECT_EQ(count({.limit = 2, .filter = ends_in_7}), 2u);
+}
+
+TEST(StateViewPage, ExactGivesOneRecordActiveOrEnded) {
+  FleetState state = state_with_holes(5);
+  auto active = StateView::fill_page(state, {.exact = *IpPrefix::parse("2001:db8::1")});
+  ASSERT_EQ(active.decisions.size(), 1u);
+  EXPECT_TRUE(active.decisions[0].active);
+  EXPECT_FALSE(active.next);
+  auto ended = StateView::fill_page(state, {.exact = *IpPrefix::parse("2001:db8::2")});
+  ASSERT_EQ(ended.decisions.size(), 1u);
+  EXPECT_FALSE(ended.decisions[0].active);
+  EXPECT_TRUE(StateView::fill_page(state, {.exact = *IpPrefix::parse("192.0.2.1")}).decisions.empty());
+}
+
 TEST(StateViewPage, ReaderGetsAPageFromTheLoopAndTheVersion) {
   StateView view;
   FleetState state = state_with_holes(20);
