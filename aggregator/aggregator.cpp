@@ -11,6 +11,7 @@
 #include "aggregator/event_id_set.hpp"
 #include "aggregator/fleet_state.hpp"
 #include "aggregator/fleet_summary.hpp"
+#include "aggregator/host_table.hpp"
 #include "aggregator/http_server.hpp"
 #include "aggregator/metrics.hpp"
 #include "aggregator/state_view.hpp"
@@ -63,7 +64,7 @@ class Service {
         admission_(
             config.security.insecure, [this](const server::PeerIdentity& peer) { return sockets_.admits(peer); },
             config.policy.max_events_per_second),
-        step_(state_, seen_, admission_, metrics_),
+        step_(state_, seen_, admission_, metrics_, &hosts_),
         ingest_(sockets_.ingest(config.ingest)),
         broadcast_(context_, sockets_, config.broadcast, metrics_),
         snapshots_(ingest_, metrics_, throttled_) {
@@ -85,6 +86,7 @@ class Service {
       if (signals_.reload.exchange(false)) {
         reload_policy();
         if (sockets_.reload_keys()) broadcast_.rebind();
+        if (!sockets_.insecure()) hosts_.set_admitted(sockets_.admitted());
       }
       if (!sockets_.authenticator_alive()) {
         throw common::RuntimeError("the ZAP authenticator died: stopping rather than letting every key in");
@@ -111,6 +113,7 @@ class Service {
       process_batch();
       view_.publish_if_requested(state_);
       summary_.step(state_, geoip_.get(), common::now_seconds());
+      view_.hosts().answer_if_asked(hosts_, state_.sequence(), common::now_seconds());
       common::flush_log();
     }
     common::notify_stopping();
@@ -131,6 +134,9 @@ class Service {
     step_.add_ended(state_.end_disallowed(common::now_seconds()));
     incarnation_ = stored.incarnation;
     view_.set_version({incarnation_, state_.sequence()});
+    hosts_.set_incarnation(incarnation_);
+    if (!sockets_.insecure()) hosts_.set_admitted(sockets_.admitted());
+    for (const auto& [key, at] : stored.last_events) hosts_.restore_last_event(key, at);
     seen_.clear();
     seen_.reserve(stored.seen_events.size());
     for (const auto& id : stored.seen_events) seen_.insert(id);
@@ -234,6 +240,8 @@ class Service {
       for (const auto& id : batch.new_ids) store_->mark_seen(id, now);
       state_.take_forgotten([&](const common::IpPrefix& prefix) { store_->erase(prefix); });
       state_.take_changes([&](const FleetRecord& record) { store_->put(record); });
+      hosts_.take_changed_events(
+          [&](const std::string& key, common::UnixSeconds at) { store_->put_last_event(key, at); });
       if (prune_ids) {
         // On a failed commit load() reads the ids back from disk: erasing them early is safe.
         for (const auto& id : store_->take_events_before(now - config_.policy.forget_after)) seen_.erase(id);
@@ -267,6 +275,12 @@ class Service {
                        });
       return;
     }
+    if (const auto* hosts = std::get_if<common::HostsRequest>(&query.request)) {
+      const auto now = common::now_seconds();
+      snapshots_.send(identity,
+                      common::Reply{common::Hosts{hosts->request_id, now, state_.sequence(), hosts_.entries(now)}});
+      return;
+    }
     common::Status status{.request_id = std::get<common::StatusRequest>(query.request).request_id};
     status.sequence = state_.sequence();
     status.incarnation = incarnation_;
@@ -292,6 +306,7 @@ class Service {
   std::unique_ptr<StateStore> store_;
   FleetState state_;
   EventIdSet seen_;
+  HostTable hosts_;
   zmq::context_t context_{server::server_io_threads()};
   server::ServerSockets sockets_;
   server::Admission admission_;

@@ -11,8 +11,9 @@ constexpr std::size_t kPrefetchAhead = 4;  // events: a memory access takes abou
 
 }  // namespace
 
-BatchStep::BatchStep(FleetState& state, EventIdSet& seen, server::Admission& admission, Metrics& metrics)
-    : state_(state), seen_(seen), admission_(admission), metrics_(metrics) {}
+BatchStep::BatchStep(FleetState& state, EventIdSet& seen, server::Admission& admission, Metrics& metrics,
+                     HostTable* hosts)
+    : state_(state), seen_(seen), admission_(admission), metrics_(metrics), hosts_(hosts) {}
 
 void BatchStep::reject(server::RejectReason reason, const std::string& message) {
   metrics_.count_rejected(reason);
@@ -48,14 +49,31 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
   note_member(sender);
   if (!admission_.query_within_share(sender, server::Admission::Clock::now())) {
     metrics_.count_rejected(RejectReason::rate_limited);
-    throttled_.warn(fmt::format("query_dropped key={} reason=\"over {} snapshot and status requests a second\"",
+    throttled_.warn(fmt::format("query_dropped key={} reason=\"over {} queries and reports a second\"",
                                 sender.peer ? sender.peer->name : "?", server::Admission::kQueriesPerKeyPerSecond));
     return;
   }
   if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) {
     next_.queries.push_back({route, std::move(*snapshot)});
+  } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {
+    next_.queries.push_back({route, std::move(*status)});
+  } else if (auto* report = std::get_if<common::HostReport>(&*request)) {
+    take_report(*report, sender);
   } else {
-    next_.queries.push_back({route, std::get<common::StatusRequest>(std::move(*request))});
+    next_.queries.push_back({route, std::get<common::HostsRequest>(std::move(*request))});
+  }
+}
+
+void BatchStep::take_report(const common::HostReport& report, const server::Sender& sender) {
+  // A host reports only as itself: the name is its key's (no key without CURVE: as it says).
+  if (sender.peer && sender.peer->name != report.host_id) {
+    reject(RejectReason::identity, fmt::format("host_report_refused key={} reason=\"host_id {} does not match key {}\"",
+                                               sender.peer->name, report.host_id, sender.peer->name));
+    return;
+  }
+  if (hosts_ == nullptr) return;
+  if (auto why = hosts_->note_report(kind_of(sender), report, state_.sequence(), common::now_seconds())) {
+    reject(RejectReason::malformed, fmt::format("host_report_refused key={} reason=\"{}\"", report.host_id, *why));
   }
 }
 
@@ -115,6 +133,8 @@ common::Ack BatchStep::handle_event(Received& r, common::UnixSeconds now, Batch&
     throttled_.warn(fmt::format("event_throttled host={} (over max_events_per_second)", reporter));
     return ack;
   }
+  // The host is reporting (even what policy refuses next): its last event and hourly count.
+  if (hosts_ != nullptr) hosts_->note_event(kind_of(r.sender), reporter, now);
   ApplyResult result = state_.apply(event, now);
   // Not remembered as applied: a retry is refused again rather than acked DUPLICATE.
   if (result.refused) return refuse(result.refused_because, *result.refused);

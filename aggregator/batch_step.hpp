@@ -14,6 +14,7 @@
 
 #include "aggregator/event_id_set.hpp"
 #include "aggregator/fleet_state.hpp"
+#include "aggregator/host_table.hpp"
 #include "aggregator/metrics.hpp"
 #include "common/codec.hpp"
 #include "server/admission.hpp"
@@ -30,7 +31,7 @@ struct RoutedAck {
 
 struct RoutedQuery {
   Route route;
-  std::variant<common::SnapshotRequest, common::StatusRequest> request;
+  std::variant<common::SnapshotRequest, common::StatusRequest, common::HostsRequest> request;
 };
 
 // What one batch made: done after one commit, in this order (broadcast, acks, queries).
@@ -43,7 +44,9 @@ struct Batch {
 
 class BatchStep {
  public:
-  BatchStep(FleetState& state, EventIdSet& seen, server::Admission& admission, Metrics& metrics);
+  // `hosts`, when given, hears of every event and takes the subscribers' reports (HostReport).
+  BatchStep(FleetState& state, EventIdSet& seen, server::Admission& admission, Metrics& metrics,
+            HostTable* hosts = nullptr);
 
   // Decodes one request (a frame's payload) and keeps it for finish(). What cannot be decoded is
   // counted and logged, and an invalid event is refused by its id (unanswered, its client would
@@ -68,11 +71,15 @@ class BatchStep {
   };
   common::Ack handle_event(Received& r, common::UnixSeconds now, Batch& batch);
   void note_member(const server::Sender& sender);
+  // A subscriber's report, taken into the host table at once: it is measured against the
+  // sequence broadcast before this batch, the last one its sender can have seen.
+  void take_report(const common::HostReport& report, const server::Sender& sender);
 
   FleetState& state_;
   EventIdSet& seen_;
   server::Admission& admission_;
   Metrics& metrics_;
+  HostTable* hosts_;
   Batch next_;                      // acks and queries taken so far for the next batch
   std::vector<Received> received_;  // this turn's events (kept to reuse its capacity)
   std::vector<common::Decision> ended_;

@@ -19,9 +19,11 @@
 #include "aggregator/aggregator_config.hpp"
 #include "aggregator/blocklist.hpp"
 #include "aggregator/dashboard.hpp"
+#include "aggregator/host_metrics.hpp"
 #include "aggregator/http_access.hpp"
 #include "common/bans_json.hpp"
 #include "common/errors.hpp"
+#include "common/hosts_json.hpp"
 #include "common/ip_prefix.hpp"
 
 namespace fleetban::aggregator {
@@ -281,8 +283,16 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   });
   server.Get("/api/v1/blocklist.txt",
              [&view](const httplib::Request& req, httplib::Response& res) { serve_blocklist(view, req, res); });
-  server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.render_prometheus(), kPrometheus);
+  server.Get("/api/v1/hosts", [&view](const httplib::Request&, httplib::Response& res) {
+    auto hosts = view.hosts().hosts();
+    if (!hosts) return json_error(res, 503, "the aggregator's loop did not answer in time; try again");
+    res.set_content(common::hosts_json(*hosts), kJson);
+  });
+  server.Get("/metrics", [&metrics, &view](const httplib::Request&, httplib::Response& res) {
+    std::string text = metrics.render_prometheus();
+    // The per-host series need the loop's copy of the host table; without it, the rest still serves.
+    if (auto hosts = view.hosts().hosts()) text += render_host_metrics(*hosts);
+    res.set_content(text, kPrometheus);
   });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", kText); });
   // Refused after the body is read, so that a keep-alive connection stays in step.

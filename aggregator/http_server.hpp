@@ -1,6 +1,6 @@
 #pragma once
 // The aggregator's read-only HTTP server (cpp-httplib) on `http`: GET / (the dashboard),
-// GET /api/v1/bans (also ?ip= ?reporter= ?jail=), GET /metrics, GET /healthz. No request
+// GET /api/v1/bans (also ?ip= ?reporter= ?jail=), GET /api/v1/hosts, GET /metrics, GET /healthz. No request
 // changes fleet state. It runs on its own thread and reads only StateView and Metrics. Without an
 // auth file it answers only requests whose Host is an IP literal or localhost (421 otherwise);
 // with one, every request but /healthz needs HTTP Basic auth (http_access.hpp).

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ struct StoredState {
   std::uint64_t sequence = 0;
   std::string incarnation;  // random, made when the database is created
   std::vector<common::EventId> seen_events;
+  // When each admitted key last sent an event, by "kind:name" (the host table's last_event_at, so
+  // that a host silent since before a restart still shows as silent).
+  std::map<std::string, common::UnixSeconds> last_events;
 };
 
 // A commit refused because another member of the HA group took the lease over (its fencing epoch
@@ -47,6 +51,8 @@ class StateStore {
   virtual void erase(const common::IpPrefix& prefix) = 0;  // the record of exactly this prefix, if any
   virtual void mark_seen(const common::EventId& id, common::UnixSeconds at) = 0;
   virtual void set_sequence(std::uint64_t sequence) = 0;
+  // When the key "kind:name" last sent an event (read back into StoredState::last_events).
+  virtual void put_last_event(const std::string& host_key, common::UnixSeconds at) = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregator/hosts_view.hpp"
 #include "common/decision.hpp"
 
 namespace fleetban::aggregator {
@@ -78,6 +79,9 @@ class StateView {
   // An eventfd the loop polls: readable when a reader waits for it.
   int wake_fd() const { return wake_fd_; }
 
+  // The host table's readers, woken through the same eventfd (GET /api/v1/hosts, /metrics).
+  HostsView& hosts() { return hosts_; }
+
   StateView();
   ~StateView();
   StateView(const StateView&) = delete;
@@ -100,6 +104,7 @@ class StateView {
   void answer_pages(const FleetState& state);
 
   int wake_fd_ = -1;
+  HostsView hosts_{wake_fd_};
   std::vector<std::shared_ptr<PendingPage>> pages_;  // asked, not yet answered
   Version version_;
   std::mutex mutex_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -17,6 +18,9 @@
 namespace fleetban::aggregator {
 
 namespace {
+
+// meta keys holding a key's last event time: "last_event:" + "kind:name".
+constexpr std::string_view kLastEventKey = "last_event:";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -191,6 +195,13 @@ StoredState Store::load(const std::function<void(const FleetRecord&)>& each_reco
     std::string value(static_cast<const char*>(blob), static_cast<std::size_t>(sqlite3_column_bytes(meta, 1)));
     if (key == "sequence") state.sequence = std::stoull(value);
     if (key == "incarnation") state.incarnation = value;
+    if (key.starts_with(kLastEventKey)) {
+      std::int64_t at = 0;
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), at);
+      if (error == std::errc() && end == value.data() + value.size()) {
+        state.last_events[key.substr(kLastEventKey.size())] = common::from_unix(at);
+      }
+    }
   }
   sqlite3_finalize(meta);
   if (state.incarnation.empty()) {
@@ -300,6 +311,16 @@ void Store::set_sequence(std::uint64_t sequence) {
   int rc = sqlite3_step(put_meta_);
   sqlite3_reset(put_meta_);
   if (rc != SQLITE_DONE) fail("cannot write sequence");
+}
+
+void Store::put_last_event(const std::string& host_key, common::UnixSeconds at) {
+  std::string key = std::string(kLastEventKey) + host_key;
+  std::string value = std::to_string(common::to_unix(at));
+  sqlite3_bind_text(put_meta_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(put_meta_, 2, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  int rc = sqlite3_step(put_meta_);
+  sqlite3_reset(put_meta_);
+  if (rc != SQLITE_DONE) fail("cannot write a host's last event");
 }
 
 // Appends the ids of every row `statement` yields (one ids blob per row) to `out`.

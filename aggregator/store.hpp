@@ -31,6 +31,7 @@ class Store final : public StateStore {
   void erase(const common::IpPrefix& prefix) override;
   void mark_seen(const common::EventId& id, common::UnixSeconds at) override;
   void set_sequence(std::uint64_t sequence) override;
+  void put_last_event(const std::string& host_key, common::UnixSeconds at) override;  // a row of meta
   void commit() override;
   void rollback() override;
   std::vector<common::EventId> take_events_before(common::UnixSeconds before) override;

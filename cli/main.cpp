@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/hosts_command.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "common/program.hpp"
@@ -39,6 +40,10 @@ int main(int argc, char** argv) {
 
   CLI::App* status = app.add_subcommand("status", "the aggregator's state and this host's spool");
 
+  bool hosts_json = false;
+  CLI::App* hosts = app.add_subcommand("hosts", "every admitted key: last report, subscriber lag, stale or behind");
+  hosts->add_flag("--json", hosts_json, "print the same document as GET /api/v1/hosts");
+
   if (auto exit = common::parse_command_line(app, argc, argv)) return *exit;
   return common::run_program("fleetban", [&] {
     common::init_logging("fleetban");
@@ -58,6 +63,8 @@ int main(int argc, char** argv) {
     }
     auto config = common::load_host_config(flags.config_file, flags.overrides);
     if (status->parsed()) return cli::status(config, std::cout);
+    if (hosts->parsed())
+      return cli::hosts(config, hosts_json ? cli::ListFormat::json : cli::ListFormat::table, std::cout);
     return cli::list(config, json ? cli::ListFormat::json : cli::ListFormat::table, std::cout);
   });
 }

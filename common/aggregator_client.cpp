@@ -54,18 +54,30 @@ Expected<Ack> send_event(zmq::socket_t& ingest, const Event& event, std::chrono:
   return Failure{"no ack from the aggregator"};
 }
 
-Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+namespace {
+
+// One question and its one answer (the Answer with the question's request id).
+template <typename Question, typename Answer>
+Expected<Answer> ask(zmq::socket_t& ingest, std::chrono::milliseconds timeout, const char* what) {
   std::string request_id = new_request_id();
   auto deadline = Clock::now() + timeout;
-  if (!send_until(ingest, encode(Request{StatusRequest{request_id}}), deadline)) {
-    return Failure{"aggregator not reachable"};
-  }
+  if (!send_until(ingest, encode(Request{Question{request_id}}), deadline)) return Failure{"aggregator not reachable"};
   while (auto reply = next_reply(ingest, deadline)) {
-    if (auto* status = std::get_if<Status>(&*reply); status != nullptr && status->request_id == request_id) {
-      return *status;
+    if (auto* answer = std::get_if<Answer>(&*reply); answer != nullptr && answer->request_id == request_id) {
+      return std::move(*answer);
     }
   }
-  return Failure{"no status from the aggregator"};
+  return Failure{std::string("no ") + what + " from the aggregator"};
+}
+
+}  // namespace
+
+Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+  return ask<StatusRequest, Status>(ingest, timeout, "status");
+}
+
+Expected<Hosts> fetch_hosts(zmq::socket_t& ingest, std::chrono::milliseconds timeout) {
+  return ask<HostsRequest, Hosts>(ingest, timeout, "hosts list");
 }
 
 Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout, const std::string& receipt,

@@ -26,6 +26,9 @@ struct Snapshot {
 // Asks for the aggregator's status (`fleetban status`).
 Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
 
+// Asks for every admitted key and how it is (`fleetban hosts`).
+Expected<Hosts> fetch_hosts(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
+
 // Asks for the whole fleet state and collects every chunk, waiting at most `timeout` between chunks.
 // `receipt`: the last snapshot's on this connection (the aggregator serves a connection its next
 // snapshot only once it has read the last one); empty on a new connection.

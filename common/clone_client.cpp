@@ -81,10 +81,25 @@ std::optional<Snapshot> CloneClient::take_snapshot() {
   sequence_ = snapshot->sequence;
   receipt_ = snapshot->receipt;
   need_snapshot_ = false;
+  next_report_.reset();  // report the new sequence at once
   backoff_ = kBackoffMin;
   last_heard_ = Clock::now();
   spdlog::info("snapshot sequence={} decisions={}", sequence_, snapshot->decisions.size());
   return std::move(*snapshot);
+}
+
+bool CloneClient::report_due(Clock::time_point now) const {
+  return !need_snapshot_ && (!next_report_ || now >= *next_report_);
+}
+
+void CloneClient::report_in(HostReport report, Clock::time_point now) {
+  report.sequence = sequence_;
+  report.incarnation = incarnation_;
+  next_report_ = now + kReportInterval;
+  // Without a connection (ZMQ_IMMEDIATE) the send fails at once: a report is only news while fresh.
+  if (!ingest_.send(zmq::buffer(encode(Request{std::move(report)})), zmq::send_flags::dontwait)) {
+    spdlog::debug("report_in_dropped reason=\"not connected\"");
+  }
 }
 
 void CloneClient::back_off() {

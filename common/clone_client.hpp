@@ -4,6 +4,8 @@
 // snapshot's sequence and hand on the rest in order. A gap in the sequence, a heartbeat ahead, a
 // new aggregator incarnation, or a resync() make it take a new snapshot; three missed heartbeats
 // make it connect anew; a failed snapshot backs off (200 ms doubling to 10 s, with jitter).
+// While it follows, it reports in on its ingest connection (HostReport: the sequence it applied)
+// every kReportInterval and right after each snapshot, with what its owner says of its host.
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +47,11 @@ class CloneClient {
   void resync() { need_snapshot_ = true; }
   bool synced() const { return !need_snapshot_; }
   std::uint64_t sequence() const { return sequence_; }
+  // Whether a report is due: following, and kReportInterval since the last one or a snapshot since.
+  bool report_due(Clock::time_point now = Clock::now()) const;
+  // Sends `report` with this client's sequence and incarnation filled in; no reply comes. Dropped
+  // (the next one is due soon) when the connection cannot take it now.
+  void report_in(HostReport report, Clock::time_point now = Clock::now());
   // The DEALER on the ingest endpoint, for other requests on the same connection (the spool drain).
   zmq::socket_t& ingest() { return ingest_; }
 
@@ -68,6 +75,7 @@ class CloneClient {
   std::uint64_t sequence_ = 0;
   std::string incarnation_;
   Clock::time_point last_heard_ = Clock::now();
+  std::optional<Clock::time_point> next_report_;  // nullopt: at once (a snapshot was just taken)
   std::chrono::milliseconds backoff_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/host_codec.hpp"
 #include "fleetban.pb.h"
 
 namespace fleetban::common {
@@ -182,8 +183,12 @@ std::string encode(const Request& request) {
     out.mutable_snapshot()->set_request_id(snapshot->request_id);
     out.mutable_snapshot()->set_receipt(snapshot->receipt);
     out.mutable_snapshot()->set_with_geo(snapshot->with_geo);
+  } else if (const auto* status = std::get_if<StatusRequest>(&request)) {
+    out.mutable_status()->set_request_id(status->request_id);
+  } else if (const auto* report = std::get_if<HostReport>(&request)) {
+    host_report_to_proto(*report, *out.mutable_host_report());
   } else {
-    out.mutable_status()->set_request_id(std::get<StatusRequest>(request).request_id);
+    hosts_request_to_proto(std::get<HostsRequest>(request), *out.mutable_hosts());
   }
   return out.SerializeAsString();
 }
@@ -209,6 +214,8 @@ std::string encode(const Reply& reply) {
     st.set_reporters(status->reporters);
     st.set_subscribers(status->subscribers);
     st.set_started_at(to_unix(status->started_at));
+  } else if (const auto* hosts = std::get_if<Hosts>(&reply)) {
+    hosts_to_proto(*hosts, *out.mutable_hosts());
   } else {
     const auto& chunk = std::get<SnapshotChunk>(reply);
     pb::SnapshotChunk& c = *out.mutable_chunk();
@@ -251,6 +258,16 @@ Expected<Request> decode_request(std::string_view frame) {
     case pb::Request::kStatus:
       if (in.status().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
       return Request{StatusRequest{in.status().request_id()}};
+    case pb::Request::kHostReport: {
+      auto report = host_report_from_proto(in.host_report());
+      if (!report) return Failure{report.error()};
+      return Request{std::move(*report)};
+    }
+    case pb::Request::kHosts: {
+      auto hosts = hosts_request_from_proto(in.hosts());
+      if (!hosts) return Failure{hosts.error()};
+      return Request{std::move(*hosts)};
+    }
     default: return Failure{"empty request"};
   }
 }
@@ -299,6 +316,11 @@ Expected<Reply> decode_reply(std::string_view frame) {
     }
     return Reply{Status{st.request_id(), st.sequence(), st.incarnation(), st.active_bans(), st.reporters(),
                         st.subscribers(), from_unix(st.started_at())}};
+  }
+  if (in.has_hosts()) {
+    auto hosts = hosts_from_proto(in.hosts());
+    if (!hosts) return Failure{hosts.error()};
+    return Reply{std::move(*hosts)};
   }
   return Failure{"empty reply"};
 }

@@ -12,6 +12,7 @@
 #include "common/decision.hpp"
 #include "common/event.hpp"
 #include "common/expected.hpp"
+#include "common/hosts.hpp"
 
 namespace fleetban::v1 {
 class Decision;
@@ -62,8 +63,8 @@ struct Heartbeat {
   UnixSeconds time{};
 };
 
-using Request = std::variant<Event, SnapshotRequest, StatusRequest>;
-using Reply = std::variant<Ack, SnapshotChunk, Status>;
+using Request = std::variant<Event, SnapshotRequest, StatusRequest, HostReport, HostsRequest>;
+using Reply = std::variant<Ack, SnapshotChunk, Status, Hosts>;
 using Broadcast = std::variant<Decision, Heartbeat>;
 
 std::string encode(const Request& request);

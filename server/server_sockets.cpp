@@ -38,6 +38,10 @@ bool ServerSockets::authenticator_alive() const { return insecure_ || (zap_ && z
 
 bool ServerSockets::admits(const PeerIdentity& peer) const { return insecure_ || (zap_ && zap_->admits(peer)); }
 
+std::vector<PeerIdentity> ServerSockets::admitted() const {
+  return zap_ ? zap_->admitted() : std::vector<PeerIdentity>{};
+}
+
 void ServerSockets::secure(zmq::socket_t& socket) const {
   if (insecure_) return;
   socket.set(zmq::sockopt::curve_server, 1);

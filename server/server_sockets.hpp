@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "common/security.hpp"
@@ -44,6 +45,8 @@ class ServerSockets {
   bool authenticator_alive() const;
   // Whether this identity's key is still in authorized_dir (always true when insecure).
   bool admits(const PeerIdentity& peer) const;
+  // Every key admitted now (none when insecure: no key is checked).
+  std::vector<PeerIdentity> admitted() const;
 
   // Handshake failures on the server's sockets (clients with the wrong security settings).
   std::optional<std::string> handshake_failure() const { return monitor_.failure(); }

@@ -113,6 +113,15 @@ bool ZapHandler::admits(const PeerIdentity& peer) const {
   return admitted_.contains(user_id);
 }
 
+std::vector<PeerIdentity> ZapHandler::admitted() const {
+  std::vector<PeerIdentity> keys;
+  std::lock_guard lock(admitted_mutex_);
+  for (const auto& user_id : admitted_) {
+    if (auto peer = parse_user_id(user_id)) keys.push_back(std::move(*peer));
+  }
+  return keys;
+}
+
 void ZapHandler::serve(zmq::socket_t socket, KeyMap keys) {
   try {
     while (!stop_.load()) {

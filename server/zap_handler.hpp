@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 #include <zmq.hpp>
 
 #include "server/peer_identity.hpp"
@@ -46,6 +47,8 @@ class ZapHandler {
   // outlives the removal or replacement of its key (libzmq asks only at the handshake), so the
   // service asks this for what it receives.
   bool admits(const PeerIdentity& peer) const;
+  // Every key admitted now (the host table lists them all, also those never connected).
+  std::vector<PeerIdentity> admitted() const;
 
  private:
   void serve(zmq::socket_t socket, KeyMap keys);  // keys: as read at construction

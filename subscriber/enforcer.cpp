@@ -182,6 +182,11 @@ void Enforcer::tick(common::UnixSeconds now) {
   }
 }
 
+std::string Enforcer::backend_error() const {
+  if (failed_bans_.empty() && failed_unbans_.empty()) return {};
+  return fmt::format("{} ban(s) and {} unban(s) failed; retrying", failed_bans_.size(), failed_unbans_.size());
+}
+
 void Enforcer::take_late_failures() {
   auto late = backend_->take_failures();
   for (auto& d : late.bans) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <queue>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "subscriber/backend.hpp"
@@ -37,6 +38,9 @@ class Enforcer {
 
   // Whether the backend still holds what it was told (see Backend::intact()).
   bool backend_intact() { return backend_->intact(); }
+
+  // What is wrong with the backend for the report-in: "" while everything it was told took.
+  std::string backend_error() const;
 
   const std::map<common::IpPrefix, common::Decision>& enforced() const { return enforced_; }
 

@@ -66,6 +66,7 @@ class Follower {
       // Even while the aggregator is away: a ban ends at its expiry whatever happens upstream.
       enforcer_.tick(common::now_seconds());
       if (clone_.synced()) {
+        if (clone_.report_due(now)) report_in(now);
         if (now >= next_drain_) drain_spool();
         if (now >= next_intact_check_) check_backend(now);
       }
@@ -80,6 +81,18 @@ class Follower {
     if (enforcer_.backend_intact()) return;
     spdlog::warn("backend_state_lost; taking a new snapshot to enforce the fleet's bans again");
     clone_.resync();
+  }
+
+  // Tells the aggregator how this host is (the Clone client adds the sequence it applied).
+  void report_in(Clock::time_point now) {
+    common::HostReport report{.host_id = config_.host_id,
+                              .backend_error = enforcer_.backend_error(),
+                              .spool_bytes = spool_.size_bytes(),
+                              .spool_max_bytes = config_.spool_max_bytes,
+                              .version = FLEETBAN_VERSION};
+    if (report.backend_error.size() > common::kMaxBackendErrorBytes)
+      report.backend_error.resize(common::kMaxBackendErrorBytes);
+    clone_.report_in(std::move(report), now);
   }
 
   void drain_spool() {

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   write("event_v6_unban", encode(Request{event}));
   write("snapshot_request", encode(Request{SnapshotRequest{"abc"}}));
   write("status_request", encode(Request{StatusRequest{"xyz"}}));
+  write("host_report", encode(Request{HostReport{"web-01", 42, "incarnation-0001", "", 4096, 65536, "0.1.0"}}));
+  write("hosts_request", encode(Request{HostsRequest{"xyz"}}));
   write("ack", encode(Reply{Ack{event.id, AckOutcome::throttled, "slow down"}}));
   Decision decision;
   decision.sequence = 42;
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   decision.ban_count = 2;
   write("chunk", encode(Reply{SnapshotChunk{"abc", 42, "incarnation-0001", {decision}, true}}));
   write("decision", encode(Broadcast{decision}));
+  write("hosts", encode(Reply{Hosts{"xyz", from_unix(1795650000), 42, {HostEntry{.name = "web-01", .lag = 0}}}}));
   write("heartbeat", encode(Broadcast{Heartbeat{42, "incarnation-0001", from_unix(1795650000)}}));
   return 0;
 }
