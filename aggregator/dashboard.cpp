@@ -2,6 +2,7 @@
 
 #include "aggregator/activity_chart.hpp"
 #include "aggregator/geoip.hpp"
+#include "aggregator/hosts_panel.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -59,6 +60,11 @@ h1 a{color:inherit;text-decoration:none}
 details{margin-top:6px;color:var(--muted);font-size:.9rem}
 .tops{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px;margin:12px 0}
 .ended{color:var(--muted);font-weight:600}
+.hosts{margin:12px 0}
+.scroll.tall{max-height:24rem}
+.ok{color:#1e7b34}
+@media (prefers-color-scheme:dark){.ok{color:#7ee2a0}}
+tr.trouble th a{color:var(--accent);font-weight:600}
 .search select{font:inherit;padding:8px;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg)}
 .bad{color:var(--accent);font-weight:600}
 .timeline{list-style:none;margin:0;padding:0;border-left:2px solid var(--line)}
@@ -464,6 +470,7 @@ std::string render_dashboard(const DashboardPage& page) {
     title += "the fleet's bans";
   }
   append_page_start(out, title, page.now);
+  if (page.with_hosts) out += render_hosts_panel(page.hosts);
   append_summary(out, summary, page.now);
 
   out +=

@@ -14,6 +14,7 @@
 #include "aggregator/fleet_summary.hpp"
 #include "aggregator/state_view.hpp"
 #include "common/decision.hpp"
+#include "common/hosts.hpp"
 #include "common/time.hpp"
 
 namespace fleetban::aggregator {
@@ -36,6 +37,10 @@ struct DashboardPage {
   StateView::Records records = StateView::Records::active;
   common::UnixSeconds now{};
   const GeoIp* geoip = nullptr;  // with it on, each ban shows its country and network
+  // The hosts panel (hosts_panel.hpp), when with_hosts: every admitted key; nullopt when the loop
+  // did not answer.
+  bool with_hosts = false;
+  std::optional<common::Hosts> hosts;
 };
 std::string render_dashboard(const DashboardPage& page);
 

@@ -200,6 +200,8 @@ void serve_dashboard(StateView& view, SummaryKeeper* summary, const GeoIp* geoip
   }
   DashboardPage page{.after = request.after, .query = query, .records = *records, .geoip = geoip};
   if (summary != nullptr) summary->want();
+  page.with_hosts = true;
+  page.hosts = view.hosts().hosts();
   auto walked = view.page(std::move(request));
   if (!walked) return html_error(res, 503, "Busy", "The aggregator's loop did not answer in time; reload the page.");
   if (walked->unknown_after) {

@@ -58,7 +58,9 @@ std::string link(const std::string& dom, std::string_view id) {
 constexpr std::string_view kHostileReason =
     "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"> & 'quoted'";
 
-class DashboardBrowser : public ::testing::Test {
+// With `Security`: SecurityMode::curve for the hosts panel, whose keys are those in authorized_dir.
+template <SecurityMode Security>
+class DashboardIn : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto found = find_chromium();
@@ -101,10 +103,13 @@ class DashboardBrowser : public ::testing::Test {
   }
 
   TempDir dir;
-  Fleet fleet{dir};
+  Fleet fleet{dir, Security};
   std::uint16_t port = free_tcp_port();
   std::string chromium;
 };
+
+using DashboardBrowser = DashboardIn<SecurityMode::suite_default>;
+using DashboardHosts = DashboardIn<SecurityMode::curve>;
 
 TEST_F(DashboardBrowser, ChartTopListsPagesSearchAndTheAddressPage) {
   const Host& web01 = fleet.add_host("web-01");
@@ -212,6 +217,45 @@ TEST_F(DashboardBrowser, AHostileReasonStaysText) {
         << path << "\n"
         << dom;
   }
+}
+
+TEST_F(DashboardHosts, EveryAdmittedKeyWithTheMissingInRed) {
+  const Host& web01 = fleet.add_host("web-01");
+  fleet.add_host("web-02");  // admitted, its subscriber never started
+  fleet.add_host("ops");
+  make_operator("ops");
+  ASSERT_TRUE(fleet.start_aggregator(web01));
+  fleet.start_subscriber(web01);
+  // Until web-01's subscriber has reported in and caught up.
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(std::chrono::seconds(10));
+  nlohmann::json hosts;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        auto answer = client.Get("/api/v1/hosts");
+        if (!answer || answer->status != 200) return false;
+        hosts = nlohmann::json::parse(answer->body, nullptr, false);
+        if (!hosts.contains("hosts")) return false;
+        for (const auto& h : hosts["hosts"]) {
+          if (h.value("name", "") == "web-01" && h["lag"] == 0) return true;
+        }
+        return false;
+      },
+      deadline_in(kSoon), "web-01's subscriber to report in with lag 0", [&] { return hosts.dump(2); }));
+
+  const std::string dom = page("/", "hosts-panel");
+  const std::string panel = element(dom, "section", "hosts");
+  ASSERT_FALSE(panel.empty()) << dom;
+  auto row = [&](const std::string& name) {
+    const auto at = panel.find("<tr data-host=\"" + name + "\"");
+    return at == std::string::npos ? std::string() : panel.substr(at, panel.find("</tr>", at) - at);
+  };
+  EXPECT_NE(row("web-01").find("connected"), std::string::npos) << panel;
+  EXPECT_EQ(row("web-01").find("trouble"), std::string::npos) << panel;
+  EXPECT_NE(row("web-02").find("class=\"trouble\""), std::string::npos) << panel;
+  EXPECT_NE(row("web-02").find("never seen"), std::string::npos) << panel;
+  EXPECT_NE(row("ops").find("operator"), std::string::npos) << panel;
+  EXPECT_NE(panel.find("id=\"hosts-total\">3<"), std::string::npos) << panel;
 }
 
 }  // namespace
