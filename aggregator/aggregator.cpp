@@ -11,6 +11,7 @@
 #include "aggregator/event_id_set.hpp"
 #include "aggregator/fleet_state.hpp"
 #include "aggregator/fleet_summary.hpp"
+#include "aggregator/history_reader.hpp"
 #include "aggregator/host_table.hpp"
 #include "aggregator/http_server.hpp"
 #include "aggregator/metrics.hpp"
@@ -59,6 +60,7 @@ class Service {
         config_file_(file),
         flags_(flags),
         store_(std::move(store)),
+        history_reader_(config.state),
         state_(config.policy),
         sockets_(context_, config.security),
         admission_(
@@ -71,7 +73,8 @@ class Service {
     find_own_addresses();
     load();
     if (!config.http.empty()) {
-      http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_, &summary_);
+      http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_, &summary_,
+                                           std::make_shared<HistoryReader>(config.state));
     }
   }
 
@@ -233,7 +236,7 @@ class Service {
 
   bool commit(Batch& batch, common::UnixSeconds now) {
     bool prune_ids = now >= next_id_prune_;
-    if (batch.new_ids.empty() && !state_.has_changes() && !prune_ids) return true;
+    if (batch.new_ids.empty() && !state_.has_changes() && !state_.has_history() && !prune_ids) return true;
     auto started = Clock::now();
     try {
       store_->begin();
@@ -242,6 +245,8 @@ class Service {
       state_.take_changes([&](const FleetRecord& record) { store_->put(record); });
       hosts_.take_changed_events(
           [&](const std::string& key, common::UnixSeconds at) { store_->put_last_event(key, at); });
+      state_.take_history([&](const common::IpPrefix& p, const common::HistoryEntry& e) { store_->add_history(p, e); });
+      store_->prune_history(now - config_.policy.forget_after);
       if (prune_ids) {
         // On a failed commit load() reads the ids back from disk: erasing them early is safe.
         for (const auto& id : store_->take_events_before(now - config_.policy.forget_after)) seen_.erase(id);
@@ -281,6 +286,14 @@ class Service {
                       common::Reply{common::Hosts{hosts->request_id, now, state_.sequence(), hosts_.entries(now)}});
       return;
     }
+    if (const auto* history = std::get_if<common::HistoryRequest>(&query.request)) {
+      // `fleetban show`: read on the reader's own connection, after this turn's commit.
+      auto read = history_reader_.read(history->prefix);
+      if (!read)
+        return spdlog::error("history_unreadable ip={} error=\"{}\"", history->prefix.to_string(), read.error());
+      snapshots_.send(identity, common::Reply{common::HistoryReply{history->request_id, std::move(*read)}});
+      return;
+    }
     common::Status status{.request_id = std::get<common::StatusRequest>(query.request).request_id};
     status.sequence = state_.sequence();
     status.incarnation = incarnation_;
@@ -304,6 +317,7 @@ class Service {
   common::FlagOverrides flags_;
   Metrics metrics_;
   std::unique_ptr<StateStore> store_;
+  HistoryReader history_reader_;  // the loop's, for HistoryRequests (the HTTP server has its own)
   FleetState state_;
   EventIdSet seen_;
   HostTable hosts_;

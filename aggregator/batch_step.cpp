@@ -59,6 +59,8 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
     next_.queries.push_back({route, std::move(*status)});
   } else if (auto* report = std::get_if<common::HostReport>(&*request)) {
     take_report(*report, sender);
+  } else if (auto* history = std::get_if<common::HistoryRequest>(&*request)) {
+    next_.queries.push_back({route, std::move(*history)});
   } else {
     next_.queries.push_back({route, std::get<common::HostsRequest>(std::move(*request))});
   }

@@ -31,7 +31,7 @@ struct RoutedAck {
 
 struct RoutedQuery {
   Route route;
-  std::variant<common::SnapshotRequest, common::StatusRequest, common::HostsRequest> request;
+  std::variant<common::SnapshotRequest, common::StatusRequest, common::HostsRequest, common::HistoryRequest> request;
 };
 
 // What one batch made: done after one commit, in this order (broadcast, acks, queries).

@@ -1,8 +1,11 @@
 #include "aggregator/fleet_state.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <stdexcept>
 
+#include "aggregator/history_reasons.hpp"
 #include "common/own_addresses.hpp"
 
 namespace fleetban::aggregator {
@@ -10,6 +13,7 @@ namespace fleetban::aggregator {
 using common::Decision;
 using common::Event;
 using common::EventKind;
+using common::HistoryKind;
 using common::UnixSeconds;
 using std::chrono::seconds;
 
@@ -87,6 +91,16 @@ std::optional<seconds> FleetState::duration_of(seconds reported) const {
   return std::min(d, policy_.max_bantime);
 }
 
+void FleetState::note(const common::IpPrefix& prefix, HistoryKind kind, bool fleet, const Event* by,
+                      std::string reason) {
+  history_.emplace_back(prefix, common::HistoryEntry{.at = now_,
+                                                     .kind = kind,
+                                                     .fleet = fleet,
+                                                     .host = by != nullptr ? by->host_id : std::string(),
+                                                     .jail = by != nullptr ? by->jail : std::string(),
+                                                     .reason = std::move(reason)});
+}
+
 std::optional<ApplyResult> FleetState::refuses_ban(const common::IpPrefix& p) const {
   unsigned min_length = p.family() == common::Family::v4 ? policy_.min_prefix_v4 : policy_.min_prefix_v6;
   if (p.length() < min_length) {
@@ -134,13 +148,17 @@ ApplyResult FleetState::apply(const Event& event, UnixSeconds now) {
   // The policy only ever stops bans: an unban always goes through, or a ban the allowlist came to
   // cover after the fact could never be lifted.
   if (event.kind == EventKind::ban) {
-    if (auto refused = refuses_ban(event.prefix)) return std::move(*refused);
+    if (auto refused = refuses_ban(event.prefix)) {
+      note(event.prefix, HistoryKind::refused, false, &event, *refused->refused);
+      return std::move(*refused);
+    }
   }
   try {
     if (event.operator_action) return event.kind == EventKind::ban ? operator_ban(event, now) : operator_unban(event);
     return event.kind == EventKind::ban ? ban(event, now) : unban(event);
   } catch (const std::length_error& e) {
     // Thrown by find_or_add before it changes anything: the event is refused, the loop goes on.
+    note(event.prefix, HistoryKind::refused, false, &event, e.what());
     return {.refused = e.what(), .refused_because = RejectReason::state_full};
   }
 }
@@ -155,6 +173,7 @@ std::vector<Decision> FleetState::end_disallowed(UnixSeconds now) {
     FleetRecord record = records_.get(index);
     end_ban(record);
     record.decision.reason = "policy: " + *refused->refused;
+    note(record.decision.prefix, HistoryKind::unban, true, nullptr, record.decision.reason);
     write(index, record);
     ended.push_back(record.decision);
   }
@@ -170,16 +189,23 @@ ApplyResult FleetState::operator_ban(const Event& event, UnixSeconds now) {
                   .expires_at = duration ? std::optional<UnixSeconds>(now + *duration) : std::nullopt,
                   .duration = duration.value_or(seconds(0)),
                   .reason = event.reason};
+  note(event.prefix, HistoryKind::ban, true, &event,
+       "operator: " + operator_length(event.bantime, policy_) + (event.reason.empty() ? "" : "; " + event.reason));
   return {.change = open_ban(index, record, std::move(opening),
                              [&](Decision& opened) { credit(opened, event.host_id, event.jail); })};
 }
 
 ApplyResult FleetState::operator_unban(const Event& event) {
   auto index = records_.find(event.prefix);
-  if (!index || !records_.active(*index)) return {};
+  if (!index || !records_.active(*index)) {
+    note(event.prefix, HistoryKind::unban, false, &event, "operator: the fleet did not ban it");
+    return {};
+  }
   FleetRecord record = records_.get(*index);
   end_ban(record);
   record.decision.reason = event.reason;
+  note(event.prefix, HistoryKind::unban, true, &event,
+       "operator: lifted" + (event.reason.empty() ? "" : "; " + event.reason));
   return save(*index, record, {.change = record.decision});
 }
 
@@ -211,7 +237,23 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
       updated.expires_at = std::min(*updated.expires_at, updated.banned_at + policy_.max_bantime);
     }
     bool credited = credit(updated, event.host_id, event.jail);
-    if (updated.expires_at == current.expires_at && !credited) return {};
+    if (updated.expires_at == current.expires_at && !credited) {
+      note(event.prefix, HistoryKind::ban, false, &event,
+           "reported (" + reported_text(event.bantime) + "); the fleet ban covers it already");
+      return {};
+    }
+    if (updated.expires_at == current.expires_at) {
+      note(event.prefix, HistoryKind::ban, true, &event,
+           "reported (" + reported_text(event.bantime) + "): credited, expiry unchanged");
+    } else if (!updated.expires_at) {
+      note(event.prefix, HistoryKind::ban, true, &event, "permanent: " + event.host_id + " reported a permanent ban");
+    } else {
+      note(event.prefix, HistoryKind::ban, true, &event,
+           fmt::format(
+               "extended to {} s from the ban's start: {}{}", (*updated.expires_at - updated.banned_at).count(),
+               reported_text(event.bantime),
+               *updated.expires_at == updated.banned_at + policy_.max_bantime ? ", clamped to max_bantime" : ""));
+    }
     Decision& d = change(record);
     d = std::move(updated);
     d.sequence = sequence_;
@@ -226,7 +268,12 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
   record.reports.push_back({event.host_id, event.jail, start, event.bantime});
   if (record.reports.size() > kMaxReportsPerRecord) record.reports.erase(record.reports.begin());
 
-  if (distinct_hosts(record.reports) < policy_.min_reporters) return save(index, record, {});
+  if (std::size_t reporters = distinct_hosts(record.reports); reporters < policy_.min_reporters) {
+    note(event.prefix, HistoryKind::ban, false, &event,
+         fmt::format("reported ({}): {} of min_reporters {}", reported_text(event.bantime), reporters,
+                     policy_.min_reporters));
+    return save(index, record, {});
+  }
 
   bool permanent = false;
   seconds longest{0};
@@ -236,16 +283,21 @@ ApplyResult FleetState::ban(const Event& event, UnixSeconds now) {
     else
       permanent = true;
   }
+  seconds escalated{0};
   if (!permanent && current.ban_count > 0 && record.last_duration > seconds(0)) {
     // A re-offender: its next ban lasts `escalation` times its last one, within max_bantime.
-    auto escalated =
+    escalated =
         seconds(static_cast<std::int64_t>(static_cast<double>(record.last_duration.count()) * policy_.escalation));
     longest = std::min(std::max(longest, escalated), policy_.max_bantime);
   }
   if (!permanent && start + longest <= now) {
     // Reported so late (from a spool) that the ban is already over: remember the report only.
+    note(event.prefix, HistoryKind::ban, false, &event,
+         "reported (" + reported_text(event.bantime) + ") after its ban would have ended");
     return save(index, record, {});
   }
+  note(event.prefix, HistoryKind::ban, true, &event,
+       ban_length_reason(policy_, record, distinct_hosts(record.reports), permanent, longest, escalated));
 
   Opening opening{.now = now,
                   .expires_at = permanent ? std::nullopt : std::optional<UnixSeconds>(start + longest),
@@ -327,11 +379,14 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
       opened.jail_count += m.jail_count - std::min(m.jail_count, static_cast<std::uint32_t>(m.jails.size()));
     }
   });
+  note(group, HistoryKind::ban, true, nullptr,
+       d.reason + (expires_at ? "; until its members' last expiry, " + secs(*expires_at - now) : "; permanent"));
   // The prefix decision comes first; the folded addresses follow.
   std::vector<Decision> changes{d};
   for (const auto& member : members) {
     RecordIndex member_index = *records_.find(member);
     FleetRecord ended = records_.get(member_index);
+    note(member, HistoryKind::unban, true, nullptr, "folded into the ban of " + group.to_string());
     end_ban(ended);
     write(member_index, ended);
     changes.push_back(std::move(ended.decision));
@@ -341,25 +396,43 @@ void FleetState::promote(const common::IpPrefix& group, UnixSeconds now, ApplyRe
 }
 
 ApplyResult FleetState::unban(const Event& event) {
+  if (is_expiry(event)) {
+    // Fail2Ban's own ban ran out: it withdraws nothing.
+    note(event.prefix, HistoryKind::expired, false, &event, "the host's " + secs(event.bantime) + " ban ran out");
+    return {};
+  }
   auto index = records_.find(event.prefix);
-  if (!index) return {};
-  if (is_expiry(event)) return {};  // Fail2Ban's own ban ran out: it withdraws nothing
+  if (!index) {
+    note(event.prefix, HistoryKind::unban, false, &event, "unbanned on the host; the fleet has no record of it");
+    return {};
+  }
   FleetRecord record = records_.get(*index);
   std::erase_if(record.reports, [&](const Report& r) { return r.host_id == event.host_id; });
-  if (!record.decision.active) return save(*index, record, {});
+  if (!record.decision.active) {
+    note(event.prefix, HistoryKind::unban, false, &event, "unbanned on the host: its report is withdrawn");
+    return save(*index, record, {});
+  }
 
   if (policy_.host_unban == HostUnban::retract) {
     auto& reporters = record.decision.reporters;
     if (std::find(reporters.begin(), reporters.end(), event.host_id) == reporters.end()) {
+      note(event.prefix, HistoryKind::unban, false, &event,
+           "unbanned on the host (host_unban = retract): not among the fleet ban's reporters");
       return save(*index, record, {});
     }
     if (reporters.size() > 1) {
       Decision& d = change(record);
       std::erase(d.reporters, event.host_id);
       if (d.reporter_count > 0) d.reporter_count -= 1;  // it was listed, so counted
+      note(event.prefix, HistoryKind::unban, true, &event,
+           fmt::format("unbanned on the host (host_unban = retract): report withdrawn, {} reporters remain",
+                       d.reporters.size()));
       return save(*index, record, {.change = d});
     }
   }
+  note(event.prefix, HistoryKind::unban, true, &event,
+       policy_.host_unban == HostUnban::retract ? "host_unban = retract: the last reporter withdrew"
+                                                : "host_unban = fleet: lifted early on the host, so everywhere");
   end_ban(record);
   return save(*index, record, {.change = record.decision});
 }
@@ -392,6 +465,8 @@ std::vector<Decision> FleetState::expire(UnixSeconds now) {
     // A stale entry: the ban was extended, made permanent or ended since this was queued.
     if (!records_.active(index) || records_.expires_at(index) != when) continue;
     FleetRecord record = records_.get(index);
+    note(record.decision.prefix, HistoryKind::expired, true, nullptr,
+         "its " + secs(when - record.decision.banned_at) + " were up");
     end_ban(record);
     write(index, record);
     ended.push_back(std::move(record.decision));

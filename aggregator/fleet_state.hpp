@@ -19,6 +19,7 @@
 #include "aggregator/metrics.hpp"
 #include "aggregator/record_table.hpp"
 #include "common/event.hpp"
+#include "common/history.hpp"
 
 namespace fleetban::aggregator {
 
@@ -92,6 +93,16 @@ class FleetState {
   }
   bool has_changes() const { return !changed_.empty() || !forgotten_.empty(); }
 
+  // History: every report, refusal and decision change made since the last call, oldest first, as
+  // fn(const IpPrefix&, const HistoryEntry&) (what the store keeps as history rows), then forgets
+  // them. A fleet ban's row says why it lasts what it lasts, decided here where its length is.
+  template <typename Fn>
+  void take_history(Fn&& fn) {
+    for (const auto& [prefix, entry] : history_) fn(prefix, entry);
+    history_.clear();
+  }
+  bool has_history() const { return !history_.empty(); }
+
   // A hint that `prefix` is about to be looked up: starts loading its part of the index.
   void prefetch(const common::IpPrefix& prefix) const { records_.prefetch(prefix); }
 
@@ -149,6 +160,10 @@ class FleetState {
   // The same, then returns what the change was.
   ApplyResult save(RecordIndex index, const FleetRecord& record, ApplyResult result);
   std::optional<std::chrono::seconds> duration_of(std::chrono::seconds reported) const;
+  // Appends a history row about `prefix` at now_, by `by`'s host and jail (none: the fleet's own).
+  void note(const common::IpPrefix& prefix, common::HistoryKind kind, bool fleet, const common::Event* by,
+            std::string reason);
+
   common::UnixSeconds forget_time(RecordIndex index) const;
   void queue_forget(RecordIndex index, common::UnixSeconds at);
 
@@ -172,6 +187,7 @@ class FleetState {
   std::vector<bool> forget_queued_;          // by record index
   std::vector<common::IpPrefix> forgotten_;  // since the last take_forgotten()
   common::UnixSeconds now_{};                // of the apply() or expire() running: records' changed_at
+  std::vector<std::pair<common::IpPrefix, common::HistoryEntry>> history_;  // since the last take_history()
 };
 
 }  // namespace fleetban::aggregator

@@ -19,6 +19,7 @@
 #include "aggregator/aggregator_config.hpp"
 #include "aggregator/blocklist.hpp"
 #include "aggregator/dashboard.hpp"
+#include "aggregator/history_route.hpp"
 #include "aggregator/host_metrics.hpp"
 #include "aggregator/http_access.hpp"
 #include "common/bans_json.hpp"
@@ -262,7 +263,7 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
                        const std::filesystem::path& auth_file, std::shared_ptr<const GeoIp> geoip,
-                       SummaryKeeper* summary)
+                       SummaryKeeper* summary, std::shared_ptr<HistoryReader> history)
     : impl_(std::make_unique<Impl>()) {
   // load_aggregator_config checked `http` already; this guards a caller that did not load it.
   auto listen = parse_listen_address(address);
@@ -283,6 +284,13 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   server.Get("/api/v1/bans", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
     serve_bans(view, geoip.get(), req, res);
   });
+  if (history) {
+    server.Get(R"(/api/v1/bans/(.+))", [history](const httplib::Request& req, httplib::Response& res) {
+      auto answer = history_answer(*history, req.matches[1].str());
+      res.status = answer.status;
+      res.set_content(answer.body, kJson);
+    });
+  }
   server.Get("/api/v1/blocklist.txt",
              [&view](const httplib::Request& req, httplib::Response& res) { serve_blocklist(view, req, res); });
   server.Get("/api/v1/hosts", [&view](const httplib::Request&, httplib::Response& res) {

@@ -13,6 +13,7 @@
 #include "aggregator/fleet_record.hpp"
 #include "common/errors.hpp"
 #include "common/event.hpp"
+#include "common/history.hpp"
 
 namespace fleetban::aggregator {
 
@@ -59,6 +60,12 @@ class StateStore {
   // Inside a transaction: forgets applied event ids older than `before` (a retry older than that
   // is applied again), returning them so the caller can forget them too.
   virtual std::vector<common::EventId> take_events_before(common::UnixSeconds before) = 0;
+
+  // History (common/history.hpp): rows kept for this transaction, written by commit() with the
+  // rest; prune_history() drops, inside the transaction, rows older than `before` and those past
+  // the row caps (aggregator/history_store.hpp says which, and how many a turn).
+  virtual void add_history(const common::IpPrefix& prefix, const common::HistoryEntry& entry) = 0;
+  virtual void prune_history(common::UnixSeconds before) = 0;
 };
 
 }  // namespace fleetban::aggregator

@@ -115,7 +115,8 @@ int Store::on_wal_commit(void* store, sqlite3*, const char*, int pages) {
   return SQLITE_OK;
 }
 
-Store::Store(const std::filesystem::path& file) : file_(file) {
+Store::Store(const std::filesystem::path& file, std::uint64_t history_row_cap)
+    : history_row_cap_(history_row_cap), file_(file) {
   if (file.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
@@ -132,6 +133,7 @@ Store::Store(const std::filesystem::path& file) : file_(file) {
     configure();
   } catch (...) {
     // The destructor does not run for a constructor that throws: release the handle here.
+    history_.reset();
     finalize_statements();
     sqlite3_close(db_);
     throw;
@@ -153,6 +155,7 @@ void Store::configure() {
   delete_record_ = prepare("DELETE FROM records WHERE prefix = ?1");
   old_seen_ = prepare("SELECT ids FROM seen_event_batches WHERE seen_at < ?1");
   delete_old_seen_ = prepare("DELETE FROM seen_event_batches WHERE seen_at < ?1");
+  history_ = std::make_unique<HistoryTable>(db_, file_, history_row_cap_);
 }
 
 void Store::finalize_statements() {
@@ -163,6 +166,7 @@ void Store::finalize_statements() {
 
 Store::~Store() {
   checkpointer_.reset();
+  history_.reset();
   finalize_statements();
   sqlite3_close(db_);
 }
@@ -252,6 +256,7 @@ void Store::begin() {
 void Store::commit() {
   try {
     write_pending_seen();
+    history_->write();
   } catch (const common::RuntimeError&) {
     rollback();
     throw;
@@ -268,6 +273,7 @@ void Store::commit() {
 void Store::rollback() {
   pending_seen_.clear();
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (history_) history_->rolled_back();
 }
 
 void Store::put(const FleetRecord& record) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregator/history_store.hpp"
 #include "aggregator/state_store.hpp"
 
 namespace fleetban::aggregator {
@@ -22,7 +23,8 @@ namespace fleetban::aggregator {
 class Store final : public StateStore {
  public:
   // Opens or creates the database; throws RuntimeError naming the file on failure.
-  explicit Store(const std::filesystem::path& file);
+  // `history_row_cap`: the history table's row cap (tests lower it).
+  explicit Store(const std::filesystem::path& file, std::uint64_t history_row_cap = HistoryTable::kDefaultRowCap);
   ~Store() override;
 
   StoredState load(const std::function<void(const FleetRecord&)>& each_record) override;
@@ -35,6 +37,12 @@ class Store final : public StateStore {
   void commit() override;
   void rollback() override;
   std::vector<common::EventId> take_events_before(common::UnixSeconds before) override;
+
+  void add_history(const common::IpPrefix& prefix, const common::HistoryEntry& entry) override {
+    history_->add(prefix, entry);
+  }
+  void prune_history(common::UnixSeconds before) override { history_->prune(before); }
+  HistoryTable& history() { return *history_; }  // its counts, for tests
 
   // Forgets applied event ids older than `before` in a transaction of its own (before a load).
   void forget_events_before(common::UnixSeconds before);
@@ -52,6 +60,8 @@ class Store final : public StateStore {
   // Copies the WAL back into the database on a thread and connection of its own (store.cpp).
   class Checkpointer;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<HistoryTable> history_;
+  std::uint64_t history_row_cap_;
 
   std::filesystem::path file_;
   sqlite3* db_ = nullptr;

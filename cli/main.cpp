@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/hosts_command.hpp"
+#include "cli/show_command.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "common/program.hpp"
@@ -44,6 +45,12 @@ int main(int argc, char** argv) {
   CLI::App* hosts = app.add_subcommand("hosts", "every admitted key: last report, subscriber lag, stale or behind");
   hosts->add_flag("--json", hosts_json, "print the same document as GET /api/v1/hosts");
 
+  std::string show_ip;
+  bool show_json = false;
+  CLI::App* show = app.add_subcommand("show", "one address: its fleet decision and history, newest first");
+  show->add_option("IP", show_ip, "IPv4 or IPv6 address or CIDR prefix")->required();
+  show->add_flag("--json", show_json, "print the same document as GET /api/v1/bans/IP");
+
   if (auto exit = common::parse_command_line(app, argc, argv)) return *exit;
   return common::run_program("fleetban", [&] {
     common::init_logging("fleetban");
@@ -60,6 +67,11 @@ int main(int argc, char** argv) {
     if (unban->parsed()) {
       auto prefix = parse_ip(unban_ip);
       return cli::unban(common::load_host_config(flags.config_file, flags.overrides), prefix, std::cout);
+    }
+    if (show->parsed()) {
+      auto prefix = parse_ip(show_ip);
+      return cli::show(common::load_host_config(flags.config_file, flags.overrides), prefix,
+                       show_json ? cli::ListFormat::json : cli::ListFormat::table, std::cout);
     }
     auto config = common::load_host_config(flags.config_file, flags.overrides);
     if (status->parsed()) return cli::status(config, std::cout);

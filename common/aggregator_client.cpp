@@ -80,6 +80,21 @@ Expected<Hosts> fetch_hosts(zmq::socket_t& ingest, std::chrono::milliseconds tim
   return ask<HostsRequest, Hosts>(ingest, timeout, "hosts list");
 }
 
+Expected<AddressHistory> fetch_history(zmq::socket_t& ingest, const IpPrefix& prefix,
+                                       std::chrono::milliseconds timeout) {
+  std::string request_id = new_request_id();
+  auto deadline = Clock::now() + timeout;
+  if (!send_until(ingest, encode(Request{HistoryRequest{request_id, prefix}}), deadline)) {
+    return Failure{"aggregator not reachable"};
+  }
+  while (auto reply = next_reply(ingest, deadline)) {
+    if (auto* history = std::get_if<HistoryReply>(&*reply); history != nullptr && history->request_id == request_id) {
+      return std::move(history->history);
+    }
+  }
+  return Failure{"no history from the aggregator"};
+}
+
 Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout, const std::string& receipt,
                                   WithGeo with_geo) {
   std::string request_id = new_request_id();

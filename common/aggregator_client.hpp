@@ -28,6 +28,9 @@ Expected<Status> fetch_status(zmq::socket_t& ingest, std::chrono::milliseconds t
 
 // Asks for every admitted key and how it is (`fleetban hosts`).
 Expected<Hosts> fetch_hosts(zmq::socket_t& ingest, std::chrono::milliseconds timeout);
+// Asks for one address's decision and history (`fleetban show`).
+Expected<AddressHistory> fetch_history(zmq::socket_t& ingest, const IpPrefix& prefix,
+                                       std::chrono::milliseconds timeout);
 
 // Asks for the whole fleet state and collects every chunk, waiting at most `timeout` between chunks.
 // `receipt`: the last snapshot's on this connection (the aggregator serves a connection its next

@@ -116,4 +116,7 @@ std::string bans_page_json(const std::vector<Decision>& page, const std::optiona
   return out;
 }
 
+void append_json_string(std::string& out, std::string_view text) { append_string(out, text); }
+void append_ban_json(std::string& out, const Decision& decision) { append_ban(out, decision); }
+
 }  // namespace fleetban::common

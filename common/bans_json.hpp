@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/decision.hpp"
@@ -19,5 +20,10 @@ std::string bans_json(const std::vector<Decision>& decisions);
 // One page of it, GET /api/v1/bans?limit=N&after=IP: the active decisions in the order given,
 // and "next": the address to ask after for the next page, or null at the end.
 std::string bans_page_json(const std::vector<Decision>& page, const std::optional<IpPrefix>& next);
+
+// Pieces of these documents for the others that share their shapes (history_json): a JSON string,
+// and one entry of "bans" (an active decision).
+void append_json_string(std::string& out, std::string_view text);
+void append_ban_json(std::string& out, const Decision& decision);
 
 }  // namespace fleetban::common

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/history_codec.hpp"
 #include "common/host_codec.hpp"
 #include "fleetban.pb.h"
 
@@ -187,6 +188,9 @@ std::string encode(const Request& request) {
     out.mutable_status()->set_request_id(status->request_id);
   } else if (const auto* report = std::get_if<HostReport>(&request)) {
     host_report_to_proto(*report, *out.mutable_host_report());
+  } else if (const auto* history = std::get_if<HistoryRequest>(&request)) {
+    out.mutable_history()->set_request_id(history->request_id);
+    to_proto(history->prefix, *out.mutable_history()->mutable_prefix());
   } else {
     hosts_request_to_proto(std::get<HostsRequest>(request), *out.mutable_hosts());
   }
@@ -216,6 +220,8 @@ std::string encode(const Reply& reply) {
     st.set_started_at(to_unix(status->started_at));
   } else if (const auto* hosts = std::get_if<Hosts>(&reply)) {
     hosts_to_proto(*hosts, *out.mutable_hosts());
+  } else if (const auto* history = std::get_if<HistoryReply>(&reply)) {
+    history_to_proto(*history, *out.mutable_history());
   } else {
     const auto& chunk = std::get<SnapshotChunk>(reply);
     pb::SnapshotChunk& c = *out.mutable_chunk();
@@ -267,6 +273,12 @@ Expected<Request> decode_request(std::string_view frame) {
       auto hosts = hosts_request_from_proto(in.hosts());
       if (!hosts) return Failure{hosts.error()};
       return Request{std::move(*hosts)};
+    }
+    case pb::Request::kHistory: {
+      if (in.history().request_id().size() > kMaxRequestIdBytes) return Failure{"request id too long"};
+      auto prefix = from_proto(in.history().prefix());
+      if (!prefix) return Failure{"history request: " + prefix.error()};
+      return Request{HistoryRequest{in.history().request_id(), *prefix}};
     }
     default: return Failure{"empty request"};
   }
@@ -321,6 +333,11 @@ Expected<Reply> decode_reply(std::string_view frame) {
     auto hosts = hosts_from_proto(in.hosts());
     if (!hosts) return Failure{hosts.error()};
     return Reply{std::move(*hosts)};
+  }
+  if (in.has_history()) {
+    auto history = history_from_proto(in.history());
+    if (!history) return Failure{history.error()};
+    return Reply{std::move(*history)};
   }
   return Failure{"empty reply"};
 }

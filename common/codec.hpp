@@ -12,6 +12,7 @@
 #include "common/decision.hpp"
 #include "common/event.hpp"
 #include "common/expected.hpp"
+#include "common/history.hpp"
 #include "common/hosts.hpp"
 
 namespace fleetban::v1 {
@@ -28,6 +29,17 @@ struct SnapshotRequest {
 
 struct StatusRequest {
   std::string request_id;  // at most 32 bytes
+};
+
+// `fleetban show IP`: one address's history; answered by a HistoryReply.
+struct HistoryRequest {
+  std::string request_id;  // at most 32 bytes
+  IpPrefix prefix;
+};
+
+struct HistoryReply {
+  std::string request_id;
+  AddressHistory history;  // at most kMaxHistoryRows entries
 };
 
 enum class AckOutcome { applied, duplicate, refused, throttled };
@@ -63,8 +75,8 @@ struct Heartbeat {
   UnixSeconds time{};
 };
 
-using Request = std::variant<Event, SnapshotRequest, StatusRequest, HostReport, HostsRequest>;
-using Reply = std::variant<Ack, SnapshotChunk, Status, Hosts>;
+using Request = std::variant<Event, SnapshotRequest, StatusRequest, HostReport, HostsRequest, HistoryRequest>;
+using Reply = std::variant<Ack, SnapshotChunk, Status, Hosts, HistoryReply>;
 using Broadcast = std::variant<Decision, Heartbeat>;
 
 std::string encode(const Request& request);
