@@ -69,6 +69,8 @@ tr.trouble th a{color:var(--accent);font-weight:600}
 .bad{color:var(--accent);font-weight:600}
 .timeline{list-style:none;margin:0;padding:0;border-left:2px solid var(--line)}
 .timeline li{margin:0 0 10px;padding-left:12px}
+.timeline li.fleet strong{color:var(--accent)}
+main>section.card{margin:12px 0}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dl.facts dt{color:var(--muted)}
 dl.facts dd{margin:0;word-break:break-word}
@@ -394,6 +396,57 @@ void append_summary(std::string& out, const FleetSummary* summary, common::UnixS
   out += ".</p>\n";
 }
 
+// What a history row says happened, in a few words.
+std::string_view entry_title(const common::HistoryEntry& e) {
+  switch (e.kind) {
+    case common::HistoryKind::ban: return e.fleet ? "Fleet ban" : "Reported";
+    case common::HistoryKind::unban: return e.fleet ? "Lifted" : "Unban reported";
+    case common::HistoryKind::expired: return "Expired";
+    case common::HistoryKind::refused: return "Refused";
+  }
+  return "Event";
+}
+
+void append_timeline(std::string& out, const common::AddressHistory& history) {
+  out += "<section class=\"card\" id=\"history\" aria-label=\"History\"><h2>History, newest first</h2>";
+  if (history.entries.empty()) {
+    out += "<p class=\"none\">Nothing kept about it (history goes back forget_after).</p></section>\n";
+    return;
+  }
+  out += "<ol class=\"timeline\" id=\"timeline\">";
+  for (const auto& e : history.entries) {
+    out += "<li data-kind=\"";
+    out += common::history_kind_name(e.kind);
+    out += e.fleet ? "\" class=\"fleet\"><time datetime=\"" : "\"><time datetime=\"";
+    out += iso_text(e.at);
+    out += "\">";
+    out += utc_text(e.at);
+    out += "</time> <strong>";
+    out += entry_title(e);
+    out += "</strong>";
+    if (!e.host.empty()) {
+      out += " by ";
+      append_search_link(out, e.host);
+    }
+    if (!e.jail.empty()) {
+      out += " in ";
+      append_search_link(out, e.jail);
+    }
+    if (!e.reason.empty()) {
+      out += "<span class=\"rel reason\">";
+      append_escaped(out, e.reason);
+      out += "</span>";
+    }
+    out += "</li>";
+  }
+  out += "</ol>";
+  if (history.total > history.entries.size()) {
+    out += "<p class=\"none\">The newest " + std::to_string(history.entries.size()) + " of " +
+           std::to_string(history.total) + " kept are shown.</p>";
+  }
+  out += "</section>\n";
+}
+
 }  // namespace
 
 std::string html_escape(std::string_view text) {
@@ -582,9 +635,18 @@ std::string render_address_page(const AddressPage& page) {
     out += std::to_string(d.sequence);
     out += "</dd></dl>\n</section>\n";
   }
+  if (page.history) {
+    append_timeline(out, *page.history);
+  } else if (!page.history_error.empty()) {
+    out += "<section class=\"card\" id=\"history\"><h2>History</h2><p class=\"bad\">";
+    append_escaped(out, page.history_error);
+    out += "</p></section>\n";
+  }
   out += "<p><a href=\"/?q=";
   append_escaped(out, url_encode(address));
-  out += "&amp;records=all\">Bans that overlap it</a></p>\n";
+  out += "&amp;records=all\">Bans that overlap it</a> &middot; <a href=\"/api/v1/bans/";
+  append_escaped(out, address);
+  out += "\">as JSON</a></p>\n";
   append_page_end(out, false);
   return out;
 }

@@ -15,6 +15,7 @@
 #include "aggregator/state_view.hpp"
 #include "common/decision.hpp"
 #include "common/hosts.hpp"
+#include "common/history.hpp"
 #include "common/time.hpp"
 
 namespace fleetban::aggregator {
@@ -59,12 +60,15 @@ class DashboardSearch {
   const GeoIp* geoip_;
 };
 
-// GET /ip/ADDR: the address's decision (nullopt: the aggregator has no record of it).
+// GET /ip/ADDR: the address's decision (nullopt: the aggregator has no record of it) and its
+// history as a timeline, newest first (nullopt: not read; `history_error` says why when it failed).
 struct AddressPage {
   common::IpPrefix address;
   std::optional<common::Decision> decision;
   common::UnixSeconds now{};
   const GeoIp* geoip = nullptr;
+  std::optional<common::AddressHistory> history;
+  std::string history_error;
 };
 std::string render_address_page(const AddressPage& page);
 

@@ -219,7 +219,8 @@ void serve_dashboard(StateView& view, SummaryKeeper* summary, const GeoIp* geoip
 }
 
 // GET /ip/ADDR: the record of one address or prefix, active or ended.
-void serve_address_page(StateView& view, const GeoIp* geoip, const httplib::Request& req, httplib::Response& res) {
+void serve_address_page(StateView& view, const GeoIp* geoip, HistoryReader* history, const httplib::Request& req,
+                        httplib::Response& res) {
   const std::string text = req.matches[1];
   auto address = common::IpPrefix::parse(text);
   if (!address) {
@@ -229,6 +230,14 @@ void serve_address_page(StateView& view, const GeoIp* geoip, const httplib::Requ
   if (!walked) return html_error(res, 503, "Busy", "The aggregator's loop did not answer in time; reload the page.");
   AddressPage page{.address = *address, .now = common::now_seconds(), .geoip = geoip};
   if (!walked->decisions.empty()) page.decision = std::move(walked->decisions.front());
+  if (history != nullptr) {
+    if (auto read = history->read(*address)) {
+      page.history = std::move(*read);
+    } else {
+      spdlog::error("history_unreadable ip={} error=\"{}\"", address->to_string(), read.error());
+      page.history_error = "The history could not be read; reload the page.";
+    }
+  }
   res.set_content(render_address_page(page), kHtml);
   res.set_header("Content-Security-Policy", std::string(kDashboardContentSecurityPolicy));
 }
@@ -278,8 +287,8 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   server.Get("/", [&view, summary, geoip](const httplib::Request& req, httplib::Response& res) {
     serve_dashboard(view, summary, geoip.get(), req, res);
   });
-  server.Get(R"(/ip/(.+))", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
-    serve_address_page(view, geoip.get(), req, res);
+  server.Get(R"(/ip/(.+))", [&view, geoip, history](const httplib::Request& req, httplib::Response& res) {
+    serve_address_page(view, geoip.get(), history.get(), req, res);
   });
   server.Get("/api/v1/bans", [&view, geoip](const httplib::Request& req, httplib::Response& res) {
     serve_bans(view, geoip.get(), req, res);

@@ -182,7 +182,13 @@ TEST_F(DashboardBrowser, ChartTopListsPagesSearchAndTheAddressPage) {
   EXPECT_NE(ip.find("id=\"address\">192.0.2.10<"), std::string::npos) << ip;
   EXPECT_NE(ip.find("Banned by the fleet"), std::string::npos) << ip;
   EXPECT_NE(ip.find(">web-01</a>, <a href=\"/?q=web-02\">web-02</a>"), std::string::npos) << ip;
-  EXPECT_NE(page("/ip/192.0.2.12").find("an ended ban"), std::string::npos);
+  // Its history, newest first: web-02's report extended the ban web-01's made.
+  const std::string timeline = element(ip, "ol", "timeline");
+  EXPECT_EQ(count_of(timeline, "<li data-kind=\"ban\" class=\"fleet\">"), 2u) << ip;
+  EXPECT_LT(timeline.find(">web-02</a>"), timeline.find(">web-01</a>")) << timeline;
+  const std::string lifted_page = page("/ip/192.0.2.12");
+  EXPECT_NE(lifted_page.find("an ended ban"), std::string::npos);
+  EXPECT_NE(element(lifted_page, "ol", "timeline").find(">Lifted<"), std::string::npos) << lifted_page;
   EXPECT_NE(page("/ip/2001:db8::99").find("remembers no ban of it"), std::string::npos);
 
   httplib::Client client("127.0.0.1", port);

@@ -293,5 +293,30 @@ TEST(AddressPage, ShowsTheDecisionOrSaysThereIsNone) {
   EXPECT_NE(none.find("remembers no ban of it"), std::string::npos);
 }
 
+TEST(AddressPage, HistoryIsATimelineNewestFirstAndEscaped) {
+  auto d = ban("192.0.2.7", {"web-01"}, {"sshd"});
+  common::AddressHistory history{.prefix = d.prefix, .ban_count = 1, .total = 3};
+  history.entries = {
+      {.at = kNow - 10s, .kind = common::HistoryKind::unban, .fleet = true, .host = "ops", .reason = "<b>sorry</b>"},
+      {.at = kNow - 60s,
+       .kind = common::HistoryKind::ban,
+       .fleet = true,
+       .host = "web-01",
+       .jail = "sshd",
+       .reason = "bantime 600 s"},
+      {.at = kNow - 90s, .kind = common::HistoryKind::refused, .host = "web-02", .reason = "allowlisted"}};
+  std::string page = render_address_page({.address = d.prefix, .decision = d, .now = kNow, .history = history});
+  auto at = page.find("id=\"timeline\"");
+  ASSERT_NE(at, std::string::npos) << page;
+  const std::string timeline = page.substr(at, page.find("</ol>", at) - at);
+  EXPECT_LT(timeline.find(">Lifted<"), timeline.find(">Fleet ban<")) << timeline;
+  EXPECT_LT(timeline.find(">Fleet ban<"), timeline.find(">Refused<")) << timeline;
+  EXPECT_NE(timeline.find("&lt;b&gt;sorry&lt;/b&gt;"), std::string::npos) << timeline;
+  EXPECT_EQ(timeline.find("<b>"), std::string::npos) << timeline;
+  EXPECT_NE(timeline.find(" by <a href=\"/?q=web-01\">web-01</a> in <a href=\"/?q=sshd\">sshd</a>"), std::string::npos)
+      << timeline;
+  EXPECT_EQ(page.find("The newest"), std::string::npos) << "all shown: no note";
+}
+
 }  // namespace
 }  // namespace fleetban::aggregator
