@@ -99,7 +99,9 @@ void SummaryKeeper::step(const FleetState& state, const GeoIp* geoip, common::Un
   }
   if (!walk_ && wanted && (!walked_once_ || state.sequence() != walked_sequence_) &&
       (!walked_once_ || quick || now - last_start_ >= kMinInterval)) {
-    walk_.emplace();
+    // Not emplace(): clang (the fuzz build) finds a nested struct with member initializers not
+    // default-constructible inside its enclosing class.
+    walk_.emplace(Walk{});
     walk_->summary.sequence = state.sequence();
     walk_->summary.geo = geoip != nullptr && geoip->enabled();
     walked_sequence_ = state.sequence();
