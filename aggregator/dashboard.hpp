@@ -14,8 +14,8 @@
 #include "aggregator/fleet_summary.hpp"
 #include "aggregator/state_view.hpp"
 #include "common/decision.hpp"
-#include "common/hosts.hpp"
 #include "common/history.hpp"
+#include "common/hosts.hpp"
 #include "common/time.hpp"
 
 namespace fleetban::aggregator {
