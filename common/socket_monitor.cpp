@@ -33,6 +33,11 @@ void SocketMonitor::drain(const std::function<void(std::uint16_t, std::uint32_t)
   }
 }
 
-void stop_monitoring(zmq::socket_t& socket) { zmq_socket_monitor(socket.handle(), nullptr, 0); }
+void SocketMonitor::stop(zmq::socket_t& socket) {
+  // After zmq_socket_monitor(NULL) returns, libzmq sends no more events: whatever was sent is in
+  // the pipe now, and reading it until there is none leaves nothing behind.
+  zmq_socket_monitor(socket.handle(), nullptr, 0);
+  drain([](std::uint16_t, std::uint32_t) {});
+}
 
 }  // namespace fleetban::common

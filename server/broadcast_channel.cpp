@@ -34,6 +34,8 @@ BroadcastChannel::BroadcastChannel(zmq::context_t& context, const ServerSockets&
   metrics_.subscribers = 0;
 }
 
+BroadcastChannel::~BroadcastChannel() { monitor_.stop(socket_); }
+
 void BroadcastChannel::send(const common::Decision& decision) {
   socket_.send(zmq::buffer(common::encode(common::Broadcast{decision})), zmq::send_flags::dontwait);
 }
@@ -44,7 +46,7 @@ void BroadcastChannel::heartbeat(std::uint64_t sequence, const std::string& inca
 }
 
 void BroadcastChannel::rebind() {
-  common::stop_monitoring(socket_);
+  monitor_.stop(socket_);
   socket_.close();
   // libzmq's I/O thread closes the old listener a moment later: until then the address is taken.
   for (int attempt = 1;; ++attempt) {

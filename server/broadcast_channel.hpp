@@ -17,6 +17,10 @@ class BroadcastChannel {
  public:
   // Binds `endpoint` (throws as ServerSockets::broadcast does).
   BroadcastChannel(zmq::context_t& context, const ServerSockets& sockets, std::string endpoint, ServerMetrics& metrics);
+  // Stops the monitor before either socket closes (see SocketMonitor::stop).
+  ~BroadcastChannel();
+  BroadcastChannel(const BroadcastChannel&) = delete;
+  BroadcastChannel& operator=(const BroadcastChannel&) = delete;
 
   void send(const common::Decision& decision);
   void heartbeat(std::uint64_t sequence, const std::string& incarnation);
@@ -30,7 +34,6 @@ class BroadcastChannel {
   void count_subscribers();
 
  private:
-  zmq::socket_t bind();
   zmq::context_t& context_;
   const ServerSockets& sockets_;
   std::string endpoint_;

@@ -1,11 +1,14 @@
 // The socket monitor helper on real TCP sockets: connections accepted and closed arrive as events,
-// read without blocking; two monitors in one process do not collide.
+// read without blocking; two monitors in one process do not collide; a stopped monitor keeps
+// nothing queued and reports nothing more.
 
 #include "common/socket_monitor.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "common/poll.hpp"
@@ -27,19 +30,44 @@ bool saw(SocketMonitor& monitor, std::uint16_t want) {
   return found;
 }
 
-TEST(SocketMonitor, ReportsConnectionsAcceptedAndClosed) {
+// A ROUTER on loopback watched for connections accepted and closed, and a DEALER connected to it.
+struct Watched {
   zmq::context_t context;
-  zmq::socket_t server(context, zmq::socket_type::router);
-  server.set(zmq::sockopt::linger, 0);
-  auto monitor = SocketMonitor::watch(context, server, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
-  ASSERT_TRUE(monitor);
-  server.bind("tcp://127.0.0.1:*");
-  zmq::socket_t client(context, zmq::socket_type::dealer);
-  client.set(zmq::sockopt::linger, 0);
-  client.connect(server.get(zmq::sockopt::last_endpoint));
-  EXPECT_TRUE(saw(*monitor, ZMQ_EVENT_ACCEPTED));
-  client.close();
-  EXPECT_TRUE(saw(*monitor, ZMQ_EVENT_DISCONNECTED));
+  zmq::socket_t server{context, zmq::socket_type::router};
+  std::optional<SocketMonitor> monitor =
+      SocketMonitor::watch(context, server, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+  zmq::socket_t client{context, zmq::socket_type::dealer};
+
+  Watched() {
+    server.set(zmq::sockopt::linger, 0);
+    client.set(zmq::sockopt::linger, 0);
+    if (!monitor) throw std::runtime_error("libzmq cannot monitor the ROUTER");
+    server.bind("tcp://127.0.0.1:*");
+    client.connect(server.get(zmq::sockopt::last_endpoint));
+  }
+};
+
+TEST(SocketMonitor, ReportsConnectionsAcceptedAndClosed) {
+  Watched w;
+  EXPECT_TRUE(saw(*w.monitor, ZMQ_EVENT_ACCEPTED));
+  w.client.close();
+  EXPECT_TRUE(saw(*w.monitor, ZMQ_EVENT_DISCONNECTED));
+}
+
+TEST(SocketMonitor, StopDropsWhatIsQueuedAndReportsNothingMore) {
+  Watched w;
+  // The accepted event is queued, unread.
+  zmq::pollitem_t item{w.monitor->events().handle(), 0, ZMQ_POLLIN, 0};
+  ASSERT_EQ(fleetban::common::poll_for(&item, 1, 5s), 1);
+
+  w.monitor->stop(w.server);
+  int events = 0;
+  w.monitor->drain([&](std::uint16_t, std::uint32_t) { ++events; });
+  EXPECT_EQ(events, 0) << "stop() left events queued";
+  w.client.close();
+  fleetban::common::poll_for(&item, 1, 300ms);
+  w.monitor->drain([&](std::uint16_t, std::uint32_t) { ++events; });
+  EXPECT_EQ(events, 0) << "a stopped monitor still reported a disconnect";
 }
 
 TEST(SocketMonitor, TwoMonitorsEachSeeTheirOwnSocket) {
