@@ -16,7 +16,8 @@ DEB_PACKAGES := cmake make g++ pkg-config ccache git \
 	libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libcrypt-dev \
 	libsystemd-dev libgtest-dev libgmock-dev fail2ban sqlite3 procps nftables iproute2 hyperfine \
 	clang libclang-rt-14-dev chromium debootstrap systemd-container lintian pandoc man-db groff-base \
-	prometheus libmaxminddb-dev libmaxmind-db-writer-perl
+	prometheus libmaxminddb-dev libmaxmind-db-writer-perl \
+	postgresql libpq-dev
 
 .PHONY: all deps configure build test test-install test-asan fuzz demo bench clean
 

@@ -15,8 +15,9 @@
 #include "aggregator/host_table.hpp"
 #include "aggregator/http_server.hpp"
 #include "aggregator/metrics.hpp"
+#include "aggregator/pg_connection.hpp"
+#include "aggregator/state_store.hpp"
 #include "aggregator/state_view.hpp"
-#include "aggregator/store.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "common/own_addresses.hpp"
@@ -60,7 +61,7 @@ class Service {
         config_file_(file),
         flags_(flags),
         store_(std::move(store)),
-        history_reader_(config.state),
+        history_reader_(open_history_reader(config.state)),
         state_(config.policy),
         sockets_(context_, config.security),
         admission_(
@@ -74,14 +75,15 @@ class Service {
     load();
     if (!config.http.empty()) {
       http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_, &summary_,
-                                           std::make_shared<HistoryReader>(config.state));
+                                           std::shared_ptr<HistoryReader>(open_history_reader(config.state)));
     }
   }
 
   void run() {
     spdlog::info("aggregator started ingest={} broadcast={} http={} state={} sequence={} active_bans={} insecure={}",
-                 config_.ingest, config_.broadcast, config_.http.empty() ? "off" : config_.http, config_.state.string(),
-                 state_.sequence(), state_.active_count(), config_.security.insecure);
+                 config_.ingest, config_.broadcast, config_.http.empty() ? "off" : config_.http,
+                 redacted_url(config_.state.string()), state_.sequence(), state_.active_count(),
+                 config_.security.insecure);
     common::batch_log_lines();
     common::notify_ready();
     auto next_heartbeat = Clock::now();
@@ -288,7 +290,7 @@ class Service {
     }
     if (const auto* history = std::get_if<common::HistoryRequest>(&query.request)) {
       // `fleetban show`: read on the reader's own connection, after this turn's commit.
-      auto read = history_reader_.read(history->prefix);
+      auto read = history_reader_->read(history->prefix);
       if (!read)
         return spdlog::error("history_unreadable ip={} error=\"{}\"", history->prefix.to_string(), read.error());
       snapshots_.send(identity, common::Reply{common::HistoryReply{history->request_id, std::move(*read)}});
@@ -317,7 +319,7 @@ class Service {
   common::FlagOverrides flags_;
   Metrics metrics_;
   std::unique_ptr<StateStore> store_;
-  HistoryReader history_reader_;  // the loop's, for HistoryRequests (the HTTP server has its own)
+  std::unique_ptr<HistoryReader> history_reader_;  // the loop's, for HistoryRequests (the HTTP server has its own)
   FleetState state_;
   EventIdSet seen_;
   HostTable hosts_;
@@ -344,11 +346,8 @@ class Service {
 
 void run_aggregator(const AggregatorConfig& config, StopSignals& signals,
                     const std::optional<std::filesystem::path>& config_file, const common::FlagOverrides& flags) {
-  {
-    Store store(config.state);
-    store.forget_events_before(common::now_seconds() - config.policy.forget_after);
-  }
-  Service service(config, signals, config_file, flags, std::make_unique<Store>(config.state));
+  open_state_store(config.state)->forget_events_before(common::now_seconds() - config.policy.forget_after);
+  Service service(config, signals, config_file, flags, open_state_store(config.state));
   service.run();
 }
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 
+#include "aggregator/pg_connection.hpp"
 #include "common/errors.hpp"
 
 namespace fleetban::aggregator {
@@ -24,7 +25,8 @@ constexpr std::array kAggregatorKeys{
     ConfigKey{"http", ValueType::string, "127.0.0.1:7782", "dashboard, JSON API, /metrics; empty turns it off"},
     ConfigKey{"http_auth_file", ValueType::string, "",
               "htpasswd-style file (bcrypt/sha512-crypt): HTTP Basic auth on everything but /healthz"},
-    ConfigKey{"state", ValueType::string, "/var/lib/fleetban/state.db", "the SQLite database"},
+    ConfigKey{"state", ValueType::string, "/var/lib/fleetban/state.db",
+              "the SQLite database, or postgresql://... for an HA group"},
     ConfigKey{"server_key", ValueType::string, "/etc/fleetban/keys/aggregator.key", "the aggregator's secret key"},
     ConfigKey{"authorized_dir", ValueType::string, "/etc/fleetban/authorized",
               "one NAME.pub per host or operator allowed in"},
@@ -120,7 +122,13 @@ AggregatorConfig load_aggregator_config(const std::optional<std::filesystem::pat
   c.http_auth_file = v.string("http_auth_file");
   c.geoip_country_db = v.string("geoip_country_db");
   c.geoip_asn_db = v.string("geoip_asn_db");
-  c.state = required_path(v, "state", "a database file");
+  c.state = required_path(v, "state", "a database file or a postgresql:// URL");
+  if (is_postgres_url(c.state.string())) {
+    if (auto error = postgres_url_error(c.state.string())) {
+      throw UsageError(v.origin("state") + ": '" + redacted_url(c.state.string()) +
+                       "' is not a PostgreSQL URL libpq can read: " + *error);
+    }
+  }
   c.security.insecure = v.boolean("insecure");
   c.security.server_key = v.string("server_key");
   c.security.authorized_dir = v.string("authorized_dir");

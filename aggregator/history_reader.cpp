@@ -1,13 +1,30 @@
 #include "aggregator/history_reader.hpp"
 
 #include "aggregator/history_store.hpp"
+#include "aggregator/pg_connection.hpp"
+#include "aggregator/postgres_history.hpp"
 #include "common/codec.hpp"
 #include "common/errors.hpp"
 #include "fleetban.pb.h"
 
 namespace fleetban::aggregator {
 
-HistoryReader::HistoryReader(const std::filesystem::path& file) : file_(file) {
+std::unique_ptr<HistoryReader> open_history_reader(const std::filesystem::path& state) {
+  if (is_postgres_url(state.string())) return std::make_unique<PostgresHistoryReader>(state.string());
+  return std::make_unique<SqliteHistoryReader>(state);
+}
+
+bool read_stored_decision(std::string_view bytes, common::AddressHistory& history) {
+  ::fleetban::v1::Record record;
+  if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  auto decision = common::decision_from_proto(record.decision());
+  if (!decision) return false;
+  history.ban_count = decision->ban_count;
+  if (decision->active) history.decision = std::move(*decision);
+  return true;
+}
+
+SqliteHistoryReader::SqliteHistoryReader(const std::filesystem::path& file) : file_(file) {
   auto fail = [&](const std::string& what) {
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
     for (sqlite3_stmt* s : {record_, rows_, total_}) sqlite3_finalize(s);
@@ -29,12 +46,13 @@ HistoryReader::HistoryReader(const std::filesystem::path& file) : file_(file) {
   prepare("SELECT count(*) FROM history WHERE prefix = ?1", total_);
 }
 
-HistoryReader::~HistoryReader() {
+SqliteHistoryReader::~SqliteHistoryReader() {
   for (sqlite3_stmt* s : {record_, rows_, total_}) sqlite3_finalize(s);
   sqlite3_close(db_);
 }
 
-common::Expected<common::AddressHistory> HistoryReader::read(const common::IpPrefix& prefix, std::size_t limit) {
+common::Expected<common::AddressHistory> SqliteHistoryReader::read_history(const common::IpPrefix& prefix,
+                                                                           std::size_t limit) {
   std::lock_guard lock(mutex_);
   // One read transaction: the decision and the rows are of the same commit.
   if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
@@ -46,7 +64,8 @@ common::Expected<common::AddressHistory> HistoryReader::read(const common::IpPre
   return result;
 }
 
-common::Expected<common::AddressHistory> HistoryReader::read_locked(const common::IpPrefix& prefix, std::size_t limit) {
+common::Expected<common::AddressHistory> SqliteHistoryReader::read_locked(const common::IpPrefix& prefix,
+                                                                          std::size_t limit) {
   auto failed = [&](const char* what) {
     return common::Failure{file_.string() + ": cannot read " + what + ": " + sqlite3_errmsg(db_)};
   };
@@ -59,14 +78,11 @@ common::Expected<common::AddressHistory> HistoryReader::read_locked(const common
   bind_key(record_);
   int rc = sqlite3_step(record_);
   if (rc == SQLITE_ROW) {
-    ::fleetban::v1::Record record;
-    if (!record.ParseFromArray(sqlite3_column_blob(record_, 0), sqlite3_column_bytes(record_, 0))) {
+    if (!read_stored_decision({static_cast<const char*>(sqlite3_column_blob(record_, 0)),
+                               static_cast<std::size_t>(sqlite3_column_bytes(record_, 0))},
+                              history)) {
       return common::Failure{file_.string() + ": corrupt record of " + prefix.to_string()};
     }
-    auto decision = common::decision_from_proto(record.decision());
-    if (!decision) return common::Failure{file_.string() + ": corrupt record of " + prefix.to_string()};
-    history.ban_count = decision->ban_count;
-    if (decision->active) history.decision = std::move(*decision);
   } else if (rc != SQLITE_DONE) {
     return failed("the record");
   }

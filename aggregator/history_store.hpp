@@ -1,16 +1,18 @@
 #pragma once
-// The history table in the aggregator's SQLite state: one row per report, refusal and fleet
+// The history table in the aggregator's state (SQLite or PostgreSQL): one row per report, refusal and fleet
 // decision change (common/history.hpp), written by the loop inside the same transaction as the
 // records it goes with (no commit or fsync of its own), and bounded three ways, each in chunks of
 // at most kPruneChunk rows a turn: rows older than forget_after go, the table holds at most
 // `row_cap` rows (the oldest go first), and one address keeps about its newest kRowsPerAddress
-// (so a flood on one address never pushes the others out). HistoryReader reads it.
+// (so a flood on one address never pushes the others out). HistoryReader reads it. The policy is
+// HistoryTable's, the statements its engine's (HistoryRows).
 
 #include <sqlite3.h>
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +23,60 @@ namespace fleetban::aggregator {
 
 // The key of an address or prefix in the state database: its address bytes and its length.
 std::string storage_key(const common::IpPrefix& prefix);
+
+// The statements a HistoryTable needs from its database engine (SQLite here, PostgreSQL in
+// postgres_history.cpp), each run inside the loop's open transaction. "Oldest" is the order the
+// rows were written in.
+class HistoryRows {
+ public:
+  struct Row {
+    std::string key;  // storage_key()
+    common::HistoryEntry entry;
+  };
+  virtual ~HistoryRows() = default;
+  virtual void insert(const std::vector<Row>& rows) = 0;
+  // Deletes those of the oldest `limit` rows written before `before`; returns how many.
+  virtual std::uint64_t delete_older(std::int64_t before, std::uint64_t limit) = 0;
+  virtual std::uint64_t delete_oldest(std::uint64_t count) = 0;
+  // Deletes the address's rows older than its newest `keep`; returns how many.
+  virtual std::uint64_t trim(const std::string& key, std::uint64_t keep) = 0;
+  // The time of the oldest row, and the number of rows; on failure nothing and 0 (never throw).
+  virtual std::optional<std::int64_t> oldest_at() noexcept = 0;
+  virtual std::uint64_t count() noexcept = 0;
+};
+
+// The history rows of SQLite's state.db, on the loop's connection.
+class SqliteHistoryRows final : public HistoryRows {
+ public:
+  // Creates the table in `db`; `file` names the database in errors.
+  SqliteHistoryRows(sqlite3* db, std::filesystem::path file);
+  ~SqliteHistoryRows() override;
+  SqliteHistoryRows(const SqliteHistoryRows&) = delete;
+  SqliteHistoryRows& operator=(const SqliteHistoryRows&) = delete;
+
+  void insert(const std::vector<Row>& rows) override;
+  std::uint64_t delete_older(std::int64_t before, std::uint64_t limit) override;
+  std::uint64_t delete_oldest(std::uint64_t count) override;
+  std::uint64_t trim(const std::string& key, std::uint64_t keep) override;
+  std::optional<std::int64_t> oldest_at() noexcept override;
+  std::uint64_t count() noexcept override;
+
+ private:
+  sqlite3_stmt* prepare(const std::string& sql);
+  [[noreturn]] void fail(const std::string& what);
+  std::uint64_t step_done(sqlite3_stmt* statement, const char* what);  // returns the rows changed
+  void bind_row(sqlite3_stmt* statement, int first, const Row& row);
+
+  sqlite3* db_;
+  std::filesystem::path file_;
+  static constexpr int kRowsPerInsert = 16;  // a multi-row INSERT for runs of this many rows
+  sqlite3_stmt* insert_one_ = nullptr;
+  sqlite3_stmt* insert_many_ = nullptr;
+  sqlite3_stmt* delete_old_ = nullptr;
+  sqlite3_stmt* delete_oldest_ = nullptr;
+  sqlite3_stmt* oldest_ = nullptr;
+  sqlite3_stmt* trim_ = nullptr;
+};
 
 class HistoryTable {
  public:
@@ -33,10 +89,8 @@ class HistoryTable {
   static constexpr std::uint8_t kTrimEvery = 50;
   static constexpr std::uint64_t kPruneChunk = 10'000;
 
-  // Creates the table (in `db`, the loop's connection, which the table's statements use) and
-  // counts its rows. `file` names the database in errors.
-  HistoryTable(sqlite3* db, std::filesystem::path file, std::uint64_t row_cap = kDefaultRowCap);
-  ~HistoryTable();
+  // Counts the rows `rows` holds.
+  explicit HistoryTable(std::unique_ptr<HistoryRows> rows, std::uint64_t row_cap = kDefaultRowCap);
   HistoryTable(const HistoryTable&) = delete;
   HistoryTable& operator=(const HistoryTable&) = delete;
 
@@ -53,34 +107,17 @@ class HistoryTable {
   std::uint64_t rows() const { return rows_; }
 
  private:
-  struct Pending {
-    std::string key;
-    common::HistoryEntry entry;
-  };
-  sqlite3_stmt* prepare(const std::string& sql);
-  [[noreturn]] void fail(const std::string& what);
-  void step_done(sqlite3_stmt* statement, const char* what);
-  void bind_row(sqlite3_stmt* statement, int first, const Pending& row);
   void count();
-  void trim(const std::string& key);
 
-  sqlite3* db_;
-  std::filesystem::path file_;
+  std::unique_ptr<HistoryRows> table_;
   std::uint64_t row_cap_;
   std::uint64_t rows_ = 0;
   std::optional<std::int64_t> oldest_at_;  // of the oldest row, if any
-  std::vector<Pending> pending_;
+  std::vector<HistoryRows::Row> pending_;
   std::vector<std::string> due_;  // keys to trim at the next prune()
   // Rows written per address since its last trim, by a hash of the key: a collision only trims an
   // address early or late, and bounds this to 64 KB whatever the number of addresses.
   std::array<std::uint8_t, 65536> since_trim_{};
-  static constexpr int kRowsPerInsert = 16;  // a multi-row INSERT for runs of this many rows
-  sqlite3_stmt* insert_one_ = nullptr;
-  sqlite3_stmt* insert_many_ = nullptr;
-  sqlite3_stmt* delete_old_ = nullptr;
-  sqlite3_stmt* delete_oldest_ = nullptr;
-  sqlite3_stmt* oldest_ = nullptr;
-  sqlite3_stmt* trim_ = nullptr;
 };
 
 }  // namespace fleetban::aggregator

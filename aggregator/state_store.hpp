@@ -4,6 +4,7 @@
 // for an HA group) behind it. open_state_store() picks one from the `state` setting.
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,6 +67,13 @@ class StateStore {
   // the row caps (aggregator/history_store.hpp says which, and how many a turn).
   virtual void add_history(const common::IpPrefix& prefix, const common::HistoryEntry& entry) = 0;
   virtual void prune_history(common::UnixSeconds before) = 0;
+
+  // Forgets applied event ids older than `before` in a transaction of its own (before a load).
+  virtual void forget_events_before(common::UnixSeconds before) = 0;
 };
+
+// The store `state` names: a PostgreSQL URL (postgresql:// or postgres://) or SQLite's file.
+// Throws RuntimeError naming the file, or the URL without its password, when it cannot open it.
+std::unique_ptr<StateStore> open_state_store(const std::filesystem::path& state);
 
 }  // namespace fleetban::aggregator

@@ -19,9 +19,6 @@ namespace fleetban::aggregator {
 
 namespace {
 
-// meta keys holding a key's last event time: "last_event:" + "kind:name".
-constexpr std::string_view kLastEventKey = "last_event:";
-
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (prefix BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
@@ -155,7 +152,7 @@ void Store::configure() {
   delete_record_ = prepare("DELETE FROM records WHERE prefix = ?1");
   old_seen_ = prepare("SELECT ids FROM seen_event_batches WHERE seen_at < ?1");
   delete_old_seen_ = prepare("DELETE FROM seen_event_batches WHERE seen_at < ?1");
-  history_ = std::make_unique<HistoryTable>(db_, file_, history_row_cap_);
+  history_ = std::make_unique<HistoryTable>(std::make_unique<SqliteHistoryRows>(db_, file_), history_row_cap_);
 }
 
 void Store::finalize_statements() {
@@ -194,18 +191,11 @@ StoredState Store::load(const std::function<void(const FleetRecord&)>& each_reco
   StoredState state;
   sqlite3_stmt* meta = prepare("SELECT key, value FROM meta");
   while (sqlite3_step(meta) == SQLITE_ROW) {
-    std::string key(reinterpret_cast<const char*>(sqlite3_column_text(meta, 0)));
-    const void* blob = sqlite3_column_blob(meta, 1);
-    std::string value(static_cast<const char*>(blob), static_cast<std::size_t>(sqlite3_column_bytes(meta, 1)));
-    if (key == "sequence") state.sequence = std::stoull(value);
-    if (key == "incarnation") state.incarnation = value;
-    if (key.starts_with(kLastEventKey)) {
-      std::int64_t at = 0;
-      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), at);
-      if (error == std::errc() && end == value.data() + value.size()) {
-        state.last_events[key.substr(kLastEventKey.size())] = common::from_unix(at);
-      }
-    }
+    const auto* key = reinterpret_cast<const char*>(sqlite3_column_text(meta, 0));
+    read_meta_row(key != nullptr ? key : "",
+                  {static_cast<const char*>(sqlite3_column_blob(meta, 1)),
+                   static_cast<std::size_t>(sqlite3_column_bytes(meta, 1))},
+                  state);
   }
   sqlite3_finalize(meta);
   if (state.incarnation.empty()) {
@@ -243,8 +233,7 @@ StoredState Store::load(const std::function<void(const FleetRecord&)>& each_reco
     throw;
   }
   sqlite3_finalize(seen);
-  std::sort(state.seen_events.begin(), state.seen_events.end());
-  state.seen_events.erase(std::unique(state.seen_events.begin(), state.seen_events.end()), state.seen_events.end());
+  sort_unique(state.seen_events);
   return state;
 }
 
@@ -320,7 +309,7 @@ void Store::set_sequence(std::uint64_t sequence) {
 }
 
 void Store::put_last_event(const std::string& host_key, common::UnixSeconds at) {
-  std::string key = std::string(kLastEventKey) + host_key;
+  std::string key = last_event_meta_key(host_key);
   std::string value = std::to_string(common::to_unix(at));
   sqlite3_bind_text(put_meta_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
   sqlite3_bind_blob(put_meta_, 2, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
@@ -333,13 +322,9 @@ void Store::put_last_event(const std::string& host_key, common::UnixSeconds at) 
 void Store::append_ids(sqlite3_stmt* statement, std::vector<common::EventId>& out) {
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-    const auto* bytes = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement, 0));
-    auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement, 0));
-    common::EventId id{};
-    for (std::size_t offset = 0; offset + id.size() <= size; offset += id.size()) {
-      std::memcpy(id.data(), bytes + offset, id.size());
-      out.push_back(id);
-    }
+    append_event_ids({static_cast<const char*>(sqlite3_column_blob(statement, 0)),
+                      static_cast<std::size_t>(sqlite3_column_bytes(statement, 0))},
+                     out);
   }
   if (rc != SQLITE_DONE) fail("cannot read event ids");
 }

@@ -44,8 +44,7 @@ class Store final : public StateStore {
   void prune_history(common::UnixSeconds before) override { history_->prune(before); }
   HistoryTable& history() { return *history_; }  // its counts, for tests
 
-  // Forgets applied event ids older than `before` in a transaction of its own (before a load).
-  void forget_events_before(common::UnixSeconds before);
+  void forget_events_before(common::UnixSeconds before) override;
 
  private:
   void configure();  // pragmas, schema, statements

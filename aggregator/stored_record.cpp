@@ -1,7 +1,9 @@
 #include "aggregator/stored_record.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <random>
 
 #include "common/codec.hpp"
@@ -21,7 +23,37 @@ std::uint32_t cap_names(google::protobuf::RepeatedPtrField<std::string>& names, 
   return total;
 }
 
+constexpr std::string_view kLastEventKey = "last_event:";
+
 }  // namespace
+
+std::string last_event_meta_key(const std::string& host_key) { return std::string(kLastEventKey) + host_key; }
+
+void read_meta_row(std::string_view key, std::string_view value, StoredState& state) {
+  auto number = [&](std::int64_t& out) {
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), out);
+    return error == std::errc() && end == value.data() + value.size();
+  };
+  std::int64_t n = 0;
+  if (key == "sequence" && number(n)) state.sequence = static_cast<std::uint64_t>(n);
+  if (key == "incarnation") state.incarnation = std::string(value);
+  if (key.starts_with(kLastEventKey) && number(n)) {
+    state.last_events[std::string(key.substr(kLastEventKey.size()))] = common::from_unix(n);
+  }
+}
+
+void append_event_ids(std::string_view ids, std::vector<common::EventId>& out) {
+  common::EventId id{};
+  for (std::size_t offset = 0; offset + id.size() <= ids.size(); offset += id.size()) {
+    std::memcpy(id.data(), ids.data() + offset, id.size());
+    out.push_back(id);
+  }
+}
+
+void sort_unique(std::vector<common::EventId>& ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+}
 
 std::string record_key(const common::IpPrefix& prefix) {
   std::string key(prefix.bytes());

@@ -10,6 +10,7 @@ find_package(SQLite3 REQUIRED)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # PostgreSQL state (aggregator/postgres_store.hpp)
 pkg_check_modules(MAXMINDDB REQUIRED IMPORTED_TARGET libmaxminddb)  # GeoIP (aggregator/geoip.hpp)
 
 # For fleetban-publish alone (publisher/CMakeLists.txt): Fail2Ban starts it on every ban, and the

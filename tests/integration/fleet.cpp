@@ -122,6 +122,7 @@ Fleet::Fleet(const TempDir& dir, SecurityMode security)
       security_(security),
       aggregator_config_(dir.path() / "aggregator.toml"),
       state_db_(dir.path() / "state.db"),
+      state_(state_db_.string()),
       ingest_port_(free_tcp_port()),
       broadcast_port_(free_tcp_port()) {
   write_aggregator_config();
@@ -150,12 +151,17 @@ std::string Fleet::ingest_endpoint() const { return "tcp://127.0.0.1:" + std::to
 
 std::string Fleet::broadcast_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(broadcast_port_); }
 
+void Fleet::use_state(std::string state) {
+  state_ = std::move(state);
+  write_aggregator_config();
+}
+
 void Fleet::write_aggregator_config(std::string_view extra_top_level, std::string_view http) {
   std::string toml;
   toml += "ingest    = " + toml_string(ingest_endpoint()) + "\n";
   toml += "broadcast = " + toml_string(broadcast_endpoint()) + "\n";
   toml += "http      = " + toml_string(http) + "\n";
-  toml += "state     = " + toml_string(state_db_.string()) + "\n";
+  toml += "state     = " + toml_string(state_) + "\n";
   toml += security_settings(dir_, Peer::aggregator, "aggregator", security_);
   toml += extra_top_level;
   toml += "\n[policy]\nmin_reporters = 1\n";

@@ -87,6 +87,10 @@ class Fleet {
   std::string ingest_endpoint() const;
   std::string broadcast_endpoint() const;
 
+  // Keeps the aggregator's state in `state` (a postgresql:// URL) rather than DIR/state.db, from
+  // the next write_aggregator_config() on (this one included).
+  void use_state(std::string state);
+
   // (Re)writes aggregator.toml, with extra top-level TOML lines verbatim, and `http` (off when "").
   void write_aggregator_config(std::string_view extra_top_level = "", std::string_view http = "");
 
@@ -135,6 +139,7 @@ class Fleet {
   SecurityMode security_;
   std::filesystem::path aggregator_config_;
   std::filesystem::path state_db_;
+  std::string state_;  // what aggregator.toml's `state` says: state_db_ unless use_state() said otherwise
   std::uint16_t ingest_port_;
   std::uint16_t broadcast_port_;
   std::map<std::string, std::unique_ptr<Host>> hosts_;

@@ -69,7 +69,7 @@ TEST(HistoryStore, RowsComeBackNewestFirstWithTheDecisionAndSurviveAReopen) {
   }
   Store reopened(dir / "state.db");
   EXPECT_EQ(reopened.history().rows(), 21u);
-  HistoryReader reader(dir / "state.db");
+  SqliteHistoryReader reader(dir / "state.db");
   auto read = reader.read(p("192.0.2.7"), 5);
   ASSERT_TRUE(read) << read.error();
   ASSERT_TRUE(read->decision);
@@ -94,7 +94,7 @@ TEST(HistoryStore, ARolledBackTransactionLeavesNoRows) {
   store.history().add(p("192.0.2.7"), row(T, "lost"));
   store.rollback();
   commit(store, {{p("192.0.2.7"), row(T + 1, "kept")}});
-  HistoryReader reader(dir / "state.db");
+  SqliteHistoryReader reader(dir / "state.db");
   EXPECT_EQ(reasons(reader, "192.0.2.7"), std::vector<std::string>{"kept"});
   EXPECT_EQ(store.history().rows(), 1u);
 }
@@ -104,7 +104,7 @@ TEST(HistoryStore, RowsOlderThanTheCutOffGo) {
   Store store(dir / "state.db");
   commit(store, {{p("192.0.2.7"), row(T, "old")}, {p("192.0.2.8"), row(T + 10, "new")}});
   commit(store, {}, from_unix(T + 5));
-  HistoryReader reader(dir / "state.db");
+  SqliteHistoryReader reader(dir / "state.db");
   EXPECT_TRUE(reasons(reader, "192.0.2.7").empty());
   EXPECT_EQ(reasons(reader, "192.0.2.8"), std::vector<std::string>{"new"});
   EXPECT_EQ(store.history().rows(), 1u);
@@ -119,7 +119,7 @@ TEST(HistoryStore, TheRowCapDropsTheOldestRowsFirst) {
   }
   commit(store, rows);
   EXPECT_EQ(store.history().rows(), 10u);
-  HistoryReader reader(dir / "state.db");
+  SqliteHistoryReader reader(dir / "state.db");
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(reasons(reader, "192.0.2." + std::to_string(i)).empty()) << i;
   for (int i = 5; i < 15; ++i) EXPECT_EQ(reasons(reader, "192.0.2." + std::to_string(i)).size(), 1u) << i;
 }
@@ -134,7 +134,7 @@ TEST(HistoryStore, AFloodedAddressKeepsItsNewestRowsAndTheOthersKeepTheirs) {
       rows.emplace_back(p("192.0.2.2"), row(T + turn * 100 + i, std::to_string(turn * 100 + i)));
     commit(store, rows);
   }
-  HistoryReader reader(dir / "state.db");
+  SqliteHistoryReader reader(dir / "state.db");
   auto flooded = reader.read(p("192.0.2.2"));
   ASSERT_TRUE(flooded);
   EXPECT_GE(flooded->total, HistoryTable::kRowsPerAddress);
@@ -148,7 +148,7 @@ TEST(HistoryStore, ALongReasonIsCut) {
   TempDir dir;
   Store store(dir / "state.db");
   commit(store, {{p("192.0.2.7"), row(T, std::string(2000, 'x'))}});
-  HistoryReader reader(dir / "state.db");
+  SqliteHistoryReader reader(dir / "state.db");
   auto read = reasons(reader, "192.0.2.7");
   ASSERT_EQ(read.size(), 1u);
   EXPECT_EQ(read[0].size(), fleetban::common::kMaxHistoryReasonBytes);

@@ -1,0 +1,199 @@
+#include "aggregator/postgres_store.hpp"
+
+#include "aggregator/postgres_history.hpp"
+#include "aggregator/stored_record.hpp"
+#include "common/errors.hpp"
+
+namespace fleetban::aggregator {
+
+namespace {
+
+// The same tables as SQLite's state.db (store.cpp), plus the HA group's lease (lease.cpp): one row
+// with the fencing epoch, which every commit of the active member checks.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS records (prefix bytea PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_event_batches (seen_at bigint NOT NULL, ids bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS seen_event_batches_by_time ON seen_event_batches (seen_at);
+CREATE TABLE IF NOT EXISTS lease (
+  id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL, holder text NOT NULL,
+  since timestamptz NOT NULL, expires_at timestamptz NOT NULL);
+INSERT INTO lease VALUES (1, 0, '', 'epoch', 'epoch') ON CONFLICT DO NOTHING;
+)sql";
+
+// Members starting together create the tables one at a time (CREATE ... IF NOT EXISTS races).
+constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7780778)";
+
+// A session that stays inside a transaction this long (its process stopped, its machine cut off)
+// is ended by the server, so it never holds the lease's row lock for ever.
+const std::vector<std::string> kSessionSettings = {"SET idle_in_transaction_session_timeout = '5s'"};
+
+}  // namespace
+
+PostgresStore::PostgresStore(const std::string& url, std::uint64_t history_row_cap) : db_(url, kSessionSettings) {
+  db_.script("BEGIN", "cannot begin");
+  try {
+    db_.exec(kSchemaLock, "cannot lock the schema");
+    db_.script(kSchema, "cannot create the tables");
+    history_ = std::make_unique<HistoryTable>(std::make_unique<PostgresHistoryRows>(db_), history_row_cap);
+    db_.script("COMMIT", "cannot create the tables");
+  } catch (...) {
+    try {
+      db_.script("ROLLBACK", "cannot roll back");
+    } catch (const common::RuntimeError&) {  // the first error is the one to report
+    }
+    throw;
+  }
+}
+
+StoredState PostgresStore::load(const std::function<void(const FleetRecord&)>& each_record) {
+  db_.reconnect_if_broken();
+  clear_pending();
+  StoredState state;
+  // The incarnation is made once, by whichever member loads first.
+  PgParams incarnation;
+  incarnation.bytes("incarnation");
+  incarnation.bytes(random_incarnation());
+  db_.exec("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", incarnation,
+           "cannot write the incarnation");
+  // One read transaction: the records, ids and sequence are of the same commit.
+  db_.script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "cannot begin");
+  try {
+    auto meta = db_.exec("SELECT key, value FROM meta", "cannot read meta");
+    for (int r = 0; r < meta.rows(); ++r) read_meta_row(meta.bytes(r, 0), meta.bytes(r, 1), state);
+    auto records = db_.exec("SELECT record FROM records", "cannot read records");
+    for (int r = 0; r < records.rows(); ++r) {
+      auto bytes = records.bytes(r, 0);
+      auto record = decode_record(bytes.data(), static_cast<int>(bytes.size()));
+      if (!record) throw common::RuntimeError("state \"" + db_.name() + "\": corrupt record: " + record.error());
+      each_record(*record);
+    }
+    auto seen = db_.exec("SELECT ids FROM seen_event_batches", "cannot read event ids");
+    for (int r = 0; r < seen.rows(); ++r) append_event_ids(seen.bytes(r, 0), state.seen_events);
+    db_.script("COMMIT", "cannot end the read");
+  } catch (...) {
+    rollback();
+    throw;
+  }
+  sort_unique(state.seen_events);
+  return state;
+}
+
+void PostgresStore::clear_pending() {
+  records_.clear();
+  seen_.clear();
+  meta_.clear();
+}
+
+void PostgresStore::begin() {
+  clear_pending();
+  db_.reconnect_if_broken();
+  db_.script("BEGIN", "cannot begin");
+  open_ = true;
+}
+
+void PostgresStore::put(const FleetRecord& record) {
+  records_[record_key(record.decision.prefix)] = encode_record(record);
+}
+
+void PostgresStore::erase(const common::IpPrefix& prefix) { records_[record_key(prefix)] = std::nullopt; }
+
+void PostgresStore::mark_seen(const common::EventId& id, common::UnixSeconds at) {
+  seen_[common::to_unix(at)].append(reinterpret_cast<const char*>(id.data()), id.size());
+}
+
+void PostgresStore::set_sequence(std::uint64_t sequence) { meta_["sequence"] = std::to_string(sequence); }
+
+void PostgresStore::put_last_event(const std::string& host_key, common::UnixSeconds at) {
+  meta_[last_event_meta_key(host_key)] = std::to_string(common::to_unix(at));
+}
+
+void PostgresStore::write_pending() {
+  std::vector<std::string> erased;
+  PgParams records;
+  for (const auto& [key, value] : records_) {
+    if (!value) {
+      erased.push_back(key);
+      continue;
+    }
+    records.bytes(key);
+    records.bytes(*value);
+  }
+  db_.delete_keys("records", "prefix", erased, "cannot delete records");
+  db_.exec_rows("INSERT INTO records (prefix, record)", "ON CONFLICT (prefix) DO UPDATE SET record = EXCLUDED.record",
+                2, records, "cannot write records");
+  PgParams seen;
+  for (const auto& [at, ids] : seen_) {
+    seen.integer(at);
+    seen.bytes(ids);
+  }
+  db_.exec_rows("INSERT INTO seen_event_batches (seen_at, ids)", "", 2, seen, "cannot write event ids");
+  PgParams meta;
+  for (const auto& [key, value] : meta_) {
+    meta.bytes(key);
+    meta.bytes(value);
+  }
+  db_.exec_rows("INSERT INTO meta (key, value)", "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, meta,
+                "cannot write meta");
+  history_->write();
+  clear_pending();
+}
+
+void PostgresStore::commit() {
+  if (!open_) throw common::RuntimeError("state \"" + db_.name() + "\": commit without a transaction");
+  try {
+    if (epoch_) {
+      // FOR SHARE: a member taking the lease over waits for this transaction to end, so what it
+      // loads next includes it; and once it has moved the epoch on, this check fails.
+      PgParams mine;
+      mine.integer(*epoch_);
+      auto held = db_.exec("SELECT 1 FROM lease WHERE id = 1 AND epoch = $1 FOR SHARE", mine, "cannot check the lease");
+      if (held.rows() != 1) {
+        rollback();
+        throw LeadershipLost("state \"" + db_.name() + "\": another member took the lease over (this one held epoch " +
+                             std::to_string(*epoch_) + ")");
+      }
+    }
+    write_pending();
+    db_.script("COMMIT", "cannot commit");
+    open_ = false;
+  } catch (const LeadershipLost&) {
+    throw;
+  } catch (const common::RuntimeError&) {
+    rollback();
+    throw;
+  }
+}
+
+void PostgresStore::rollback() {
+  clear_pending();
+  open_ = false;
+  try {
+    db_.script("ROLLBACK", "cannot roll back");
+  } catch (const common::RuntimeError&) {  // a lost connection has rolled back by itself
+  }
+  if (history_) history_->rolled_back();
+}
+
+std::vector<common::EventId> PostgresStore::take_events_before(common::UnixSeconds before) {
+  PgParams params;
+  params.integer(common::to_unix(before));
+  auto old =
+      db_.exec("DELETE FROM seen_event_batches WHERE seen_at < $1 RETURNING ids", params, "cannot prune event ids");
+  std::vector<common::EventId> ids;
+  for (int r = 0; r < old.rows(); ++r) append_event_ids(old.bytes(r, 0), ids);
+  return ids;
+}
+
+void PostgresStore::forget_events_before(common::UnixSeconds before) {
+  begin();
+  try {
+    take_events_before(before);
+    commit();
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
+
+}  // namespace fleetban::aggregator
