@@ -10,6 +10,7 @@
 #include "common/active_decisions.hpp"
 #include "common/aggregator_client.hpp"
 #include "common/bans_json.hpp"
+#include "common/endpoint_list.hpp"
 #include "common/errors.hpp"
 #include "common/event.hpp"
 #include "common/keys.hpp"
@@ -53,12 +54,12 @@ int send_operator_event(const common::HostConfig& config, common::Event event, s
   event.operator_action = true;
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
-  zmq::socket_t ingest = sockets.ingest(config.aggregator);
-  auto ack = common::send_event(ingest, event, operator_timeout(config));
-  if (!ack) {
-    throw common::RuntimeError(sockets.handshake_failure().value_or(ack.error()) + " at " + config.aggregator +
-                               "; nothing was changed");
-  }
+  // With several endpoints one event may reach two of them: the aggregator applies its id once.
+  auto acked =
+      common::ask_in_turn(sockets, config.aggregators, operator_timeout(config),
+                          [&](zmq::socket_t& ingest, auto share) { return common::send_event(ingest, event, share); });
+  if (!acked) throw common::RuntimeError(acked.error() + "; nothing was changed");
+  const common::Ack* ack = &acked->answer;
   if (ack->outcome == common::AckOutcome::refused || ack->outcome == common::AckOutcome::throttled) {
     throw common::RuntimeError("refused by the aggregator: " + ack->reason);
   }
@@ -99,19 +100,18 @@ int status(const common::HostConfig& config, std::ostream& out) {
   int exit = common::kExitOk;
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
-  zmq::socket_t ingest = sockets.ingest(config.aggregator);
-  auto status = common::fetch_status(ingest, operator_timeout(config));
-  if (status) {
+  auto answered = common::ask_in_turn(sockets, config.aggregators, operator_timeout(config), common::fetch_status);
+  if (answered) {
+    const common::Status* status = &answered->answer;
     std::string incarnation;
     for (unsigned char c : status->incarnation) incarnation += fmt::format("{:02x}", c);
-    out << fmt::format("aggregator:   reachable at {}\n", config.aggregator)
+    out << fmt::format("aggregator:   reachable at {}\n", answered->endpoint)
         << fmt::format("sequence:     {} (incarnation {})\n", status->sequence, incarnation)
         << fmt::format("active bans:  {}\n", status->active_bans)
         << fmt::format("hosts:        {} reported since the aggregator started\n", status->reporters)
         << fmt::format("subscribers:  {} connected\n", status->subscribers);
   } else {
-    out << fmt::format("aggregator:   UNREACHABLE at {} ({})\n", config.aggregator,
-                       sockets.handshake_failure().value_or(status.error()));
+    out << fmt::format("aggregator:   UNREACHABLE: {}\n", answered.error());
     exit = common::kExitRuntime;
   }
   common::Spool spool(config.spool_dir, config.spool_max_bytes);
@@ -147,12 +147,12 @@ int keygen(const std::string& name, const std::filesystem::path& dir, std::ostre
 int list(const common::HostConfig& config, ListFormat format, std::ostream& out) {
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
-  zmq::socket_t ingest = sockets.ingest(config.aggregator);
-  auto snapshot = common::fetch_snapshot(ingest, std::max(config.timeout, std::chrono::milliseconds(3000)), {},
-                                         common::WithGeo::yes);
-  if (!snapshot) {
-    throw common::RuntimeError(sockets.handshake_failure().value_or(snapshot.error()) + " at " + config.aggregator);
-  }
+  auto answered =
+      common::ask_in_turn(sockets, config.aggregators, operator_timeout(config), [](zmq::socket_t& ingest, auto share) {
+        return common::fetch_snapshot(ingest, share, {}, common::WithGeo::yes);
+      });
+  if (!answered) throw common::RuntimeError(answered.error());
+  const common::Snapshot* snapshot = &answered->answer;
   if (format == ListFormat::json) {
     out << common::bans_json(snapshot->decisions) << "\n";
     return common::kExitOk;

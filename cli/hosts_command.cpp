@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "common/aggregator_client.hpp"
+#include "common/endpoint_list.hpp"
 #include "common/errors.hpp"
 #include "common/hosts_json.hpp"
 #include "common/socket_factory.hpp"
@@ -59,12 +60,11 @@ void print_hosts_table(const common::Hosts& hosts, std::ostream& out) {
 int hosts(const common::HostConfig& config, ListFormat format, std::ostream& out) {
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
-  zmq::socket_t ingest = sockets.ingest(config.aggregator);
   // A person is waiting, not Fail2Ban: as long as `fleetban list` waits.
-  auto hosts = common::fetch_hosts(ingest, std::max(config.timeout, std::chrono::milliseconds(3000)));
-  if (!hosts) {
-    throw common::RuntimeError(sockets.handshake_failure().value_or(hosts.error()) + " at " + config.aggregator);
-  }
+  auto answered = common::ask_in_turn(sockets, config.aggregators,
+                                      std::max(config.timeout, std::chrono::milliseconds(3000)), common::fetch_hosts);
+  if (!answered) throw common::RuntimeError(answered.error());
+  const common::Hosts* hosts = &answered->answer;
   if (format == ListFormat::json) {
     out << common::hosts_json(*hosts) << "\n";
   } else {

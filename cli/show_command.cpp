@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "common/aggregator_client.hpp"
+#include "common/endpoint_list.hpp"
 #include "common/errors.hpp"
 #include "common/history_json.hpp"
 #include "common/socket_factory.hpp"
@@ -66,11 +67,11 @@ void print_history(const common::AddressHistory& h, std::ostream& out) {
 int show(const common::HostConfig& config, const common::IpPrefix& prefix, ListFormat format, std::ostream& out) {
   zmq::context_t context;
   common::ClientSockets sockets(context, config.security);
-  zmq::socket_t ingest = sockets.ingest(config.aggregator);
-  auto history = common::fetch_history(ingest, prefix, std::max(config.timeout, std::chrono::milliseconds(3000)));
-  if (!history) {
-    throw common::RuntimeError(sockets.handshake_failure().value_or(history.error()) + " at " + config.aggregator);
-  }
+  auto answered = common::ask_in_turn(
+      sockets, config.aggregators, std::max(config.timeout, std::chrono::milliseconds(3000)),
+      [&](zmq::socket_t& ingest, auto share) { return common::fetch_history(ingest, prefix, share); });
+  if (!answered) throw common::RuntimeError(answered.error());
+  const common::AddressHistory* history = &answered->answer;
   if (format == ListFormat::json) {
     out << common::history_json(*history) << "\n";
   } else {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "common/logging.hpp"
@@ -20,20 +21,23 @@ constexpr milliseconds kBackoffMax{10'000};
 
 }  // namespace
 
-CloneClient::CloneClient(const ClientSockets& sockets, std::string ingest_endpoint, std::string broadcast_endpoint,
-                         const std::atomic<bool>& stop)
+CloneClient::CloneClient(const ClientSockets& sockets, std::vector<std::string> ingest_endpoints,
+                         std::vector<std::string> broadcast_endpoints, const std::atomic<bool>& stop)
     : sockets_(sockets),
-      ingest_endpoint_(std::move(ingest_endpoint)),
-      broadcast_endpoint_(std::move(broadcast_endpoint)),
+      ingest_endpoints_(std::move(ingest_endpoints)),
+      broadcast_endpoints_(std::move(broadcast_endpoints)),
       stop_(stop),
       backoff_(kBackoffMin) {
+  if (ingest_endpoints_.empty() || ingest_endpoints_.size() != broadcast_endpoints_.size()) {
+    throw std::logic_error("CloneClient: the ingest and broadcast lists must be non-empty and as long");
+  }
   connect();
 }
 
-// Fresh sockets: after missed heartbeats the aggregator may have moved or restarted.
+// Fresh sockets on the pair followed now.
 void CloneClient::connect() {
-  broadcast_ = sockets_.broadcast(broadcast_endpoint_);
-  ingest_ = sockets_.ingest(ingest_endpoint_);
+  broadcast_ = sockets_.broadcast(broadcast_endpoints_[current_]);
+  ingest_ = sockets_.ingest(ingest_endpoints_[current_]);
   receipt_.clear();
   heard_since_connect_ = false;
   need_snapshot_ = true;
@@ -52,11 +56,22 @@ CloneClient::Update CloneClient::poll(milliseconds wait) {
   follow(wait, update);
   auto now = Clock::now();
   if (now - last_heard_ > kMissedHeartbeats * kHeartbeatInterval) {
-    spdlog::warn("missed_heartbeats seconds={}; reconnecting",
-                 std::chrono::duration_cast<std::chrono::seconds>(now - last_heard_).count());
-    connect();
+    spdlog::warn("missed_heartbeats seconds={} aggregator={}; moving on",
+                 std::chrono::duration_cast<std::chrono::seconds>(now - last_heard_).count(), ingest_endpoint());
+    move_on();
   }
   return update;
+}
+
+// Silence or a failed snapshot: the next pair of the list (after the last, the first), on fresh
+// sockets; with one pair, fresh sockets on it (the aggregator may have restarted; the DEALER may
+// hold a stale request). A snapshot is taken there either way.
+void CloneClient::move_on() {
+  current_ = (current_ + 1) % ingest_endpoints_.size();
+  if (ingest_endpoints_.size() > 1) {
+    spdlog::info("following aggregator={} broadcast={}", ingest_endpoints_[current_], broadcast_endpoints_[current_]);
+  }
+  connect();
 }
 
 std::optional<Snapshot> CloneClient::take_snapshot() {
@@ -69,9 +84,8 @@ std::optional<Snapshot> CloneClient::take_snapshot() {
   auto snapshot = fetch_snapshot(ingest_, kSnapshotTimeout, receipt_);
   if (!snapshot) {
     spdlog::warn("snapshot_failed reason=\"{}\" aggregator={}", sockets_.handshake_failure().value_or(snapshot.error()),
-                 ingest_endpoint_);
-    // The DEALER may hold a stale request; start over with new sockets.
-    connect();
+                 ingest_endpoint());
+    move_on();
     return std::nullopt;
   }
   if (!incarnation_.empty() && snapshot->incarnation != incarnation_) {

@@ -3,7 +3,11 @@
 // aggregator: subscribe to the broadcast first, then take a snapshot, drop updates at or below the
 // snapshot's sequence and hand on the rest in order. A gap in the sequence, a heartbeat ahead, a
 // new aggregator incarnation, or a resync() make it take a new snapshot; three missed heartbeats
-// make it connect anew; a failed snapshot backs off (200 ms doubling to 10 s, with jitter).
+// or a failed snapshot make it move on: to the next (ingest, broadcast) pair of its list (an HA
+// group's members, or relays; round robin), or to fresh sockets on its only pair, and take a
+// snapshot there. (A new member of an HA group carries on the sequence and incarnation, so that
+// snapshot is often not needed; always taking it is simpler, and always correct.) A failed
+// snapshot also backs off (200 ms doubling to 10 s, with jitter).
 // While it follows, it reports in on its ingest connection (HostReport: the sequence it applied)
 // every kReportInterval and right after each snapshot, with what its owner says of its host.
 
@@ -36,9 +40,10 @@ class CloneClient {
     std::vector<std::int64_t> received_us;  // when each decision arrived (tracing only)
   };
 
-  // `stop` cuts a back-off short. Connects at once (no socket waits for the aggregator).
-  CloneClient(const ClientSockets& sockets, std::string ingest_endpoint, std::string broadcast_endpoint,
-              const std::atomic<bool>& stop);
+  // `stop` cuts a back-off short. Connects to the first pair at once (no socket waits for the
+  // aggregator). The two lists are host.toml's `aggregator` and `broadcast`: as many, in one order.
+  CloneClient(const ClientSockets& sockets, std::vector<std::string> ingest_endpoints,
+              std::vector<std::string> broadcast_endpoints, const std::atomic<bool>& stop);
 
   // One turn: a snapshot if one is due, then what the broadcast holds, waiting up to `wait` for it.
   Update poll(std::chrono::milliseconds wait);
@@ -54,9 +59,12 @@ class CloneClient {
   void report_in(HostReport report, Clock::time_point now = Clock::now());
   // The DEALER on the ingest endpoint, for other requests on the same connection (the spool drain).
   zmq::socket_t& ingest() { return ingest_; }
+  // The ingest endpoint followed now.
+  const std::string& ingest_endpoint() const { return ingest_endpoints_[current_]; }
 
  private:
   void connect();
+  void move_on();
   std::optional<Snapshot> take_snapshot();
   void back_off();
   void follow(std::chrono::milliseconds wait, Update& update);
@@ -64,8 +72,9 @@ class CloneClient {
   bool on_decision(const Decision& decision);
 
   const ClientSockets& sockets_;
-  std::string ingest_endpoint_;
-  std::string broadcast_endpoint_;
+  std::vector<std::string> ingest_endpoints_;
+  std::vector<std::string> broadcast_endpoints_;
+  std::size_t current_ = 0;  // the pair followed now
   const std::atomic<bool>& stop_;
   zmq::socket_t broadcast_;
   zmq::socket_t ingest_;

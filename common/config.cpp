@@ -21,6 +21,7 @@ std::string_view type_name(ValueType type) {
     case ValueType::number: return "a number";
     case ValueType::boolean: return "true or false";
     case ValueType::string_list: return "a list of strings";
+    case ValueType::string_or_list: return "a string or a non-empty list of strings";
   }
   return "?";
 }
@@ -45,7 +46,8 @@ std::optional<ConfigValue> parse_flag_value(ValueType type, std::string_view tex
       if (text == "true" || text == "1" || text == "yes") return ConfigValue{true};
       if (text == "false" || text == "0" || text == "no") return ConfigValue{false};
       return std::nullopt;
-    case ValueType::string_list: {
+    case ValueType::string_list:
+    case ValueType::string_or_list: {
       std::vector<std::string> items;
       std::size_t start = 0;
       while (start < text.size()) {
@@ -85,6 +87,12 @@ std::optional<ConfigValue> from_toml(ValueType type, const toml::node& node) {
         items.push_back(*v);
       }
       return ConfigValue{std::move(items)};
+    }
+    case ValueType::string_or_list: {
+      if (auto v = node.value_exact<std::string>()) return ConfigValue{std::vector<std::string>{*v}};
+      auto list = from_toml(ValueType::string_list, node);
+      if (!list || std::get<std::vector<std::string>>(*list).empty()) return std::nullopt;
+      return list;
     }
   }
   return std::nullopt;
@@ -337,13 +345,29 @@ std::optional<std::string> endpoint_problem(std::string_view text, EndpointUse u
   return tcp_address_problem(rest, use == EndpointUse::bind, false);
 }
 
-const std::string& endpoint(const ConfigValues& values, std::string_view key, EndpointUse use) {
-  const std::string& text = values.string(key);
+namespace {
+
+// One endpoint of `key`, or a UsageError naming where the key came from and the value.
+void check_endpoint(const ConfigValues& values, std::string_view key, const std::string& text, EndpointUse use) {
   if (text.empty()) throw UsageError(values.origin(key) + ": not set; expected " + std::string(kEndpointForms));
   if (auto problem = endpoint_problem(text, use)) {
     throw UsageError(values.origin(key) + ": '" + text + "' is not a ZeroMQ endpoint: " + *problem);
   }
+}
+
+}  // namespace
+
+const std::string& endpoint(const ConfigValues& values, std::string_view key, EndpointUse use) {
+  const std::string& text = values.string(key);
+  check_endpoint(values, key, text, use);
   return text;
+}
+
+std::vector<std::string> endpoint_list(const ConfigValues& values, std::string_view key, EndpointUse use) {
+  const std::vector<std::string>& list = values.string_list(key);
+  if (list.empty()) check_endpoint(values, key, "", use);  // "not set"
+  for (const std::string& text : list) check_endpoint(values, key, text, use);
+  return list;
 }
 
 namespace {

@@ -17,7 +17,9 @@
 
 namespace fleetban::common {
 
-enum class ValueType { string, integer, number, boolean, string_list };
+// string_or_list: one string, or a non-empty list of them (in TOML); its value is always a list, and
+// as a flag (or default) it is written with commas, like string_list.
+enum class ValueType { string, integer, number, boolean, string_list, string_or_list };
 
 struct ConfigKey {
   std::string_view name;  // "timeout_ms", or "enforce.backend" for a key in [enforce]
@@ -76,5 +78,9 @@ std::optional<std::string> endpoint_problem(std::string_view text, EndpointUse u
 // A string key that must hold such an endpoint; throws UsageError naming where the key came from
 // (file and key, or flag) and the value.
 const std::string& endpoint(const ConfigValues& values, std::string_view key, EndpointUse use);
+
+// A string_or_list key that holds one endpoint or several, in the order given; throws UsageError
+// naming where the key came from and the entry at fault, or that it is not set.
+std::vector<std::string> endpoint_list(const ConfigValues& values, std::string_view key, EndpointUse use);
 
 }  // namespace fleetban::common

@@ -14,6 +14,8 @@ struct Failure {
 template <typename T>
 class Expected {
  public:
+  using value_type = T;
+
   Expected(T value) : state_(std::move(value)) {}            // NOLINT: implicit on purpose, like std::expected
   Expected(Failure failure) : state_(std::move(failure)) {}  // NOLINT
 

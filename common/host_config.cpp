@@ -16,8 +16,10 @@ namespace {
 // checks that they agree).
 constexpr std::array kHostKeys{
     ConfigKey{"host_id", ValueType::string, "", "this host's name in the fleet (default: the hostname)"},
-    ConfigKey{"aggregator", ValueType::string, "", "the aggregator's ingest endpoint, e.g. tcp://198.51.100.5:7780"},
-    ConfigKey{"broadcast", ValueType::string, "", "the aggregator's broadcast endpoint, e.g. tcp://198.51.100.5:7781"},
+    ConfigKey{"aggregator", ValueType::string_or_list, "",
+              "the aggregator's ingest endpoint, e.g. tcp://198.51.100.5:7780; or a list (flag: commas)"},
+    ConfigKey{"broadcast", ValueType::string_or_list, "",
+              "the aggregator's broadcast endpoint, e.g. tcp://198.51.100.5:7781; or a list, in the same order"},
     ConfigKey{"spool_dir", ValueType::string, "/var/spool/fleetban",
               "where events wait until the aggregator acks them"},
     ConfigKey{"timeout_ms", ValueType::integer, "500", "the longest one publish waits for its ack"},
@@ -121,8 +123,13 @@ HostConfig load_host_config(const std::optional<std::filesystem::path>& file, co
                      (v.string("host_id").empty() ? " (this machine's hostname)" : "") + " is not a valid name (" +
                      std::string(kNameRule) + ")");
   }
-  c.aggregator = endpoint(v, "aggregator", EndpointUse::connect);
-  c.broadcast = endpoint(v, "broadcast", EndpointUse::connect);
+  c.aggregators = endpoint_list(v, "aggregator", EndpointUse::connect);
+  c.broadcasts = endpoint_list(v, "broadcast", EndpointUse::connect);
+  if (c.broadcasts.size() != c.aggregators.size()) {
+    throw UsageError(v.origin("broadcast") + ": " + std::to_string(c.broadcasts.size()) + " endpoint(s), but " +
+                     v.origin("aggregator") + " has " + std::to_string(c.aggregators.size()) +
+                     ": the two lists name the same aggregators (or relays) in the same order");
+  }
   c.spool_dir = v.string("spool_dir");
   if (c.spool_dir.empty()) throw UsageError(v.origin("spool_dir") + ": '': must name a directory");
   const std::int64_t timeout = v.integer("timeout_ms");

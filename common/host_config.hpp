@@ -51,8 +51,10 @@ struct EnforceConfig {
 
 struct HostConfig {
   std::string host_id;
-  std::string aggregator;  // ingest endpoint
-  std::string broadcast;
+  // The ingest and broadcast endpoints of each aggregator (or relay), the same count and order:
+  // [i] of both is one member of an HA group, or one relay. One each in the plain setup.
+  std::vector<std::string> aggregators;
+  std::vector<std::string> broadcasts;
   std::filesystem::path spool_dir;
   std::chrono::milliseconds timeout{500};
   std::uint64_t spool_max_bytes = 0;

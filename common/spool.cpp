@@ -20,6 +20,8 @@ namespace {
 constexpr std::string_view kSuffix = ".event";
 constexpr std::uintmax_t kMaxSpoolFileBytes = 64 * 1024;
 constexpr std::string_view kUnreachableMarker = ".aggregator-unreachable";
+constexpr std::string_view kAckedByFile = ".acked-by";
+constexpr std::size_t kMaxEndpointBytes = 1024;
 
 bool is_spool_file(const std::filesystem::directory_entry& entry) {
   const auto name = entry.path().filename().string();
@@ -146,6 +148,29 @@ bool Spool::recently_unreachable(std::chrono::seconds window) const {
       std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
   auto age = std::chrono::system_clock::now() - modified;
   return age >= std::chrono::system_clock::duration::zero() && age < window && !empty();
+}
+
+std::string Spool::last_acked_by() const {
+  // Like the marker: a regular file only, never a symlink followed, and at most one endpoint long.
+  UniqueFd fd(open((dir_ / kAckedByFile).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  struct stat st {};
+  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  std::string text(kMaxEndpointBytes, '\0');
+  ssize_t got = ::read(fd.get(), text.data(), text.size());
+  if (got <= 0) return {};
+  text.resize(static_cast<std::size_t>(got));
+  return text;
+}
+
+void Spool::set_last_acked_by(const std::string& endpoint) const {
+  if (endpoint.size() > kMaxEndpointBytes) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  try {  // a rename: a symlink planted in its place is replaced, its target never written
+    write_file_atomically(dir_ / kAckedByFile, endpoint, 0600);
+  } catch (const RuntimeError&) {
+    // Not worth failing a publish over (see the header).
+  }
 }
 
 bool Spool::has_room_for(std::size_t bytes) const {

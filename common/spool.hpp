@@ -51,6 +51,12 @@ class Spool {
   bool recently_unreachable(std::chrono::seconds window) const;
   const std::filesystem::path& dir() const { return dir_; }
 
+  // With several endpoints, the one that acked last (a publish tries it first): remembered in the
+  // spool as the endpoint itself, so an edited list never points a publish elsewhere. "" if none.
+  std::string last_acked_by() const;
+  // Best effort: a failure to remember costs the next publish a detour, nothing else.
+  void set_last_acked_by(const std::string& endpoint) const;
+
  private:
   // Whether `bytes` more stay within max_bytes. Cheap while the spool is far from full.
   bool has_room_for(std::size_t bytes) const;

@@ -2,12 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <zmq.hpp>
 
 #include "common/aggregator_client.hpp"
 #include "common/codec.hpp"
+#include "common/endpoint_list.hpp"
 #include "common/errors.hpp"
 #include "common/socket_factory.hpp"
 #include "common/spool.hpp"
@@ -46,6 +49,32 @@ int spool_event(const common::Spool& spool, const common::Event& event, const st
   spdlog::warn("event_spooled ip={} jail={} file={} reason=\"{}\"", event.prefix.to_string(), event.jail,
                spooled->string(), why);
   return common::kExitOk;
+}
+
+// The ack (or why none came) and the connection that brought it.
+struct Sent {
+  common::Expected<common::Ack> ack;
+  std::optional<zmq::socket_t> ingest;
+};
+
+Sent send(const common::ClientSockets& sockets, const common::Spool& spool, const common::HostConfig& config,
+          const common::Event& event) {
+  if (config.aggregators.size() == 1) {
+    // The plain case, as cheap as it can be: one DEALER, one send, one wait.
+    zmq::socket_t ingest = sockets.ingest(config.aggregators.front());
+    auto ack = common::send_event(ingest, event, config.timeout);
+    return Sent{std::move(ack), std::move(ingest)};
+  }
+  // Several: start with the one that acked last (an HA group's active member, a relay that works),
+  // so that a standby listed first does not cost every publish its share of the timeout.
+  const auto& endpoints = config.aggregators;
+  const std::string last = spool.last_acked_by();
+  const auto it = std::find(endpoints.begin(), endpoints.end(), last);
+  const std::size_t first = it == endpoints.end() ? 0 : static_cast<std::size_t>(it - endpoints.begin());
+  auto acked = common::send_event_to_any(sockets, endpoints, first, event, config.timeout);
+  if (!acked) return Sent{common::Failure{acked.error()}, std::nullopt};
+  if (endpoints[acked->endpoint] != last) spool.set_last_acked_by(endpoints[acked->endpoint]);
+  return Sent{std::move(acked->ack), std::move(acked->ingest)};
 }
 
 }  // namespace
@@ -106,8 +135,7 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
   common::ClientSockets sockets(context, config.security);
   if (spool.recently_unreachable(kProbeInterval)) return spool_event(spool, event, "aggregator recently unreachable");
 
-  zmq::socket_t ingest = sockets.ingest(config.aggregator);
-  auto ack = common::send_event(ingest, event, config.timeout);
+  auto [ack, ingest] = send(sockets, spool, config, event);
   if (ack && ack->outcome == common::AckOutcome::throttled) {
     ack = common::Failure{"throttled by the aggregator (this host's max_events_per_second)"};
   }
@@ -120,7 +148,7 @@ int publish(const common::HostConfig& config, const PublishRequest& request) {
     }
     auto left = config.timeout -
                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    if (left > std::chrono::milliseconds(0)) common::drain_spool(ingest, spool, kDrainAfterPublish, left);
+    if (left > std::chrono::milliseconds(0)) common::drain_spool(*ingest, spool, kDrainAfterPublish, left);
     return common::kExitOk;
   }
   spool.mark_unreachable();

@@ -1,5 +1,6 @@
 #include "subscriber/subscriber.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <zmq.hpp>
@@ -28,10 +29,12 @@ constexpr std::size_t kSpoolDrainBatch = 200;
 // Where this host reaches the aggregator: never enforced, or the ban would cut the link.
 std::vector<common::IpPrefix> aggregator_addresses(const common::HostConfig& config) {
   std::vector<common::IpPrefix> addresses;
-  for (const auto* endpoint : {&config.aggregator, &config.broadcast}) {
-    auto found = common::endpoint_addresses(*endpoint);
-    if (found.empty()) spdlog::warn("aggregator_address_unknown endpoint={}; its address is not protected", *endpoint);
-    addresses.insert(addresses.end(), found.begin(), found.end());
+  for (const auto* list : {&config.aggregators, &config.broadcasts}) {
+    for (const std::string& endpoint : *list) {
+      auto found = common::endpoint_addresses(endpoint);
+      if (found.empty()) spdlog::warn("aggregator_address_unknown endpoint={}; its address is not protected", endpoint);
+      addresses.insert(addresses.end(), found.begin(), found.end());
+    }
   }
   return addresses;
 }
@@ -47,7 +50,7 @@ class Follower {
         sockets_(context_, config.security),
         enforcer_(make_backend(config.enforce), config.enforce.allowlist, aggregator_addresses(config)),
         spool_(config.spool_dir, config.spool_max_bytes),
-        clone_(sockets_, config.aggregator, config.broadcast, stop) {}
+        clone_(sockets_, config.aggregators, config.broadcasts, stop) {}
 
   void run() {
     // Ready once following: a host boots even while the aggregator is away.
@@ -119,8 +122,8 @@ class Follower {
 }  // namespace
 
 void run_subscriber(const common::HostConfig& config, const std::atomic<bool>& stop) {
-  spdlog::info("subscriber started host={} aggregator={} broadcast={}", config.host_id, config.aggregator,
-               config.broadcast);
+  spdlog::info("subscriber started host={} aggregator={} broadcast={}", config.host_id,
+               fmt::join(config.aggregators, ","), fmt::join(config.broadcasts, ","));
   Follower(config, stop).run();
   common::notify_stopping();
   spdlog::info("subscriber stopping");

@@ -14,6 +14,7 @@
 #include "common/socket_factory.hpp"
 #include "fake_aggregator.hpp"
 #include "printers.hpp"
+#include "sample_event.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -31,16 +32,7 @@ constexpr milliseconds kShort{300};
 constexpr std::int64_t kMs = 1'795'652'765'000;
 
 Event event(std::string_view ip, std::int64_t created_ms = kMs) {
-  Event e;
-  e.id = random_event_id();
-  e.kind = EventKind::ban;
-  e.prefix = *IpPrefix::parse(ip);
-  e.jail = "sshd";
-  e.host_id = "web-01";
-  e.bantime = std::chrono::seconds(600);
-  e.time = from_unix_ms(created_ms - 5);
-  e.created = from_unix_ms(created_ms);
-  return e;
+  return fleetban::testing::sample_event(ip, created_ms);
 }
 
 Decision decision(std::string_view ip, std::uint64_t sequence) {

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/codec.hpp"
@@ -31,8 +33,10 @@ Decision decision(std::uint64_t sequence, std::string_view ip = "192.0.2.1") {
 
 class StandInAggregator {
  public:
-  explicit StandInAggregator(const fleetban::testing::TempDir& dir)
-      : ingest_("ipc://" + (dir / "ingest").string()), broadcast_("ipc://" + (dir / "broadcast").string()) {
+  // `name` tells two stand-ins in one dir apart.
+  explicit StandInAggregator(const fleetban::testing::TempDir& dir, const std::string& name = "")
+      : ingest_("ipc://" + (dir / (name + "ingest")).string()),
+        broadcast_("ipc://" + (dir / (name + "broadcast")).string()) {
     pub_.set(zmq::sockopt::linger, 0);
     pub_.bind(broadcast_);
     zmq::socket_t router(context_, zmq::socket_type::router);
@@ -103,7 +107,7 @@ struct Subject {
   zmq::context_t context;
   fleetban::common::ClientSockets sockets{context, fleetban::common::ClientSecurity{.insecure = true}};
   std::atomic<bool> stop{false};
-  CloneClient client{sockets, aggregator.ingest_, aggregator.broadcast_, stop};
+  CloneClient client{sockets, {aggregator.ingest_}, {aggregator.broadcast_}, stop};
 
   // Polls until `want` decisions have come after the first snapshot, or 5 s pass.
   std::vector<std::uint64_t> follow(std::size_t want, const std::function<void()>& publish = {}) {
@@ -211,6 +215,81 @@ TEST(CloneClient, ResyncTakesANewSnapshotAtTheNextPoll) {
   auto update = s.client.poll(50ms);
   EXPECT_TRUE(update.snapshot);
   EXPECT_TRUE(s.client.synced());
+}
+
+// Two stand-ins, as two members of an HA group (or two relays) in host.toml's lists.
+struct PairOfAggregators {
+  fleetban::testing::TempDir dir;
+  std::unique_ptr<StandInAggregator> first = std::make_unique<StandInAggregator>(dir, "first-");
+  StandInAggregator second{dir, "second-"};
+  zmq::context_t context;
+  fleetban::common::ClientSockets sockets{context, fleetban::common::ClientSecurity{.insecure = true}};
+  std::atomic<bool> stop{false};
+
+  // Polls `client` until a snapshot comes (publishing heartbeats on the second meanwhile), or 30 s pass.
+  std::optional<fleetban::common::Snapshot> next_snapshot(CloneClient& client) {
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      second.publish(fleetban::common::Heartbeat{20, "inc-1", {}});
+      if (auto update = client.poll(50ms); update.snapshot) return std::move(update.snapshot);
+    }
+    return std::nullopt;
+  }
+
+  // Polls `client` until the second's decision 21 arrives, publishing it until then, or 10 s pass.
+  bool follows_the_second(CloneClient& client) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      second.publish(decision(21, "192.0.2.21"));
+      for (const auto& d : client.poll(50ms).decisions) {
+        if (d.sequence == 21) return true;
+      }
+    }
+    return false;
+  }
+};
+
+TEST(CloneClient, MovesOnToTheNextPairWhenTheOneItFollowsGoesSilent) {
+  PairOfAggregators p;
+  p.first->set_state(10, {decision(10, "192.0.2.10")});
+  p.second.set_state(20, {decision(20, "192.0.2.20")});
+  CloneClient client{
+      p.sockets, {p.first->ingest_, p.second.ingest_}, {p.first->broadcast_, p.second.broadcast_}, p.stop};
+  auto update = client.poll(50ms);
+  ASSERT_TRUE(update.snapshot);
+  EXPECT_EQ(update.snapshot->sequence, 10u);
+  EXPECT_EQ(client.ingest_endpoint(), p.first->ingest_);
+  EXPECT_TRUE(p.second.requests().empty());
+
+  p.first.reset();  // killed: no heartbeat, no answer from now on
+  auto moved = p.next_snapshot(client);
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(client.ingest_endpoint(), p.second.ingest_);
+  EXPECT_EQ(moved->sequence, 20u);
+  ASSERT_EQ(moved->decisions.size(), 1u);
+  EXPECT_EQ(moved->decisions[0].prefix.to_string(), "192.0.2.20");
+  ASSERT_EQ(p.second.requests().size(), 1u);
+  EXPECT_TRUE(p.second.requests()[0].receipt.empty());  // a new connection has none
+  EXPECT_TRUE(p.follows_the_second(client));
+}
+
+TEST(CloneClient, MovesOnToTheNextPairWhenTheFirstDoesNotAnswer) {
+  PairOfAggregators p;
+  const std::string nobody_ingest = "ipc://" + (p.dir / "nobody-ingest").string();
+  const std::string nobody_broadcast = "ipc://" + (p.dir / "nobody-broadcast").string();
+  p.second.set_state(20, {decision(20, "192.0.2.20")});
+  CloneClient client{p.sockets, {nobody_ingest, p.second.ingest_}, {nobody_broadcast, p.second.broadcast_}, p.stop};
+  auto snapshot = p.next_snapshot(client);
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->sequence, 20u);
+  EXPECT_EQ(client.ingest_endpoint(), p.second.ingest_);
+  EXPECT_TRUE(p.follows_the_second(client));
+}
+
+TEST(CloneClient, ListsOfDifferentLengthsAreAProgrammingError) {
+  PairOfAggregators p;
+  EXPECT_THROW((CloneClient{p.sockets, {p.second.ingest_}, {}, p.stop}), std::logic_error);
+  EXPECT_THROW((CloneClient{p.sockets, {}, {}, p.stop}), std::logic_error);
 }
 
 }  // namespace

@@ -32,8 +32,8 @@ IpPrefix p(std::string_view text) { return *IpPrefix::parse(text); }
 HostConfig config_for(const std::string& endpoint, const std::filesystem::path& spool_dir) {
   HostConfig config;
   config.host_id = "ops-alice";
-  config.aggregator = endpoint;
-  config.broadcast = "tcp://127.0.0.1:1";
+  config.aggregators = {endpoint};
+  config.broadcasts = {"tcp://127.0.0.1:1"};
   config.spool_dir = spool_dir;
   config.spool_max_bytes = 1 << 20;
   config.timeout = std::chrono::milliseconds(300);  // the tool waits at least 3 s all the same
@@ -266,7 +266,33 @@ TEST(Commands, StatusOfAnAwayAggregatorExitsOne) {
   const std::string nobody = dead_endpoint();
   std::ostringstream out;
   EXPECT_EQ(cli::status(config_for(nobody, dir / "spool"), out), kExitRuntime);
-  EXPECT_TRUE(has(out.str(), "UNREACHABLE at " + nobody)) << out.str();
+  EXPECT_TRUE(has(out.str(), "UNREACHABLE: aggregator not reachable at " + nobody)) << out.str();
+}
+
+TEST(Commands, StatusAsksTheNextEndpointWhenTheFirstIsAway) {
+  TempDir dir;
+  const std::string nobody = dead_endpoint();
+  FakeAggregator aggregator(status_reply());
+  auto config = config_for(nobody, dir / "spool");
+  config.aggregators.push_back(aggregator.endpoint());
+  config.broadcasts.emplace_back("tcp://127.0.0.1:2");
+  std::ostringstream out;
+  EXPECT_EQ(cli::status(config, out), kExitOk);
+  EXPECT_TRUE(has(out.str(), "reachable at " + aggregator.endpoint())) << out.str();
+  EXPECT_FALSE(has(out.str(), "UNREACHABLE")) << out.str();
+}
+
+TEST(Commands, StatusOfAListWithNobodyAnsweringNamesEveryEndpoint) {
+  TempDir dir;
+  const std::string first = dead_endpoint();
+  const std::string second = dead_endpoint();
+  auto config = config_for(first, dir / "spool");
+  config.aggregators.push_back(second);
+  config.broadcasts.emplace_back("tcp://127.0.0.1:2");
+  std::ostringstream out;
+  EXPECT_EQ(cli::status(config, out), kExitRuntime);
+  EXPECT_TRUE(has(out.str(), "not reachable at " + first)) << out.str();
+  EXPECT_TRUE(has(out.str(), "not reachable at " + second)) << out.str();
 }
 
 TEST(Commands, StatusCountsTheSpoolAndWarnsWhenNearlyFull) {

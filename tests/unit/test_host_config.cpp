@@ -71,8 +71,8 @@ TEST(HostConfig, ReadsEveryKey) {
   auto file = dir.write("host.toml", kFullHostToml);
   auto c = load_host_config(file, {});
   EXPECT_EQ(c.host_id, "web-01");
-  EXPECT_EQ(c.aggregator, "tcp://198.51.100.5:7780");
-  EXPECT_EQ(c.broadcast, "tcp://198.51.100.5:7781");
+  EXPECT_EQ(c.aggregators, std::vector<std::string>{"tcp://198.51.100.5:7780"});
+  EXPECT_EQ(c.broadcasts, std::vector<std::string>{"tcp://198.51.100.5:7781"});
   EXPECT_EQ(c.spool_dir, "/var/spool/fleetban-test");
   EXPECT_EQ(c.timeout, std::chrono::milliseconds(750));
   EXPECT_EQ(c.spool_max_bytes, 1048576u);
@@ -129,8 +129,8 @@ TEST(HostConfig, FlagOverrideWinsOverTheFile) {
 
 TEST(HostConfig, EndpointsFromFlagsAloneAreEnough) {
   auto c = load_host_config(std::nullopt, with_endpoints({}));
-  EXPECT_EQ(c.aggregator, "tcp://198.51.100.5:7780");
-  EXPECT_EQ(c.broadcast, "tcp://198.51.100.5:7781");
+  EXPECT_EQ(c.aggregators, std::vector<std::string>{"tcp://198.51.100.5:7780"});
+  EXPECT_EQ(c.broadcasts, std::vector<std::string>{"tcp://198.51.100.5:7781"});
 }
 
 TEST(HostConfig, EveryEndpointFormIsAccepted) {
@@ -141,8 +141,45 @@ TEST(HostConfig, EveryEndpointFormIsAccepted) {
         "tcp://192.0.2.7:*;198.51.100.5:7780", "ipc:///run/fleetban/ingest", "ipc://@fleetban", "inproc://fleet"}) {
     auto file = dir.write("host.toml",
                           "aggregator = \"" + std::string(endpoint) + "\"\nbroadcast = \"tcp://198.51.100.5:7781\"\n");
-    EXPECT_EQ(load_host_config(file, {}).aggregator, endpoint);
+    EXPECT_EQ(load_host_config(file, {}).aggregators, std::vector<std::string>{endpoint});
   }
+}
+
+TEST(HostConfig, EndpointListsAreReadInOrder) {
+  TempDir dir;
+  auto file = dir.write("host.toml", R"(aggregator = ["tcp://198.51.100.5:7780", "tcp://198.51.100.6:7780"]
+broadcast  = ["tcp://198.51.100.5:7781", "tcp://198.51.100.6:7781"]
+)");
+  auto c = load_host_config(file, {});
+  EXPECT_EQ(c.aggregators, (std::vector<std::string>{"tcp://198.51.100.5:7780", "tcp://198.51.100.6:7780"}));
+  EXPECT_EQ(c.broadcasts, (std::vector<std::string>{"tcp://198.51.100.5:7781", "tcp://198.51.100.6:7781"}));
+}
+
+TEST(HostConfig, EndpointListsAsFlagsAreWrittenWithCommas) {
+  auto c = load_host_config(std::nullopt, FlagOverrides{{"aggregator", "tcp://198.51.100.5:7780,ipc:///run/agg"},
+                                                        {"broadcast", "tcp://198.51.100.5:7781,ipc:///run/pub"}});
+  EXPECT_EQ(c.aggregators, (std::vector<std::string>{"tcp://198.51.100.5:7780", "ipc:///run/agg"}));
+  EXPECT_EQ(c.broadcasts, (std::vector<std::string>{"tcp://198.51.100.5:7781", "ipc:///run/pub"}));
+}
+
+TEST(HostConfig, EndpointListsOfDifferentLengthsNameBothKeysAndTheFile) {
+  TempDir dir;
+  auto file = dir.write("host.toml", R"(aggregator = ["tcp://198.51.100.5:7780", "tcp://198.51.100.6:7780"]
+broadcast  = "tcp://198.51.100.5:7781"
+)");
+  std::string message = usage_error_of([&] { load_host_config(file, {}); });
+  EXPECT_TRUE(has(message, file.string() + ": key 'broadcast'")) << message;
+  EXPECT_TRUE(has(message, file.string() + ": key 'aggregator'")) << message;
+}
+
+TEST(HostConfig, EndpointListFlagOfADifferentLengthNamesTheFlag) {
+  TempDir dir;
+  auto file = dir.write("host.toml", kEndpoints);
+  std::string message = usage_error_of([&] {
+    load_host_config(file, FlagOverrides{{"broadcast", "tcp://198.51.100.5:7781,tcp://198.51.100.6:7781"}});
+  });
+  EXPECT_TRUE(has(message, "flag --broadcast")) << message;
+  EXPECT_TRUE(has(message, file.string() + ": key 'aggregator'")) << message;
 }
 
 TEST(HostConfig, EveryBackendNameIsAccepted) {
@@ -380,6 +417,16 @@ INSTANTIATE_TEST_SUITE_P(
                  "log"},
         BadValue{"AggregatorOtherTransport", "aggregator", "\"udp://198.51.100.5:7780\"", "'udp://198.51.100.5:7780'",
                  "log"},
+        BadValue{"AggregatorEmptyList", "aggregator", "[]", "a string or a non-empty list of strings", "log"},
+        BadValue{"AggregatorListWithANumber", "aggregator", "[\"tcp://198.51.100.5:7780\", 7780]",
+                 "a string or a non-empty list of strings", "log"},
+        BadValue{"AggregatorListWithABadEndpoint", "aggregator",
+                 "[\"tcp://198.51.100.5:7780\", \"tcp://198.51.100.6\"]", "'tcp://198.51.100.6'", "log"},
+        BadValue{"AggregatorListWithAnEmptyEndpoint", "aggregator", "[\"tcp://198.51.100.5:7780\", \"\"]", "not set",
+                 "log"},
+        BadValue{"BroadcastEmptyList", "broadcast", "[]", "a string or a non-empty list of strings", "log"},
+        BadValue{"BroadcastListLongerThanAggregator", "broadcast",
+                 "[\"tcp://198.51.100.5:7781\", \"tcp://198.51.100.6:7781\"]", "has 1", "log"},
         BadValue{"AggregatorEveryInterface", "aggregator", "\"tcp://*:7780\"", "'tcp://*:7780'", "log"},
         BadValue{"AggregatorBadSource", "aggregator", "\"tcp://192.0.2.7:x;198.51.100.5:7780\"",
                  "'tcp://192.0.2.7:x;198.51.100.5:7780'", "log"},

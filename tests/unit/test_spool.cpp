@@ -388,4 +388,31 @@ TEST(Spool, SymlinkPlantedAsTheUnreachableMarkerIsNeverFollowed) {
   EXPECT_TRUE(spool.recently_unreachable(std::chrono::seconds(3600)));
 }
 
+TEST(Spool, RemembersTheEndpointThatAckedLast) {
+  TempDir dir;
+  Spool spool(dir.path() / "spool", 0);
+  EXPECT_EQ(spool.last_acked_by(), "");
+  spool.set_last_acked_by("tcp://198.51.100.6:7780");
+  EXPECT_EQ(spool.last_acked_by(), "tcp://198.51.100.6:7780");
+  spool.set_last_acked_by("tcp://198.51.100.5:7780");
+  EXPECT_EQ(spool.last_acked_by(), "tcp://198.51.100.5:7780");
+  EXPECT_TRUE(spool.list().empty());  // bookkeeping, not an event
+  EXPECT_TRUE(spool.empty());
+}
+
+TEST(Spool, SymlinkPlantedAsTheLastAckedByIsNeverFollowed) {
+  TempDir dir;
+  Spool spool(dir.path() / "spool", 0);
+  spool.set_last_acked_by("tcp://198.51.100.6:7780");
+  OutsideTarget target = outside_event_file(dir);
+  fs::path remembered = dir / "spool" / ".acked-by";
+  fs::remove(remembered);
+  fs::create_symlink(target.file, remembered);
+  EXPECT_EQ(spool.last_acked_by(), "");
+  spool.set_last_acked_by("tcp://198.51.100.5:7780");
+  EXPECT_FALSE(fs::is_symlink(remembered));
+  EXPECT_EQ(fleetban::testing::read_text(target.file), target.content);
+  EXPECT_EQ(spool.last_acked_by(), "tcp://198.51.100.5:7780");
+}
+
 }  // namespace
