@@ -41,6 +41,8 @@ void CloneClient::connect() {
   receipt_.clear();
   heard_since_connect_ = false;
   need_snapshot_ = true;
+  confirming_ = false;
+  held_.clear();
   last_heard_ = Clock::now();
 }
 
@@ -67,11 +69,17 @@ CloneClient::Update CloneClient::poll(milliseconds wait) {
 // sockets; with one pair, fresh sockets on it (the aggregator may have restarted; the DEALER may
 // hold a stale request). A snapshot is taken there either way.
 void CloneClient::move_on() {
+  // In sync with a list: the next pair may carry on our sequence (see the header).
+  const bool may_carry_on = ingest_endpoints_.size() > 1 && !need_snapshot_ && !incarnation_.empty();
   current_ = (current_ + 1) % ingest_endpoints_.size();
   if (ingest_endpoints_.size() > 1) {
     spdlog::info("following aggregator={} broadcast={}", ingest_endpoints_[current_], broadcast_endpoints_[current_]);
   }
   connect();
+  if (may_carry_on) {
+    need_snapshot_ = false;
+    confirming_ = true;
+  }
 }
 
 std::optional<Snapshot> CloneClient::take_snapshot() {
@@ -93,6 +101,8 @@ std::optional<Snapshot> CloneClient::take_snapshot() {
   }
   incarnation_ = snapshot->incarnation;
   sequence_ = snapshot->sequence;
+  confirming_ = false;
+  held_.clear();
   receipt_ = snapshot->receipt;
   need_snapshot_ = false;
   next_report_.reset();  // report the new sequence at once
@@ -143,13 +153,35 @@ void CloneClient::follow(milliseconds wait, Update& update) {
       continue;
     }
     if (auto* heartbeat = std::get_if<Heartbeat>(&*broadcast)) {
+      if (confirming_) confirm(*heartbeat, update);
       on_heartbeat(*heartbeat);
+    } else if (confirming_) {
+      held_.emplace_back(std::move(std::get<Decision>(*broadcast)), at);
+      if (held_.size() >= kMaxDecisions) need_snapshot_ = true;  // a snapshot is cheaper by now
     } else if (on_decision(std::get<Decision>(*broadcast))) {
       update.decisions.push_back(std::move(std::get<Decision>(*broadcast)));
       if (trace) update.received_us.push_back(at);
     }
   }
   // What arrived in order before a gap is still right to apply; the next snapshot corrects the rest.
+}
+
+// The first heartbeat after moving on while in sync: with our incarnation, the decisions held
+// until now are applied as if they had come on the old pair (a gap among them, or the heartbeat
+// ahead of them, still takes a snapshot: on_decision, on_heartbeat); with another, on_heartbeat
+// takes a snapshot and they are dropped.
+void CloneClient::confirm(const Heartbeat& heartbeat, Update& update) {
+  confirming_ = false;
+  if (heartbeat.incarnation == incarnation_) {
+    spdlog::info("carrying_on sequence={} aggregator={}; no snapshot needed", sequence_, ingest_endpoint());
+    for (auto& [decision, at] : held_) {
+      if (need_snapshot_ || update.decisions.size() >= kMaxDecisions) break;
+      if (!on_decision(decision)) continue;
+      update.decisions.push_back(std::move(decision));
+      if (tracing()) update.received_us.push_back(at);
+    }
+  }
+  held_.clear();
 }
 
 void CloneClient::on_heartbeat(const Heartbeat& heartbeat) {

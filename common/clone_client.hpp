@@ -5,9 +5,12 @@
 // new aggregator incarnation, or a resync() make it take a new snapshot; three missed heartbeats
 // or a failed snapshot make it move on: to the next (ingest, broadcast) pair of its list (an HA
 // group's members, or relays; round robin), or to fresh sockets on its only pair, and take a
-// snapshot there. (A new member of an HA group carries on the sequence and incarnation, so that
-// snapshot is often not needed; always taking it is simpler, and always correct.) A failed
-// snapshot also backs off (200 ms doubling to 10 s, with jitter).
+// snapshot there. One exception: a client that was in sync when the pair it followed went silent
+// waits for the next pair's first heartbeat, holding the decisions that come before it; the same
+// incarnation (an HA group's new active member, a relay of the same aggregator) then lets it carry
+// on without a snapshot (the held decisions are applied; a heartbeat ahead still means one), and
+// another incarnation takes one. A failed snapshot also backs off (200 ms doubling to 10 s, with
+// jitter).
 // While it follows, it reports in on its ingest connection (HostReport: the sequence it applied)
 // every kReportInterval and right after each snapshot, with what its owner says of its host.
 
@@ -16,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -68,6 +72,7 @@ class CloneClient {
   std::optional<Snapshot> take_snapshot();
   void back_off();
   void follow(std::chrono::milliseconds wait, Update& update);
+  void confirm(const Heartbeat& heartbeat, Update& update);
   void on_heartbeat(const Heartbeat& heartbeat);
   bool on_decision(const Decision& decision);
 
@@ -80,6 +85,10 @@ class CloneClient {
   zmq::socket_t ingest_;
   std::string receipt_;  // of the last snapshot read on ingest_
   bool need_snapshot_ = true;
+  // Moved on while in sync: until the new pair's first heartbeat, decisions are held (with when
+  // they arrived), not applied; that heartbeat's incarnation says whether they follow ours.
+  bool confirming_ = false;
+  std::vector<std::pair<Decision, std::int64_t>> held_;
   bool heard_since_connect_ = false;
   std::uint64_t sequence_ = 0;
   std::string incarnation_;

@@ -54,6 +54,14 @@ class StandInAggregator {
     sequence_ = sequence;
     decisions_ = std::move(decisions);
   }
+  void set_incarnation(std::string incarnation) {
+    std::lock_guard lock(mutex_);
+    incarnation_ = std::move(incarnation);
+  }
+  std::string incarnation() {
+    std::lock_guard lock(mutex_);
+    return incarnation_;
+  }
   std::vector<fleetban::common::SnapshotRequest> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -77,9 +85,10 @@ class StandInAggregator {
       if (!request) continue;
       auto* snapshot = std::get_if<fleetban::common::SnapshotRequest>(&*request);
       if (snapshot == nullptr) continue;
-      fleetban::common::SnapshotChunk chunk{.request_id = snapshot->request_id, .incarnation = "inc-1"};
+      fleetban::common::SnapshotChunk chunk{.request_id = snapshot->request_id};
       {
         std::lock_guard lock(mutex_);
+        chunk.incarnation = incarnation_;
         requests_.push_back(*snapshot);
         chunk.sequence = sequence_;
         chunk.decisions = decisions_;
@@ -96,6 +105,7 @@ class StandInAggregator {
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::uint64_t sequence_ = 0;
+  std::string incarnation_ = "inc-1";
   std::vector<Decision> decisions_;
   std::vector<fleetban::common::SnapshotRequest> requests_;
   std::thread thread_;
@@ -217,8 +227,11 @@ TEST(CloneClient, ResyncTakesANewSnapshotAtTheNextPoll) {
   EXPECT_TRUE(s.client.synced());
 }
 
-// Two stand-ins, as two members of an HA group (or two relays) in host.toml's lists.
+// Two stand-ins, as two members of an HA group (or two relays) in host.toml's lists; the second
+// is another incarnation unless a test says otherwise.
 struct PairOfAggregators {
+  PairOfAggregators() { second.set_incarnation("inc-2"); }
+
   fleetban::testing::TempDir dir;
   std::unique_ptr<StandInAggregator> first = std::make_unique<StandInAggregator>(dir, "first-");
   StandInAggregator second{dir, "second-"};
@@ -226,11 +239,17 @@ struct PairOfAggregators {
   fleetban::common::ClientSockets sockets{context, fleetban::common::ClientSecurity{.insecure = true}};
   std::atomic<bool> stop{false};
 
+  // A client of [first, second], in that order.
+  std::unique_ptr<CloneClient> client_of_both() {
+    return std::make_unique<CloneClient>(sockets, std::vector<std::string>{first->ingest_, second.ingest_},
+                                         std::vector<std::string>{first->broadcast_, second.broadcast_}, stop);
+  }
+
   // Polls `client` until a snapshot comes (publishing heartbeats on the second meanwhile), or 30 s pass.
   std::optional<fleetban::common::Snapshot> next_snapshot(CloneClient& client) {
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (std::chrono::steady_clock::now() < deadline) {
-      second.publish(fleetban::common::Heartbeat{20, "inc-1", {}});
+      second.publish(fleetban::common::Heartbeat{20, second.incarnation(), {}});
       if (auto update = client.poll(50ms); update.snapshot) return std::move(update.snapshot);
     }
     return std::nullopt;
@@ -253,8 +272,8 @@ TEST(CloneClient, MovesOnToTheNextPairWhenTheOneItFollowsGoesSilent) {
   PairOfAggregators p;
   p.first->set_state(10, {decision(10, "192.0.2.10")});
   p.second.set_state(20, {decision(20, "192.0.2.20")});
-  CloneClient client{
-      p.sockets, {p.first->ingest_, p.second.ingest_}, {p.first->broadcast_, p.second.broadcast_}, p.stop};
+  auto owned = p.client_of_both();
+  CloneClient& client = *owned;
   auto update = client.poll(50ms);
   ASSERT_TRUE(update.snapshot);
   EXPECT_EQ(update.snapshot->sequence, 10u);
@@ -271,6 +290,58 @@ TEST(CloneClient, MovesOnToTheNextPairWhenTheOneItFollowsGoesSilent) {
   ASSERT_EQ(p.second.requests().size(), 1u);
   EXPECT_TRUE(p.second.requests()[0].receipt.empty());  // a new connection has none
   EXPECT_TRUE(p.follows_the_second(client));
+}
+
+// An HA group's new active member carries on the sequence and the incarnation: no snapshot.
+TEST(CloneClient, MovesOnWithoutASnapshotWhenTheNextPairCarriesOnItsIncarnation) {
+  PairOfAggregators p;
+  p.first->set_state(10, {decision(10, "192.0.2.10")});
+  p.second.set_incarnation("inc-1");
+  p.second.set_state(10, {decision(10, "192.0.2.10")});
+  auto owned = p.client_of_both();
+  CloneClient& client = *owned;
+  ASSERT_TRUE(client.poll(50ms).snapshot);
+  p.first.reset();
+
+  // Decision 11 is applied, whether it comes before the second's first heartbeat (held until the
+  // heartbeat says "inc-1") or after it. No heartbeat says 11: a dropped message (before the
+  // subscription is live) cannot make the client look behind.
+  std::vector<std::uint64_t> got;
+  bool snapshot = false;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) {
+    p.second.publish(fleetban::common::Heartbeat{10, "inc-1", {}});
+    p.second.publish(decision(11, "192.0.2.11"));
+    auto update = client.poll(50ms);
+    snapshot = snapshot || update.snapshot.has_value();
+    for (const auto& d : update.decisions) got.push_back(d.sequence);
+  }
+  EXPECT_EQ(got, std::vector<std::uint64_t>{11});
+  EXPECT_FALSE(snapshot);
+  EXPECT_TRUE(p.second.requests().empty());
+  EXPECT_EQ(client.ingest_endpoint(), p.second.ingest_);
+  EXPECT_EQ(client.sequence(), 11u);
+}
+
+// The same incarnation, but the second is ahead of what reached the client: a snapshot after all.
+TEST(CloneClient, MovesOnWithASnapshotWhenTheNextPairIsAhead) {
+  PairOfAggregators p;
+  p.first->set_state(10, {});
+  p.second.set_incarnation("inc-1");
+  p.second.set_state(15, {decision(15, "192.0.2.15")});
+  auto owned = p.client_of_both();
+  CloneClient& client = *owned;
+  ASSERT_TRUE(client.poll(50ms).snapshot);
+  p.first.reset();
+  std::optional<fleetban::common::Snapshot> next;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!next && std::chrono::steady_clock::now() < deadline) {
+    p.second.publish(fleetban::common::Heartbeat{15, "inc-1", {}});
+    next = client.poll(50ms).snapshot;
+  }
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->sequence, 15u);
+  EXPECT_EQ(client.ingest_endpoint(), p.second.ingest_);
 }
 
 TEST(CloneClient, MovesOnToTheNextPairWhenTheFirstDoesNotAnswer) {
