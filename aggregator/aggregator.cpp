@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <thread>
 #include <zmq.hpp>
 
 #include "aggregator/batch_step.hpp"
@@ -14,8 +15,10 @@
 #include "aggregator/history_reader.hpp"
 #include "aggregator/host_table.hpp"
 #include "aggregator/http_server.hpp"
+#include "aggregator/lease.hpp"
 #include "aggregator/metrics.hpp"
 #include "aggregator/pg_connection.hpp"
+#include "aggregator/postgres_store.hpp"
 #include "aggregator/state_store.hpp"
 #include "aggregator/state_view.hpp"
 #include "common/errors.hpp"
@@ -55,12 +58,13 @@ std::chrono::seconds id_prune_interval(std::chrono::seconds forget_after) {
 class Service {
  public:
   Service(const AggregatorConfig& config, StopSignals& signals, const std::optional<std::filesystem::path>& file,
-          const common::FlagOverrides& flags, std::unique_ptr<StateStore> store)
+          const common::FlagOverrides& flags, std::unique_ptr<StateStore> store, Lease* lease = nullptr)
       : config_(config),
         signals_(signals),
         config_file_(file),
         flags_(flags),
         store_(std::move(store)),
+        lease_(lease),
         history_reader_(open_history_reader(config.state)),
         state_(config.policy),
         sockets_(context_, config.security),
@@ -73,6 +77,11 @@ class Service {
         snapshots_(ingest_, metrics_, throttled_) {
     find_own_addresses();
     load();
+    if (lease_) {
+      metrics_.ha_role = Metrics::HaRole::active;
+      metrics_.ha_epoch = lease_->epoch();
+      metrics_.ha_since = common::to_unix(lease_->since());
+    }
     if (!config.http.empty()) {
       http_ = std::make_unique<HttpServer>(config.http, view_, metrics_, config.http_auth_file, geoip_, &summary_,
                                            std::shared_ptr<HistoryReader>(open_history_reader(config.state)));
@@ -96,6 +105,8 @@ class Service {
       if (!sockets_.authenticator_alive()) {
         throw common::RuntimeError("the ZAP authenticator died: stopping rather than letting every key in");
       }
+      // Renewed every second; a member that lost it (paused, cut off) stops here, before a heartbeat.
+      if (lease_) lease_->keep();
       auto now = Clock::now();
       if (now >= next_heartbeat) {
         broadcast_.heartbeat(state_.sequence(), incarnation_);
@@ -199,6 +210,9 @@ class Service {
       routes_.clear();
       return;
     }
+    // A member that was stopped between its commit and here may have lost the lease meanwhile:
+    // what it committed is durable and the next member has it, but this one says nothing more.
+    if (lease_) lease_->check();
     const std::int64_t committed_us = trace ? common::trace_clock_us() : 0;
     // Before any ack or broadcast: a client that hears of a change must never get the old ETag.
     view_.set_version({incarnation_, state_.sequence()});
@@ -255,6 +269,8 @@ class Service {
       }
       store_->set_sequence(state_.sequence());
       store_->commit();
+    } catch (const LeadershipLost&) {
+      throw;  // another member is active: this one stops (run_aggregator)
     } catch (const std::exception& e) {
       // Nothing of this batch is durable: ack nothing, broadcast nothing, and go back to what the
       // disk holds. Clients keep their events in their spools and retry.
@@ -303,6 +319,11 @@ class Service {
     status.reporters = step_.reporters();
     status.subscribers = metrics_.subscribers.load();
     status.started_at = started_at_;
+    if (lease_) {
+      status.member = lease_->member();
+      status.epoch = static_cast<std::uint64_t>(lease_->epoch());
+      status.active_since = lease_->since();
+    }
     snapshots_.send(identity, common::Reply{status});
   }
 
@@ -319,6 +340,7 @@ class Service {
   common::FlagOverrides flags_;
   Metrics metrics_;
   std::unique_ptr<StateStore> store_;
+  Lease* lease_;  // the HA group's lease this member holds (PostgreSQL state), or nullptr
   std::unique_ptr<HistoryReader> history_reader_;  // the loop's, for HistoryRequests (the HTTP server has its own)
   FleetState state_;
   EventIdSet seen_;
@@ -342,13 +364,72 @@ class Service {
   std::unique_ptr<HttpServer> http_;
 };
 
+// A member of an HA group that does not hold the lease: it binds neither ingest nor broadcast,
+// serves /healthz and /metrics (503 for the rest) when `http` is set, and takes the lease once it
+// has lapsed. Returns false when stopped while waiting.
+bool wait_for_lease(const AggregatorConfig& config, StopSignals& signals, Lease& lease) {
+  if (lease.try_take()) return true;
+  Metrics metrics;
+  metrics.ha_role = Metrics::HaRole::waiting;
+  StateView view;
+  std::unique_ptr<HttpServer> http;
+  if (!config.http.empty()) http = std::make_unique<HttpServer>(config.http, view, metrics, config.http_auth_file);
+  common::notify_ready();
+  std::string seen_holder;
+  while (!signals.stop.load()) {
+    try {
+      auto holder = lease.holder();
+      metrics.ha_epoch = holder.epoch;
+      metrics.ha_since = common::to_unix(holder.since);
+      if (holder.member != seen_holder) {
+        spdlog::info("ha_waiting member={} active={} epoch={} since={}", lease.member(), holder.member, holder.epoch,
+                     common::to_unix(holder.since));
+        seen_holder = holder.member;
+      }
+      if (holder.lapsed && lease.try_take()) return true;
+    } catch (const LeadershipLost&) {
+      throw;
+    } catch (const common::RuntimeError& e) {
+      spdlog::warn("ha_lease_unreadable error=\"{}\"", e.what());  // the database may come back: keep waiting
+    }
+    common::flush_log();
+    for (auto until = std::chrono::steady_clock::now() + Lease::kPollEvery;
+         !signals.stop.load() && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void run_aggregator(const AggregatorConfig& config, StopSignals& signals,
                     const std::optional<std::filesystem::path>& config_file, const common::FlagOverrides& flags) {
-  open_state_store(config.state)->forget_events_before(common::now_seconds() - config.policy.forget_after);
-  Service service(config, signals, config_file, flags, open_state_store(config.state));
-  service.run();
+  const auto forget_before = common::now_seconds() - config.policy.forget_after;
+  if (!is_postgres_url(config.state.string())) {
+    open_state_store(config.state)->forget_events_before(forget_before);
+    Service service(config, signals, config_file, flags, open_state_store(config.state));
+    service.run();
+    return;
+  }
+  // PostgreSQL state: a member of an HA group (of one, or more), active only while it holds the
+  // lease, every commit fenced by its epoch. The store first: it creates the lease's table.
+  auto store = std::make_unique<PostgresStore>(config.state.string());
+  Lease lease(config.state.string(), this_member());
+  if (!wait_for_lease(config, signals, lease)) return;
+  spdlog::info("ha_active member={} epoch={}", lease.member(), lease.epoch());
+  try {
+    store->fence(lease.epoch());
+    store->forget_events_before(forget_before);
+    Service service(config, signals, config_file, flags, std::move(store), &lease);
+    service.run();
+    lease.release();
+  } catch (const LeadershipLost& e) {
+    // Nothing more is acked or broadcast; systemd starts this member again, as a waiting one.
+    spdlog::error("ha_leadership_lost member={} epoch={} error=\"{}\"", lease.member(), lease.epoch(), e.what());
+    common::flush_log();
+    throw;
+  }
 }
 
 }  // namespace fleetban::aggregator

@@ -310,7 +310,10 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   server.Get("/metrics", [&metrics, &view](const httplib::Request&, httplib::Response& res) {
     std::string text = metrics.render_prometheus();
     // The per-host series need the loop's copy of the host table; without it, the rest still serves.
-    if (auto hosts = view.hosts().hosts()) text += render_host_metrics(*hosts);
+    // (A waiting member of an HA group has no loop to ask.)
+    if (!metrics.waiting()) {
+      if (auto hosts = view.hosts().hosts()) text += render_host_metrics(*hosts);
+    }
     res.set_content(text, kPrometheus);
   });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", kText); });
@@ -321,7 +324,7 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   server.Delete(".*", method_not_allowed);
   server.Options(".*", method_not_allowed);
   // The methods httplib has no handlers for (CONNECT, TRACE, ...), which carry no body.
-  server.set_pre_routing_handler([credentials](const httplib::Request& req, httplib::Response& res) {
+  server.set_pre_routing_handler([credentials, &metrics](const httplib::Request& req, httplib::Response& res) {
     if (!credentials) {
       // No password: only a Host a web page cannot rebind to this machine (DNS rebinding).
       if (!host_is_literal_or_localhost(req.get_header_value("Host"))) {
@@ -331,6 +334,11 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
     } else if (req.path != "/healthz" && !credentials->allows(req.get_header_value("Authorization"))) {
       refuse(res, 401, "authentication required\n");
       res.set_header("WWW-Authenticate", R"(Basic realm="fleetban", charset="UTF-8")");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A waiting member of an HA group holds no state: only its health and metrics are worth asking.
+    if (metrics.waiting() && req.path != "/healthz" && req.path != "/metrics") {
+      json_error(res, 503, "this aggregator is a waiting member of its HA group; ask the active one");
       return httplib::Server::HandlerResponse::Handled;
     }
     static const std::array kRouted{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};

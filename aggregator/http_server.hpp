@@ -1,7 +1,7 @@
 #pragma once
 // The aggregator's read-only HTTP server (cpp-httplib) on `http`: GET / (the dashboard),
 // GET /api/v1/bans (also ?ip= ?reporter= ?jail=), GET /api/v1/bans/IP (history), GET /api/v1/hosts, GET /metrics,
-// GET /healthz. No request
+// GET /healthz (a waiting member of an HA group answers 503 to all but /healthz and /metrics). No request
 // changes fleet state. It runs on its own thread and reads only StateView and Metrics. Without an
 // auth file it answers only requests whose Host is an IP literal or localhost (421 otherwise);
 // with one, every request but /healthz needs HTTP Basic auth (http_access.hpp).

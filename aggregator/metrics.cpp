@@ -35,7 +35,7 @@ std::string Metrics::render_prometheus() const {
     out +=
         fmt::format("fleetban_rejected_input_total{{reason=\"{}\"}} {}\n", kRejectReasonNames[r], rejected[r].load());
   }
-  out += "# HELP fleetban_commit_seconds Time to commit one group of events to SQLite.\n";
+  out += "# HELP fleetban_commit_seconds Time to commit one group of events to the state database.\n";
   out += "# TYPE fleetban_commit_seconds histogram\n";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kCommitBuckets.size(); ++i) {
@@ -50,6 +50,14 @@ std::string Metrics::render_prometheus() const {
   gauge("fleetban_last_sequence", "The last broadcast sequence number.", last_sequence.load());
   gauge("fleetban_subscribers", "Connections on the broadcast socket.", subscribers.load());
   gauge("fleetban_reporters", "Distinct hosts that reported since the aggregator started.", reporters.load());
+  if (auto role = ha_role.load(); role != HaRole::none) {
+    gauge("fleetban_ha_active", "1 on the HA group's active member, 0 on a waiting one.",
+          role == HaRole::active ? 1 : 0);
+    gauge("fleetban_ha_epoch", "The fencing epoch of the group's lease (grows by one at every takeover).",
+          static_cast<std::uint64_t>(ha_epoch.load()));
+    gauge("fleetban_ha_active_since_seconds", "When the active member took the lease, in Unix seconds.",
+          static_cast<std::uint64_t>(ha_since.load()));
+  }
   out += fmt::format(
       "# HELP fleetban_snapshots_total Snapshots served.\n# TYPE fleetban_snapshots_total counter\n"
       "fleetban_snapshots_total {}\n",

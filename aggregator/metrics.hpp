@@ -33,6 +33,13 @@ struct Metrics : server::ServerMetrics {
   std::atomic<std::uint64_t> records{0};  // addresses remembered, active or not
   std::atomic<std::uint64_t> last_sequence{0};
   std::atomic<std::uint64_t> reporters{0};  // distinct hosts that reported since start
+  // The HA group (PostgreSQL state, aggregator/lease.hpp): this member's role, and the epoch and
+  // since-when of the lease as it last saw it (its own when active, the holder's while waiting).
+  enum class HaRole { none, active, waiting };  // none: SQLite state, no group
+  std::atomic<HaRole> ha_role{HaRole::none};
+  std::atomic<std::int64_t> ha_epoch{0};
+  std::atomic<std::int64_t> ha_since{0};  // unix seconds
+  bool waiting() const { return ha_role.load() == HaRole::waiting; }
 
   void count_event(bool unban, EventOutcome outcome) {
     events[unban ? 1 : 0][static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);

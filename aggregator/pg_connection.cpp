@@ -125,9 +125,12 @@ PgConnection::~PgConnection() { PQfinish(conn_); }
 
 void PgConnection::connect() {
   PQfinish(conn_);
-  // The URL's own settings override these defaults (expand_dbname: it comes last).
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"10", "fleetban-aggregator", url_.c_str(), nullptr};
+  // The URL's own settings override these defaults (expand_dbname: it comes last). Keepalives and
+  // tcp_user_timeout: a server cut off mid-query fails the query within seconds rather than
+  // holding the loop for the kernel's TCP timeout (the HA group's lease has long lapsed by then).
+  const char* keys[] = {"connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+  const char* values[] = {"10", "fleetban-aggregator", "5", "2", "3", "10000", url_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     std::string message = message_of(conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory");

@@ -1,5 +1,6 @@
 #include "cli/commands.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -106,8 +107,12 @@ int status(const common::HostConfig& config, std::ostream& out) {
     std::string incarnation;
     for (unsigned char c : status->incarnation) incarnation += fmt::format("{:02x}", c);
     out << fmt::format("aggregator:   reachable at {}\n", answered->endpoint)
-        << fmt::format("sequence:     {} (incarnation {})\n", status->sequence, incarnation)
-        << fmt::format("active bans:  {}\n", status->active_bans)
+        << fmt::format("sequence:     {} (incarnation {})\n", status->sequence, incarnation);
+    if (!status->member.empty()) {  // an HA group's active member (PostgreSQL state)
+      out << fmt::format("active:       {} since {:%Y-%m-%d %H:%M:%S} UTC (HA epoch {})\n", status->member,
+                         fmt::gmtime(static_cast<std::time_t>(common::to_unix(status->active_since))), status->epoch);
+    }
+    out << fmt::format("active bans:  {}\n", status->active_bans)
         << fmt::format("hosts:        {} reported since the aggregator started\n", status->reporters)
         << fmt::format("subscribers:  {} connected\n", status->subscribers);
   } else {

@@ -218,6 +218,9 @@ std::string encode(const Reply& reply) {
     st.set_reporters(status->reporters);
     st.set_subscribers(status->subscribers);
     st.set_started_at(to_unix(status->started_at));
+    st.set_member(status->member);
+    st.set_epoch(status->epoch);
+    st.set_active_since(to_unix(status->active_since));
   } else if (const auto* hosts = std::get_if<Hosts>(&reply)) {
     hosts_to_proto(*hosts, *out.mutable_hosts());
   } else if (const auto* history = std::get_if<HistoryReply>(&reply)) {
@@ -323,11 +326,13 @@ Expected<Reply> decode_reply(std::string_view frame) {
   }
   if (in.has_status()) {
     const pb::Status& st = in.status();
-    if (st.request_id().size() > kMaxRequestIdBytes || st.incarnation().size() > kMaxIncarnationBytes) {
+    if (st.request_id().size() > kMaxRequestIdBytes || st.incarnation().size() > kMaxIncarnationBytes ||
+        st.member().size() > kMaxMemberBytes) {
       return Failure{"bad status header"};
     }
     return Reply{Status{st.request_id(), st.sequence(), st.incarnation(), st.active_bans(), st.reporters(),
-                        st.subscribers(), from_unix(st.started_at())}};
+                        st.subscribers(), from_unix(st.started_at()), st.member(), st.epoch(),
+                        from_unix(st.active_since())}};
   }
   if (in.has_hosts()) {
     auto hosts = hosts_from_proto(in.hosts());

@@ -67,7 +67,11 @@ struct Status {
   std::uint64_t reporters = 0;
   std::uint64_t subscribers = 0;
   UnixSeconds started_at{};
+  std::string member;  // HA group: the active member's name, at most kMaxMemberBytes; "" with SQLite state
+  std::uint64_t epoch = 0;
+  UnixSeconds active_since{};
 };
+inline constexpr std::size_t kMaxMemberBytes = 320;  // a host name (255) and ":PID"
 
 struct Heartbeat {
   std::uint64_t sequence = 0;

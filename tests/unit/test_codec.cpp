@@ -207,6 +207,25 @@ TEST(Codec, StatusRoundTrips) {
   EXPECT_EQ(got.reporters, 3u);
   EXPECT_EQ(got.subscribers, 12u);
   EXPECT_EQ(got.started_at, status.started_at);
+  EXPECT_EQ(got.member, "");  // SQLite state: no HA group
+  EXPECT_EQ(got.epoch, 0u);
+}
+
+TEST(Codec, StatusOfAnHaMemberRoundTripsAndAnOverlongNameIsAFailure) {
+  Status status{"status-1", 77, std::string(16, '\x11'), 5, 3, 12, from_unix(1795600000)};
+  status.member = "agg-2.example:4242";
+  status.epoch = 3;
+  status.active_since = from_unix(1795600100);
+  auto decoded = decode_reply(encode(Reply{status}));
+  ASSERT_TRUE(decoded) << decoded.error();
+  const auto& got = std::get<Status>(*decoded);
+  EXPECT_EQ(got.member, "agg-2.example:4242");
+  EXPECT_EQ(got.epoch, 3u);
+  EXPECT_EQ(got.active_since, from_unix(1795600100));
+
+  pb::Reply long_member;
+  long_member.mutable_status()->set_member(std::string(kMaxMemberBytes + 1, 'x'));
+  EXPECT_FALSE(decode_reply(long_member.SerializeAsString()));
 }
 
 TEST(Codec, OverlongStatusIdsAreFailures) {

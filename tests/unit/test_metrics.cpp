@@ -119,6 +119,22 @@ TEST(Metrics, GaugesShowTheirLastValue) {
   EXPECT_EQ(s["fleetban_snapshots_total"], "7");
 }
 
+TEST(Metrics, HaGaugesShowOnlyInAGroupAndSayWhetherThisMemberIsActive) {
+  Metrics metrics;
+  EXPECT_EQ(metrics.render_prometheus().find("fleetban_ha_"), std::string::npos);  // SQLite: no group
+  metrics.ha_role = Metrics::HaRole::waiting;
+  metrics.ha_epoch = 4;
+  metrics.ha_since = 1795600000;
+  auto s = samples(metrics.render_prometheus());
+  EXPECT_EQ(s["fleetban_ha_active"], "0");
+  EXPECT_EQ(s["fleetban_ha_epoch"], "4");
+  EXPECT_EQ(s["fleetban_ha_active_since_seconds"], "1795600000");
+  EXPECT_TRUE(metrics.waiting());
+  metrics.ha_role = Metrics::HaRole::active;
+  EXPECT_EQ(samples(metrics.render_prometheus())["fleetban_ha_active"], "1");
+  EXPECT_FALSE(metrics.waiting());
+}
+
 TEST(Metrics, EveryFamilyHasHelpAndType) {
   Metrics metrics;
   std::string text = metrics.render_prometheus();
