@@ -2,8 +2,8 @@
 // One is active (it holds the lease, binds ingest and broadcast); the other waits (binds neither,
 // answers 503 but for /healthz and /metrics) and takes over when the active one is killed, with
 // the sequence carried on and no acked event lost; a leader stopped (SIGSTOP) until the other took
-// over never acks again once it runs on. Until the clients take endpoint lists, the tests publish
-// to each member's ingest in turn (`--aggregator`), retrying what was not acked.
+// over never acks again once it runs on. The subscriber lists both members' endpoints (host.toml's
+// list form); the tests publish to one member at a time (`--aggregator`), retrying the unacked.
 #include "fleet.hpp"
 #include "postgres_server.hpp"
 
@@ -89,19 +89,27 @@ class HaGroup : public ::testing::Test {
     return becomes(members_[1], "0");
   }
 
-  // The follower's host.toml pointed at member m's endpoints (its subscriber then follows m).
-  void follow(const Member& m) {
-    std::string toml = read_file(follower_->config);
-    toml = std::regex_replace(toml, std::regex(fleet_->ingest_endpoint()), m.ingest);
-    toml = std::regex_replace(toml, std::regex(fleet_->broadcast_endpoint()), m.broadcast);
-    write_file(follower_->config, toml);
+  // The follower's host.toml lists both members' endpoints (host.toml's list form).
+  void list_both_members() {
+    for (const Host* host : {follower_}) {
+      std::string toml = read_file(host->config);
+      toml = std::regex_replace(toml, std::regex("\"" + fleet_->ingest_endpoint() + "\""),
+                                "[\"" + members_[0].ingest + "\", \"" + members_[1].ingest + "\"]");
+      toml = std::regex_replace(toml, std::regex("\"" + fleet_->broadcast_endpoint() + "\""),
+                                "[\"" + members_[0].broadcast + "\", \"" + members_[1].broadcast + "\"]");
+      write_file(host->config, toml);
+    }
   }
 
-  // Publishes a ban of ip to member m; true once acked (an event that was spooled instead is
-  // removed from the spool, for the caller to send again).
-  bool publish(const Member& m, const std::string& ip) {
-    RunResult result = run({program("fleetban-publish"), "ban", "--ip", ip, "--jail", "sshd", "--bantime", "3600",
-                            "--config", publisher_->config.string(), "--aggregator", m.ingest});
+  // Publishes a ban of ip to member m (to the host.toml's endpoints when m is null); true once
+  // acked (an event that was spooled instead is removed from the spool, for the caller to send
+  // again).
+  bool publish(const Member* m, const std::string& ip) {
+    std::vector<std::string> argv{
+        program("fleetban-publish"), "ban", "--ip", ip, "--jail", "sshd", "--bantime", "3600", "--config",
+        publisher_->config.string()};
+    if (m != nullptr) argv.insert(argv.end(), {"--aggregator", m->ingest});
+    RunResult result = run(argv);
     EXPECT_EQ(result.exit_code, 0) << describe(result);
     auto spooled = regular_files_under(publisher_->spool);
     for (const auto& file : spooled) std::filesystem::remove(file);
@@ -135,7 +143,8 @@ TEST_F(HaGroup, KillNineOfTheActiveMemberLosesNoAckedEventAndTheOtherCarriesOn) 
   // The waiting member holds no state: only /healthz and /metrics answer.
   EXPECT_EQ(http_get(b, "/api/v1/bans").first, 503);
   EXPECT_EQ(http_get(b, "/healthz").first, 200);
-  follow(b);
+  // The subscriber knows both members, as INTERFACE.md's HA setup has it.
+  list_both_members();
   fleet_->start_subscriber(*follower_);
 
   constexpr int kEvents = 2000;
@@ -149,7 +158,7 @@ TEST_F(HaGroup, KillNineOfTheActiveMemberLosesNoAckedEventAndTheOtherCarriesOn) 
       a.process->wait_for_exit(deadline_in(kSoon));
     }
     const std::string ip = address(i + 1);
-    while (!publish(*target, ip)) {
+    while (!publish(target, ip)) {
       ASSERT_LT(Clock::now(), deadline) << "no member acked " << ip << "\n" << b.process->log();
       target = target == &a ? &b : &a;  // unacked: the next member, as a client with both endpoints does
     }
@@ -176,7 +185,8 @@ TEST_F(HaGroup, KillNineOfTheActiveMemberLosesNoAckedEventAndTheOtherCarriesOn) 
         std::set<std::string> seen(enforced.begin(), enforced.end());
         return std::includes(seen.begin(), seen.end(), acked.begin(), acked.end());
       },
-      deadline_in(std::chrono::seconds(60)), "the subscriber following member b to enforce every acked ban"));
+      deadline_in(std::chrono::seconds(60)),
+      "the subscriber that followed member a, then b, to enforce every acked ban"));
   // The sequence carried on from member a's (one decision per address, no number twice).
   RunResult status =
       run({program("fleetban"), "status", "--config", publisher_->config.string(), "--aggregator", b.ingest});
@@ -189,14 +199,14 @@ TEST_F(HaGroup, APausedLeaderThatLostTheLeaseNeverAcksOrCommitsAgain) {
   Member& a = members_[0];
   Member& b = members_[1];
   ASSERT_TRUE(start_pair());
-  ASSERT_TRUE(publish(a, "192.0.2.1"));
+  ASSERT_TRUE(publish(&a, "192.0.2.1"));
 
   a.process->kill(SIGSTOP);  // paused: it cannot renew, and b takes the lapsed lease over
   ASSERT_TRUE(becomes(b, "1"));
-  ASSERT_TRUE(publish(b, "192.0.2.2"));
+  ASSERT_TRUE(publish(&b, "192.0.2.2"));
   a.process->kill(SIGCONT);
   // Whatever a does next, it acks nothing: its lease's epoch has moved on.
-  EXPECT_FALSE(publish(a, "192.0.2.3"));
+  EXPECT_FALSE(publish(&a, "192.0.2.3"));
   auto exit = a.process->wait_for_exit(deadline_in(kSoon));
   EXPECT_EQ(exit, std::optional<int>(1)) << a.process->log();
   EXPECT_NE(a.process->log().find("ha_leadership_lost"), std::string::npos) << a.process->log();
@@ -213,7 +223,7 @@ TEST_F(HaGroup, APausedLeaderThatLostTheLeaseNeverAcksOrCommitsAgain) {
   ASSERT_TRUE(becomes(a, "0"));
   EXPECT_EQ(b.process->terminate(), 0);
   ASSERT_TRUE(becomes(a, "1"));
-  EXPECT_TRUE(publish(a, "192.0.2.4"));
+  EXPECT_TRUE(publish(&a, "192.0.2.4"));
   EXPECT_EQ(server_->query("SELECT epoch FROM lease"), "3");
 }
 
