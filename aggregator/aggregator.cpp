@@ -70,7 +70,8 @@ class Service {
         sockets_(context_, config.security),
         admission_(
             config.security.insecure, [this](const server::PeerIdentity& peer) { return sockets_.admits(peer); },
-            config.policy.max_events_per_second),
+            config.policy.max_events_per_second,
+            [this](server::PeerRole role, const std::string& name) { return sockets_.admits_name(role, name); }),
         step_(state_, seen_, admission_, metrics_, &hosts_),
         ingest_(sockets_.ingest(config.ingest)),
         broadcast_(context_, sockets_, config.broadcast, metrics_),

@@ -47,7 +47,9 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
     return;
   }
   note_member(sender);
-  if (!admission_.query_within_share(sender, server::Admission::Clock::now())) {
+  const auto* report = std::get_if<common::HostReport>(&*request);
+  std::string_view on_behalf_of = report != nullptr ? std::string_view(report->host_id) : std::string_view();
+  if (!admission_.query_within_share(sender, server::Admission::Clock::now(), on_behalf_of)) {
     metrics_.count_rejected(RejectReason::rate_limited);
     throttled_.warn(fmt::format("query_dropped key={} reason=\"over {} queries and reports a second\"",
                                 sender.peer ? sender.peer->name : "?", server::Admission::kQueriesPerKeyPerSecond));
@@ -57,7 +59,7 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
     next_.queries.push_back({route, std::move(*snapshot)});
   } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {
     next_.queries.push_back({route, std::move(*status)});
-  } else if (auto* report = std::get_if<common::HostReport>(&*request)) {
+  } else if (report != nullptr) {
     take_report(*report, sender);
   } else if (auto* history = std::get_if<common::HistoryRequest>(&*request)) {
     next_.queries.push_back({route, std::move(*history)});
@@ -67,14 +69,14 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
 }
 
 void BatchStep::take_report(const common::HostReport& report, const server::Sender& sender) {
-  // A host reports only as itself: the name is its key's (no key without CURVE: as it says).
-  if (sender.peer && sender.peer->name != report.host_id) {
-    reject(RejectReason::identity, fmt::format("host_report_refused key={} reason=\"host_id {} does not match key {}\"",
-                                               sender.peer->name, report.host_id, sender.peer->name));
+  // A host reports only as itself (or through a relay that vouches for it).
+  if (auto refusal = admission_.admit_report(sender, report.host_id)) {
+    reject(refusal->reason, fmt::format("host_report_refused key={} reason=\"{}\"",
+                                        sender.peer ? sender.peer->name : "?", refusal->why));
     return;
   }
   if (hosts_ == nullptr) return;
-  if (auto why = hosts_->note_report(kind_of(sender), report, state_.sequence(), common::now_seconds())) {
+  if (auto why = hosts_->note_report(reporter_kind(sender, false), report, state_.sequence(), common::now_seconds())) {
     reject(RejectReason::malformed, fmt::format("host_report_refused key={} reason=\"{}\"", report.host_id, *why));
   }
 }
@@ -136,7 +138,7 @@ common::Ack BatchStep::handle_event(Received& r, common::UnixSeconds now, Batch&
     return ack;
   }
   // The host is reporting (even what policy refuses next): its last event and hourly count.
-  if (hosts_ != nullptr) hosts_->note_event(kind_of(r.sender), reporter, now);
+  if (hosts_ != nullptr) hosts_->note_event(reporter_kind(r.sender, event.operator_action), reporter, now);
   ApplyResult result = state_.apply(event, now);
   // Not remembered as applied: a retry is refused again rather than acked DUPLICATE.
   if (result.refused) return refuse(result.refused_because, *result.refused);

@@ -12,6 +12,7 @@ HostKind kind_of_role(server::PeerRole role) {
   switch (role) {
     case server::PeerRole::host: return HostKind::host;
     case server::PeerRole::operator_: return HostKind::operator_;
+    case server::PeerRole::relay: return HostKind::relay;
   }
   return HostKind::host;
 }
@@ -20,8 +21,10 @@ std::int64_t unix_hour(common::UnixSeconds t) { return common::to_unix(t) / 3600
 
 }  // namespace
 
-HostKind kind_of(const server::Sender& sender) {
-  return sender.peer ? kind_of_role(sender.peer->role) : HostKind::host;
+HostKind reporter_kind(const server::Sender& sender, bool operator_action) {
+  if (!sender.peer) return HostKind::host;
+  if (sender.peer->role == server::PeerRole::relay) return operator_action ? HostKind::operator_ : HostKind::host;
+  return kind_of_role(sender.peer->role);
 }
 
 void HostTable::set_admitted(const std::vector<server::PeerIdentity>& keys) {

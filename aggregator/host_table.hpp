@@ -21,8 +21,10 @@
 
 namespace fleetban::aggregator {
 
-// The kind of key that sent a message (a host's, without CURVE).
-common::HostKind kind_of(const server::Sender& sender);
+// Whose row an event or a host report counts in: the kind of key that sent it (a host's, without
+// CURVE), or, from a relay, the host or operator it vouches for (an operator action is an
+// operator's; a host report is always a host's).
+common::HostKind reporter_kind(const server::Sender& sender, bool operator_action);
 
 class HostTable {
  public:

@@ -1,6 +1,8 @@
 #pragma once
 // Admission: who may say what. An event's reporter is the name its key was admitted under (an
-// operator key's events are operator actions; a host key speaks only for itself), a connection
+// operator key's events are operator actions; a host key speaks only for itself; a relay key
+// vouches for the host or operator it admitted, named by the event, and only for a name admitted
+// here too under the same role), a connection
 // made with a key removed since (SIGHUP) is refused, and every key gets its fair share: events per
 // second per reporter, snapshot and status requests per second per key. Socket-free: it reads only
 // what the frame's metadata said (Sender), so unit tests drive it directly.
@@ -27,21 +29,30 @@ class Admission {
   using Clock = std::chrono::steady_clock;
   // Whether a key is still in authorized_dir (ServerSockets::admits).
   using KeyCheck = std::function<bool(const PeerIdentity&)>;
+  // Whether a key of this role and name is in authorized_dir (ServerSockets::admits_name): what a
+  // relay may vouch for.
+  using NameCheck = std::function<bool(PeerRole, const std::string& name)>;
   // Snapshot and status requests per key and second (with a burst as large): each snapshot walks
   // the whole state on the loop thread, so one key must not take the loop from ingest and heartbeats.
   static constexpr unsigned kQueriesPerKeyPerSecond = 20;
 
   // insecure: no keys, so nobody is told apart (every event is taken as its message says).
-  Admission(bool insecure, KeyCheck still_admitted, unsigned events_per_second);
+  // `names` empty: no relay may vouch for anyone.
+  Admission(bool insecure, KeyCheck still_admitted, unsigned events_per_second, NameCheck names = {});
 
-  // Whether this sender may send this event. On success the event's host_id is the key's name and
-  // an operator key's event is an operator action; otherwise why not.
+  // Whether this sender may send this event. On success the event's host_id is the key's name (or,
+  // from a relay, the name it vouches for) and an operator key's event is an operator action;
+  // otherwise why not.
   std::optional<Refusal> admit_event(const Sender& sender, common::Event& event) const;
   // Whether this sender's key may still ask (a query carries no name to check against the key).
   std::optional<Refusal> admit_query(const Sender& sender) const;
+  // Whether a host report naming `host_id` may come from this sender: from the host's own key, or
+  // from a relay vouching for a host admitted here.
+  std::optional<Refusal> admit_report(const Sender& sender, const std::string& host_id) const;
   // The sender's share of snapshot and status requests; false: drop the request. Without CURVE
-  // there is no key to count by, and every query passes.
-  bool query_within_share(const Sender& sender, Clock::time_point now);
+  // there is no key to count by, and every query passes. A relay forwards the reports of all its
+  // hosts on one key: those count per host they name (`on_behalf_of`), as if each came direct.
+  bool query_within_share(const Sender& sender, Clock::time_point now, std::string_view on_behalf_of = {});
   // The reporter's share of events; false: answer THROTTLED (the client keeps it and retries).
   bool event_within_share(const std::string& reporter, Clock::time_point now) { return events_.allow(reporter, now); }
   void set_event_rate(unsigned events_per_second) { events_.set_rate(events_per_second); }
@@ -49,6 +60,7 @@ class Admission {
  private:
   bool insecure_;
   KeyCheck still_admitted_;
+  NameCheck names_;
   RateLimiter events_;   // per reporter
   RateLimiter queries_;  // per key
 };

@@ -2,6 +2,15 @@
 
 namespace fleetban::server {
 
+const char* to_string(PeerRole role) {
+  switch (role) {
+    case PeerRole::host: return "host";
+    case PeerRole::operator_: return "operator";
+    case PeerRole::relay: return "relay";
+  }
+  return "host";
+}
+
 std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
   // ROLE:NAME:KEY, where a name may hold ':' and the key is hex.
   auto colon = user_id.find(':');
@@ -11,11 +20,13 @@ std::optional<PeerIdentity> parse_user_id(std::string_view user_id) {
   PeerIdentity identity{PeerRole::host, std::string(user_id.substr(colon + 1, last - colon - 1)),
                         std::string(user_id.substr(last + 1))};
   if (identity.name.empty() || identity.key.size() != 64) return std::nullopt;
-  if (role == "operator")
-    identity.role = PeerRole::operator_;
-  else if (role != "host")
-    return std::nullopt;
-  return identity;
+  for (PeerRole known : {PeerRole::host, PeerRole::operator_, PeerRole::relay}) {
+    if (role == to_string(known)) {
+      identity.role = known;
+      return identity;
+    }
+  }
+  return std::nullopt;
 }
 
 Sender sender_of(const zmq::message_t& frame, bool insecure) {

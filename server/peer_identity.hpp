@@ -11,7 +11,10 @@
 
 namespace fleetban::server {
 
-enum class PeerRole { host, operator_ };
+// host: authorized_dir/NAME.pub; operator_: operators/NAME.pub; relay: relays/NAME.pub (a relay
+// forwards the events of the hosts and operators it admitted, vouching for their names).
+enum class PeerRole { host, operator_, relay };
+const char* to_string(PeerRole role);
 
 struct PeerIdentity {
   PeerRole role = PeerRole::host;
@@ -19,7 +22,8 @@ struct PeerIdentity {
   std::string key;  // the public key, 64 hex digits
 };
 
-// "host:web-01:KEY" -> {host, "web-01", KEY}; nullopt for anything else.
+// "host:web-01:KEY" -> {host, "web-01", KEY} (also "operator:..." and "relay:..."); nullopt for
+// anything else.
 std::optional<PeerIdentity> parse_user_id(std::string_view user_id);
 
 // What a frame's metadata says about the connection it came on.

@@ -38,6 +38,10 @@ bool ServerSockets::authenticator_alive() const { return insecure_ || (zap_ && z
 
 bool ServerSockets::admits(const PeerIdentity& peer) const { return insecure_ || (zap_ && zap_->admits(peer)); }
 
+bool ServerSockets::admits_name(PeerRole role, const std::string& name) const {
+  return insecure_ || (zap_ && zap_->admits_name(role, name));
+}
+
 std::vector<PeerIdentity> ServerSockets::admitted() const {
   return zap_ ? zap_->admitted() : std::vector<PeerIdentity>{};
 }

@@ -45,6 +45,9 @@ class ServerSockets {
   bool authenticator_alive() const;
   // Whether this identity's key is still in authorized_dir (always true when insecure).
   bool admits(const PeerIdentity& peer) const;
+  // Whether a key is admitted under this role and name (what a relay may vouch for; always true
+  // when insecure).
+  bool admits_name(PeerRole role, const std::string& name) const;
   // Every key admitted now (none when insecure: no key is checked).
   std::vector<PeerIdentity> admitted() const;
 

@@ -47,7 +47,7 @@ void read_dir(const std::filesystem::path& dir, const std::string& role, KeyMap&
     if (!it->is_regular_file() || path.extension() != ".pub") continue;
     std::string name = path.stem().string();
     if (!is_valid_name(name)) {
-      problems.push_back(path.string() + ": '" + name + "' is not a valid host or operator name");
+      problems.push_back(path.string() + ": '" + name + "' is not a valid host, operator or relay name");
       continue;
     }
     try {
@@ -72,6 +72,7 @@ LoadedKeys load_keys(const std::filesystem::path& dir) {
   LoadedKeys loaded;
   read_dir(dir, "host", loaded.keys, loaded.problems);
   read_dir(dir / "operators", "operator", loaded.keys, loaded.problems);
+  read_dir(dir / "relays", "relay", loaded.keys, loaded.problems);
   return loaded;
 }
 
@@ -99,18 +100,29 @@ ZapHandler::~ZapHandler() {
 void ZapHandler::admit(const KeyMap& keys) {
   // A User-Id names the key: a key replaced under the same name is a removed key.
   std::set<std::string> user_ids;
-  for (const auto& [key, user_id] : keys) user_ids.insert(user_id);
+  std::set<std::string> names;
+  for (const auto& [key, user_id] : keys) {
+    user_ids.insert(user_id);
+    names.insert(user_id.substr(0, user_id.rfind(':')));
+  }
   std::lock_guard lock(admitted_mutex_);
   bool revoked =
       std::any_of(admitted_.begin(), admitted_.end(), [&](const auto& id) { return !user_ids.contains(id); });
   admitted_ = std::move(user_ids);
+  admitted_names_ = std::move(names);
   if (revoked) ++revocations_;
 }
 
 bool ZapHandler::admits(const PeerIdentity& peer) const {
-  std::string user_id = (peer.role == PeerRole::operator_ ? "operator:" : "host:") + peer.name + ":" + peer.key;
+  std::string user_id = std::string(to_string(peer.role)) + ":" + peer.name + ":" + peer.key;
   std::lock_guard lock(admitted_mutex_);
   return admitted_.contains(user_id);
+}
+
+bool ZapHandler::admits_name(PeerRole role, const std::string& name) const {
+  std::string role_name = std::string(to_string(role)) + ":" + name;
+  std::lock_guard lock(admitted_mutex_);
+  return admitted_names_.contains(role_name);
 }
 
 std::vector<PeerIdentity> ZapHandler::admitted() const {

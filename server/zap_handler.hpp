@@ -3,9 +3,10 @@
 // libzmq lets every key in when no handler is bound, so it is bound before any CURVE socket
 // exists, and the service treats a handler that died as fatal (alive()).
 //
-// Admitted keys: authorized_dir/NAME.pub (a host whose host_id is NAME) and
-// authorized_dir/operators/NAME.pub (an operator). The handler hands the connection's identity to
-// libzmq as its User-Id, "host:NAME:KEY" or "operator:NAME:KEY" (KEY: the public key in hex),
+// Admitted keys: authorized_dir/NAME.pub (a host whose host_id is NAME),
+// authorized_dir/operators/NAME.pub (an operator) and authorized_dir/relays/NAME.pub (a relay).
+// The handler hands the connection's identity to libzmq as its User-Id, "host:NAME:KEY",
+// "operator:NAME:KEY" or "relay:NAME:KEY" (KEY: the public key in hex),
 // which every message then carries: an identity is its key, so a connection made with a key that
 // was since replaced under the same name is told apart from one made with the new key.
 
@@ -47,6 +48,8 @@ class ZapHandler {
   // outlives the removal or replacement of its key (libzmq asks only at the handshake), so the
   // service asks this for what it receives.
   bool admits(const PeerIdentity& peer) const;
+  // Whether some key is admitted now under this role and name (what a relay may vouch for).
+  bool admits_name(PeerRole role, const std::string& name) const;
   // Every key admitted now (the host table lists them all, also those never connected).
   std::vector<PeerIdentity> admitted() const;
 
@@ -61,7 +64,8 @@ class ZapHandler {
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> revocations_{0};
   mutable std::mutex admitted_mutex_;
-  std::set<std::string> admitted_;  // the User-Ids of the keys now in authorized_dir
+  std::set<std::string> admitted_;        // the User-Ids of the keys now in authorized_dir
+  std::set<std::string> admitted_names_;  // "ROLE:NAME" of the same keys
   std::thread thread_;
 };
 

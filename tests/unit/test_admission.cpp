@@ -29,10 +29,16 @@ fleetban::common::Event event_from(const std::string& host_id, bool operator_act
   return e;
 }
 
+// Admits these keys; and, for what a relay may vouch for, the hosts web-01 and web-02 and the
+// operator alice.
 Admission admitting(std::vector<std::string> keys, unsigned events_per_second = 100) {
   return Admission(
       false, [keys](const PeerIdentity& peer) { return std::find(keys.begin(), keys.end(), peer.key) != keys.end(); },
-      events_per_second);
+      events_per_second,
+      [](PeerRole role, const std::string& name) {
+        return (role == PeerRole::host && (name == "web-01" || name == "web-02")) ||
+               (role == PeerRole::operator_ && name == "alice");
+      });
 }
 
 TEST(Admission, AHostSpeaksForItselfOnly) {
@@ -90,6 +96,71 @@ TEST(Admission, EventSharesFollowTheRateAndItsReload) {
   EXPECT_EQ(allowed, 3u);
   admission.set_event_rate(10);
   EXPECT_TRUE(admission.event_within_share("web-01", now + std::chrono::seconds(1)));
+}
+
+TEST(Admission, ARelayVouchesForTheHostsAndOperatorsAdmittedHereUnderTheirRole) {
+  auto admission = admitting({kKeyA});
+  auto relay = sender(PeerRole::relay, "relay-eu1");
+  auto host = event_from("web-02");
+  EXPECT_FALSE(admission.admit_event(relay, host));
+  EXPECT_EQ(host.host_id, "web-02");
+  EXPECT_FALSE(host.operator_action);
+  auto by_hand = event_from("alice", true);
+  EXPECT_FALSE(admission.admit_event(relay, by_hand));
+  EXPECT_TRUE(by_hand.operator_action);
+  EXPECT_FALSE(admission.admit_report(relay, "web-01"));
+}
+
+TEST(Admission, ARelayCannotVouchForANameNotAdmittedHereOrUnderAnotherRole) {
+  auto admission = admitting({kKeyA});
+  auto relay = sender(PeerRole::relay, "relay-eu1");
+  for (auto [name, operator_action] : std::vector<std::pair<std::string, bool>>{
+           {"web-99", false},    // nobody here
+           {"web-01", true},     // a host's name claiming an operator's action
+           {"alice", false},     // an operator's name as a host
+           {"relay-eu1", false}  // itself
+       }) {
+    auto e = event_from(name, operator_action);
+    auto refusal = admission.admit_event(relay, e);
+    ASSERT_TRUE(refusal) << name;
+    EXPECT_EQ(refusal->reason, RejectReason::identity);
+    EXPECT_NE(refusal->why.find("may not vouch for"), std::string::npos) << refusal->why;
+  }
+  EXPECT_TRUE(admission.admit_report(relay, "web-99"));
+  EXPECT_TRUE(admission.admit_report(relay, "alice"));
+  // A relay key removed since its connection was made vouches for nobody.
+  auto removed = event_from("web-01");
+  EXPECT_TRUE(admission.admit_event(sender(PeerRole::relay, "relay-eu1", kKeyB), removed));
+}
+
+TEST(Admission, OnlyARelayKeySpeaksForOthers) {
+  auto admission = admitting({kKeyA});
+  EXPECT_TRUE(admission.admit_report(sender(PeerRole::host, "web-01"), "web-02"));
+  EXPECT_FALSE(admission.admit_report(sender(PeerRole::host, "web-01"), "web-01"));
+  // Without a name check (the default), a relay vouches for nobody.
+  Admission no_names(
+      false, [](const PeerIdentity&) { return true; }, 100);
+  auto e = event_from("web-01");
+  EXPECT_TRUE(no_names.admit_event(sender(PeerRole::relay, "relay-eu1"), e));
+}
+
+TEST(Admission, ARelaysForwardedReportsCountPerHostTheyName) {
+  auto admission = admitting({kKeyA});
+  auto relay = sender(PeerRole::relay, "relay-eu1");
+  auto now = Admission::Clock::now();
+  unsigned web01 = 0;
+  for (unsigned i = 0; i < 2 * Admission::kQueriesPerKeyPerSecond; ++i) {
+    web01 += admission.query_within_share(relay, now, "web-01") ? 1 : 0;
+  }
+  EXPECT_EQ(web01, Admission::kQueriesPerKeyPerSecond);
+  EXPECT_TRUE(admission.query_within_share(relay, now, "web-02"));
+  EXPECT_TRUE(admission.query_within_share(relay, now));  // its own requests: its key's share
+  // A name not admitted here gets no bucket of its own: it draws on the relay key's share.
+  unsigned unknown = 0;
+  for (unsigned i = 0; i < 2 * Admission::kQueriesPerKeyPerSecond; ++i) {
+    unknown += admission.query_within_share(relay, now, "web-" + std::to_string(100 + i)) ? 1 : 0;
+  }
+  EXPECT_EQ(unknown, Admission::kQueriesPerKeyPerSecond - 1);
 }
 
 TEST(Admission, WithoutCurveNothingIsChecked) {

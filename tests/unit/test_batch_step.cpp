@@ -51,14 +51,20 @@ Sender host(const std::string& name, std::optional<std::string_view> address = s
 
 Sender operator_key(const std::string& name) { return Sender{PeerIdentity{PeerRole::operator_, name, kKey}, {}}; }
 
-// One aggregator's parts around a BatchStep, CURVE on: the keys of `admitted` names are admitted.
+// One aggregator's parts around a BatchStep, CURVE on: the keys of `admitted` names are admitted
+// (alice as an operator, relay-eu1 as a relay, the others as hosts).
 struct Subject {
   FleetState state{Policy{}};
   EventIdSet seen;
   Metrics metrics;
-  std::set<std::string> admitted{"web-01", "web-02", "alice"};
+  std::set<std::string> admitted{"web-01", "web-02", "alice", "relay-eu1"};
   fleetban::server::Admission admission{
-      false, [this](const PeerIdentity& peer) { return admitted.contains(peer.name); }, 1000};
+      false, [this](const PeerIdentity& peer) { return admitted.contains(peer.name); }, 1000,
+      [this](PeerRole role, const std::string& name) { return admitted.contains(name) && role == role_of(name); }};
+  static PeerRole role_of(const std::string& name) {
+    if (name == "alice") return PeerRole::operator_;
+    return name == "relay-eu1" ? PeerRole::relay : PeerRole::host;
+  }
   BatchStep step{state, seen, admission, metrics};
 
   Batch send(const Event& event, const Sender& sender) {
@@ -257,6 +263,35 @@ TEST(BatchStep, WithoutCurveEveryEventIsTakenAsItsMessageSays) {
   Batch batch = step.finish(kNow);
   EXPECT_EQ(batch.acks[0].ack.outcome, AckOutcome::applied);
   EXPECT_EQ(batch.changes[0].reporters, std::vector<std::string>{"web-09"});
+}
+
+TEST(BatchStep, ARelaysEventsAndReportsCountForTheNamesItVouchesForAndOnlyThose) {
+  Subject s;
+  HostTable hosts;
+  hosts.set_admitted({{PeerRole::host, "web-01", kKey}, {PeerRole::relay, "relay-eu1", kKey}});
+  BatchStep step{s.state, s.seen, s.admission, s.metrics, &hosts};
+  Sender relay{PeerIdentity{PeerRole::relay, "relay-eu1", kKey}, std::nullopt};
+  step.take(7, encode(Request{ban("web-01", "192.0.2.7")}), relay);
+  step.take(8, encode(Request{ban("web-99", "192.0.2.8")}), relay);
+  fleetban::common::HostReport report;
+  report.host_id = "web-01";
+  step.take(9, encode(Request{report}), relay);
+  Batch batch = step.finish(kNow);
+
+  ASSERT_EQ(batch.acks.size(), 2u);
+  EXPECT_EQ(batch.acks[0].ack.outcome, AckOutcome::applied);
+  EXPECT_EQ(batch.acks[1].ack.outcome, AckOutcome::refused);
+  EXPECT_NE(batch.acks[1].ack.reason.find("may not vouch for host web-99"), std::string::npos)
+      << batch.acks[1].ack.reason;
+  ASSERT_EQ(batch.changes.size(), 1u);
+  EXPECT_EQ(batch.changes[0].reporters, std::vector<std::string>{"web-01"});
+  EXPECT_EQ(s.rejected(RejectReason::identity), 1u);
+  // The host's row has its event and its subscriber's report; the relay's row neither.
+  for (const auto& entry : hosts.entries(kNow)) {
+    bool is_host = entry.name == "web-01";
+    EXPECT_EQ(entry.last_event_at.has_value(), is_host) << entry.name;
+    EXPECT_EQ(entry.subscriber_seen_at.has_value(), is_host) << entry.name;
+  }
 }
 
 }  // namespace

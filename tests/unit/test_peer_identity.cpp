@@ -25,7 +25,12 @@ TEST(PeerIdentity, ParsesWhatTheZapHandlerWritesAndNothingElse) {
   auto op = parse_user_id("operator:alice:" + key);
   ASSERT_TRUE(op);
   EXPECT_EQ(op->role, PeerRole::operator_);
+  auto relay = parse_user_id("relay:relay-eu1:" + key);
+  ASSERT_TRUE(relay);
+  EXPECT_EQ(relay->role, PeerRole::relay);
+  EXPECT_EQ(relay->name, "relay-eu1");
   EXPECT_FALSE(parse_user_id("admin:web-01:" + key));
+  EXPECT_FALSE(parse_user_id("relays:web-01:" + key));
   EXPECT_FALSE(parse_user_id("host:web-01:short"));
   EXPECT_FALSE(parse_user_id("host::" + key));
   EXPECT_FALSE(parse_user_id("host:" + key));

@@ -1,7 +1,7 @@
 // The ZAP handler and the server sockets with real CURVE over loopback TCP: a key in
-// authorized_dir connects and its messages carry "host:NAME:KEY"; an operator key is an operator;
-// an unknown key never gets a message through; a key removed and reloaded is no longer admitted;
-// a bad key file is named at start.
+// authorized_dir connects and its messages carry "host:NAME:KEY"; an operator key is an operator,
+// a relay key (relays/) a relay, and the names admitted under each role are known; an unknown key never gets a message
+// through; a key removed and reloaded is no longer admitted; a bad key file is named at start.
 
 #include "server/zap_handler.hpp"
 
@@ -36,13 +36,15 @@ struct Fleet {
   Fleet() {
     fs::create_directories(keys);
     fs::create_directories(authorized / "operators");
+    fs::create_directories(authorized / "relays");
     fleetban::common::write_keypair(keys, "aggregator");
   }
-  // A key pair in keys/; its public key admitted as a host or operator (or not at all).
+  // A key pair in keys/; its public key admitted as a host, operator or relay (or not at all).
   void make_key(const std::string& name, const char* admitted_as) {
     auto [secret, pub] = fleetban::common::write_keypair(keys, name);
     if (std::string_view(admitted_as) == "host") fs::copy_file(pub, authorized / (name + ".pub"));
     if (std::string_view(admitted_as) == "operator") fs::copy_file(pub, authorized / "operators" / (name + ".pub"));
+    if (std::string_view(admitted_as) == "relay") fs::copy_file(pub, authorized / "relays" / (name + ".pub"));
   }
   void start() {
     server.emplace(context, fleetban::common::ServerSecurity{false, keys / "aggregator.key", authorized});
@@ -92,6 +94,29 @@ TEST(ZapHandler, AnOperatorKeyIsAnOperator) {
   ASSERT_TRUE(sender && sender->peer);
   EXPECT_EQ(sender->peer->role, PeerRole::operator_);
   EXPECT_EQ(sender->peer->name, "alice");
+}
+
+TEST(ZapHandler, ARelayKeyIsARelayAndTheNamesOfEachRoleAreKnown) {
+  Fleet f;
+  f.make_key("relay-eu1", "relay");
+  f.make_key("web-01", "host");
+  f.make_key("alice", "operator");
+  f.start();
+  auto sender = f.send_as("relay-eu1");
+  ASSERT_TRUE(sender && sender->peer);
+  EXPECT_EQ(sender->peer->role, PeerRole::relay);
+  EXPECT_EQ(sender->peer->name, "relay-eu1");
+  EXPECT_TRUE(f.server->admits(*sender->peer));
+  EXPECT_TRUE(f.server->admits_name(PeerRole::host, "web-01"));
+  EXPECT_TRUE(f.server->admits_name(PeerRole::operator_, "alice"));
+  EXPECT_TRUE(f.server->admits_name(PeerRole::relay, "relay-eu1"));
+  EXPECT_FALSE(f.server->admits_name(PeerRole::operator_, "web-01"));
+  EXPECT_FALSE(f.server->admits_name(PeerRole::host, "alice"));
+  EXPECT_FALSE(f.server->admits_name(PeerRole::host, "web-02"));
+  // The same key admitted as a relay is not a host of that name.
+  auto as_host = *sender->peer;
+  as_host.role = PeerRole::host;
+  EXPECT_FALSE(f.server->admits(as_host));
 }
 
 TEST(ZapHandler, AnUnknownKeyGetsNothingThrough) {
