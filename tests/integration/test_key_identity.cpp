@@ -1,6 +1,7 @@
 // An identity is its key: replacing a host's key file in place and SIGHUP cuts off every
 // connection made with the old key; a reload with a malformed key file refuses that file's key
-// and still applies every removal; the reporter of an operator's action is its key's name.
+// and still applies every removal; the reporter of an operator's action is its key's name; a
+// relay's key vouches for the names admitted here, and for no other.
 #include "security_helpers.hpp"
 
 #include <gtest/gtest.h>
@@ -137,6 +138,36 @@ TEST_F(KeyIdentity, OperatorActionIsTiedToTheOperatorsKey) {
   EXPECT_TRUE(aggregator_logged(fleet, {"decision seq=", "ip=198.51.100.63", "host=alice", "by=operator"}));
   EXPECT_FALSE(has_line_with(fleet.aggregator()->log(), {"decision seq=", "ip=198.51.100.63", "host=web-01"}))
       << fleet.aggregator()->log();
+}
+
+// A relay forwards under the name it admitted; the aggregator takes only names it admits itself.
+TEST_F(KeyIdentity, ARelayKeyVouchesForNamesAdmittedHereAndNoOther) {
+  const Host& web01 = fleet.add_host("web-01");
+  fleet.add_host("web-02");
+  fleet.add_host("relay-eu1");
+  std::filesystem::create_directories(fleet.authorized_dir() / "relays");
+  std::filesystem::rename(fleet.authorized_dir() / "relay-eu1.pub",
+                          fleet.authorized_dir() / "relays" / "relay-eu1.pub");
+  ASSERT_TRUE(fleet.start_aggregator(web01));
+
+  auto relay = connect_raw(fleet, "relay-eu1");
+  std::mt19937 random(23);
+  const WireEvent vouched = wire_ban(random, "198.51.100.64", "web-02");
+  ASSERT_TRUE(relay->send({encode_request(vouched)}));
+  ASSERT_TRUE(relay->wait_for_reply_with(vouched.event_id, deadline_in(kSoon)));
+  const WireEvent invented = wire_ban(random, "198.51.100.65", "web-99");
+  ASSERT_TRUE(relay->send({encode_request(invented)}));
+  EXPECT_TRUE(relay->wait_for_reply_with("may not vouch for host web-99", deadline_in(kSoon)));
+
+  nlohmann::json document;
+  ASSERT_TRUE(fleet.list_until(
+      web01, "`fleetban list --json` to show 198.51.100.64",
+      [](const nlohmann::json& doc) { return find_ban(doc, "198.51.100.64") != nullptr; }, &document));
+  EXPECT_EQ(strings_of(find_ban(document, "198.51.100.64")->value("reporters", nlohmann::json())),
+            std::vector<std::string>{"web-02"})
+      << document.dump();
+  EXPECT_EQ(find_ban(document, "198.51.100.65"), nullptr) << document.dump();
+  EXPECT_TRUE(aggregator_logged(fleet, {"event_refused", "host=web-99", "relay relay-eu1 may not vouch"}));
 }
 
 }  // namespace
