@@ -6,6 +6,7 @@
 // list form); the tests publish to one member at a time (`--aggregator`), retrying the unacked.
 #include "fleet.hpp"
 #include "postgres_server.hpp"
+#include "prometheus_series.hpp"
 
 #include <httplib.h>
 
@@ -143,6 +144,15 @@ TEST_F(HaGroup, KillNineOfTheActiveMemberLosesNoAckedEventAndTheOtherCarriesOn) 
   // The waiting member holds no state: only /healthz and /metrics answer.
   EXPECT_EQ(http_get(b, "/api/v1/bans").first, 503);
   EXPECT_EQ(http_get(b, "/healthz").first, 200);
+  // Both members serve every HA series the alert rules read.
+  for (const Member* member : {&a, &b}) {
+    const std::string metrics = http_get(*member, "/metrics").second;
+    const std::set<std::string> served = series_served(metrics);
+    for (const auto& name : series_in_rules()) {
+      if (!is_ha_series(name)) continue;
+      EXPECT_TRUE(served.contains(name)) << name << " not served by " << member->name << ":\n" << metrics;
+    }
+  }
   // The subscriber knows both members, as INTERFACE.md's HA setup has it.
   list_both_members();
   fleet_->start_subscriber(*follower_);
