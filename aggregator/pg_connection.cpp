@@ -118,7 +118,13 @@ std::uint64_t PgResult::affected() const {
 
 PgConnection::PgConnection(std::string url, std::vector<std::string> settings)
     : url_(std::move(url)), name_(redacted_url(url_)), settings_(std::move(settings)) {
-  connect();
+  try {
+    connect();
+  } catch (...) {
+    PQfinish(conn_);  // a constructor that throws runs no destructor
+    conn_ = nullptr;
+    throw;
+  }
 }
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
@@ -134,6 +140,8 @@ void PgConnection::connect() {
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     std::string message = message_of(conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory");
+    PQfinish(conn_);  // libpq hands back a connection object even when it failed
+    conn_ = nullptr;
     throw common::RuntimeError("state \"" + name_ + "\": cannot connect to PostgreSQL: " + message);
   }
   // PostgreSQL's notices ("relation ... already exists, skipping") are not for the operator; its
