@@ -29,6 +29,7 @@
 #include "server/admission.hpp"
 #include "server/broadcast_channel.hpp"
 #include "server/peer_identity.hpp"
+#include "server/router_reader.hpp"
 #include "server/server_sockets.hpp"
 #include "server/snapshot_server.hpp"
 
@@ -235,20 +236,13 @@ class Service {
   // Takes every message waiting (up to kMaxBatch) into the step; the connection to answer on is
   // kept in routes_ (a message's route is its index there).
   void receive() {
-    for (std::size_t n = 0; n < kMaxBatch; ++n) {
-      zmq::message_t identity;
-      if (!ingest_.recv(identity, zmq::recv_flags::dontwait)) break;
-      if (!identity.more()) continue;
-      zmq::message_t payload;
-      if (!ingest_.recv(payload, zmq::recv_flags::dontwait)) continue;
-      if (payload.more()) {
-        drain_frames();
-        step_.reject(server::RejectReason::frames, "rejected_input reason=\"too many frames\"");
-        continue;
-      }
-      step_.take(routes_.size(), payload.to_string_view(), server::sender_of(payload, config_.security.insecure));
-      routes_.push_back(std::move(identity));
-    }
+    server::read_router(
+        ingest_, kMaxBatch,
+        [this](zmq::message_t&& identity, zmq::message_t&& payload) {
+          step_.take(routes_.size(), payload.to_string_view(), server::sender_of(payload, config_.security.insecure));
+          routes_.push_back(std::move(identity));
+        },
+        [this] { step_.reject(server::RejectReason::frames, "rejected_input reason=\"too many frames\""); });
   }
 
   bool commit(Batch& batch, common::UnixSeconds now) {
@@ -326,13 +320,6 @@ class Service {
       status.active_since = lease_->since();
     }
     snapshots_.send(identity, common::Reply{status});
-  }
-
-  void drain_frames() {
-    zmq::message_t rest;
-    while (ingest_.get(zmq::sockopt::rcvmore) != 0) {
-      if (!ingest_.recv(rest, zmq::recv_flags::dontwait)) break;
-    }
   }
 
   AggregatorConfig config_;

@@ -1,6 +1,5 @@
 #include "aggregator/aggregator_config.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -71,34 +70,6 @@ std::string required_path(const common::ConfigValues& v, std::string_view key, s
 }
 
 }  // namespace
-
-std::optional<ListenAddress> parse_listen_address(std::string_view text) {
-  ListenAddress address;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::nullopt;
-    address.host = std::string(text.substr(1, close - 1));
-    in6_addr unused{};
-    if (inet_pton(AF_INET6, address.host.c_str(), &unused) != 1) return std::nullopt;
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    address.host = std::string(text.substr(0, colon));
-    bool name_like = std::all_of(address.host.begin(), address.host.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-    });
-    if (!name_like) return std::nullopt;
-    port = text.substr(colon + 1);
-  }
-  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
-  if (port.empty() || error != std::errc() || end != port.data() + port.size() || address.port < 1 ||
-      address.port > 65535) {
-    return std::nullopt;
-  }
-  return address;
-}
 
 std::span<const ConfigKey> aggregator_config_keys() { return kAggregatorKeys; }
 

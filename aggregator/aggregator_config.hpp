@@ -12,6 +12,7 @@
 #include "common/config.hpp"
 #include "common/ip_prefix.hpp"
 #include "common/security.hpp"
+#include "server/http_address.hpp"
 
 namespace fleetban::aggregator {
 
@@ -46,14 +47,9 @@ struct AggregatorConfig {
   Policy policy;
 };
 
-// Where the HTTP server listens (`http`).
-struct ListenAddress {
-  std::string host;
-  int port = 0;
-};
-
-// "HOST:PORT" (an IPv4 address or a host name) or "[IPV6]:PORT", with a port from 1 to 65535.
-std::optional<ListenAddress> parse_listen_address(std::string_view text);
+// Where the HTTP server listens (`http`): server/http_address.hpp.
+using server::ListenAddress;
+using server::parse_listen_address;
 
 std::span<const common::ConfigKey> aggregator_config_keys();
 

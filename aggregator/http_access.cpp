@@ -1,6 +1,5 @@
 #include "aggregator/http_access.hpp"
 
-#include <arpa/inet.h>
 #include <crypt.h>
 
 #include <algorithm>
@@ -14,11 +13,6 @@
 namespace fleetban::aggregator {
 
 namespace {
-
-bool is_port(std::string_view text) {
-  return !text.empty() && text.size() <= 5 &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
@@ -78,25 +72,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
 constexpr const char* kDecoyHash = "$2b$05$abcdefghijklmnopqrstuumjewjQVmxxbBHy234HdGTOAqOuVnhhy";
 
 }  // namespace
-
-bool host_is_literal_or_localhost(std::string_view host) {
-  if (host.starts_with('[')) {
-    auto close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    std::string literal(host.substr(1, close - 1));
-    std::string_view rest = host.substr(close + 1);
-    in6_addr unused{};
-    return inet_pton(AF_INET6, literal.c_str(), &unused) == 1 &&
-           (rest.empty() || (rest.starts_with(':') && is_port(rest.substr(1))));
-  }
-  std::string_view name = host;
-  if (auto colon = host.find(':'); colon != std::string_view::npos) {
-    if (!is_port(host.substr(colon + 1))) return false;  // also refuses an unbracketed IPv6 address
-    name = host.substr(0, colon);
-  }
-  in_addr unused{};
-  return equals_ignoring_case(name, "localhost") || inet_pton(AF_INET, std::string(name).c_str(), &unused) == 1;
-}
 
 HttpCredentials HttpCredentials::load(const std::filesystem::path& file) {
   std::ifstream in(file);

@@ -7,11 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "server/http_address.hpp"
+
 namespace fleetban::aggregator {
 
-// Whether a Host header names this machine without a DNS name a web page could rebind: an IPv4
-// literal, a bracketed IPv6 literal, or `localhost`, each with or without ":PORT".
-bool host_is_literal_or_localhost(std::string_view host);
+// The Host check: server/http_address.hpp.
+using server::host_is_literal_or_localhost;
 
 // The users of `http_auth_file`: `name:hash` lines, bcrypt ($2y$, $2b$) or sha512-crypt ($6$)
 // hashes as `htpasswd -B` and `mkpasswd -m sha-512` write them; blank lines and # comments allowed.

@@ -155,6 +155,7 @@ void CloneClient::follow(milliseconds wait, Update& update) {
     if (auto* heartbeat = std::get_if<Heartbeat>(&*broadcast)) {
       if (confirming_) confirm(*heartbeat, update);
       on_heartbeat(*heartbeat);
+      if (!need_snapshot_ && !confirming_) update.heartbeat = *heartbeat;
     } else if (confirming_) {
       held_.emplace_back(std::move(std::get<Decision>(*broadcast)), at);
       if (held_.size() >= kMaxDecisions) need_snapshot_ = true;  // a snapshot is cheaper by now

@@ -42,6 +42,9 @@ class CloneClient {
     std::optional<Snapshot> snapshot;
     std::vector<Decision> decisions;
     std::vector<std::int64_t> received_us;  // when each decision arrived (tracing only)
+    // The last heartbeat that found this client in step (its sequence no further than what was
+    // handed on): a relay passes it on to its own subscribers, so silence upstream is silence there.
+    std::optional<Heartbeat> heartbeat;
   };
 
   // `stop` cuts a back-off short. Connects to the first pair at once (no socket waits for the
@@ -56,6 +59,8 @@ class CloneClient {
   void resync() { need_snapshot_ = true; }
   bool synced() const { return !need_snapshot_; }
   std::uint64_t sequence() const { return sequence_; }
+  // The aggregator incarnation that sequence belongs to ("" before the first snapshot).
+  const std::string& incarnation() const { return incarnation_; }
   // Whether a report is due: following, and kReportInterval since the last one or a snapshot since.
   bool report_due(Clock::time_point now = Clock::now()) const;
   // Sends `report` with this client's sequence and incarnation filled in; no reply comes. Dropped

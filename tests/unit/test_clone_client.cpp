@@ -216,6 +216,36 @@ TEST(CloneClient, AHeartbeatBehindChangesNothing) {
   EXPECT_EQ(s.aggregator.requests().size(), 1u);
 }
 
+// A relay republishes the heartbeats its Clone client hands on: only those that find it in step.
+TEST(CloneClient, HandsOnAHeartbeatOnlyInStep) {
+  Subject s;
+  s.aggregator.set_state(10, {});
+  ASSERT_TRUE(s.client.poll(50ms).snapshot);
+  std::optional<fleetban::common::Heartbeat> handed;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; !handed && std::chrono::steady_clock::now() < deadline;) {
+    s.aggregator.publish(fleetban::common::Heartbeat{10, "inc-1", {}});
+    handed = s.client.poll(50ms).heartbeat;
+  }
+  ASSERT_TRUE(handed);
+  EXPECT_EQ(handed->sequence, 10u);
+  EXPECT_EQ(s.client.incarnation(), "inc-1");
+  // One ahead of it means a gap: not handed on (the relay's subscribers must not hear of 12 before
+  // the relay has it), and the next poll takes a snapshot instead.
+  s.aggregator.set_state(12, {});
+  s.aggregator.publish(fleetban::common::Heartbeat{12, "inc-1", {}});
+  bool resnapped = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       !resnapped && std::chrono::steady_clock::now() < deadline;) {
+    auto update = s.client.poll(50ms);
+    if (!update.snapshot) {
+      EXPECT_FALSE(update.heartbeat && update.heartbeat->sequence == 12) << "handed on out of step";
+    }
+    resnapped = update.snapshot.has_value();
+    if (!resnapped) s.aggregator.publish(fleetban::common::Heartbeat{12, "inc-1", {}});
+  }
+  EXPECT_TRUE(resnapped);
+}
+
 TEST(CloneClient, ResyncTakesANewSnapshotAtTheNextPoll) {
   Subject s;
   s.aggregator.set_state(10, {});
