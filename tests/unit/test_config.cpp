@@ -14,6 +14,7 @@
 #include "aggregator/aggregator_config.hpp"
 #include "common/host_config.hpp"
 #include "printers.hpp"
+#include "relay/relay_config.hpp"
 #include "temp_dir.hpp"
 #include "usage_error.hpp"
 
@@ -294,6 +295,7 @@ std::set<std::string> table_keys(std::span<const fleetban::common::ConfigKey> ta
 
 constexpr std::string_view kHostPart = "### host.toml";
 constexpr std::string_view kAggregatorPart = "### aggregator.toml";
+constexpr std::string_view kRelayPart = "### relay.toml";
 
 void expect_table_and_reference_agree(std::span<const fleetban::common::ConfigKey> table_of_keys,
                                       std::string_view heading) {
@@ -320,6 +322,10 @@ TEST(ConfigKeys, AggregatorTableAndReferenceAgree) {
   expect_table_and_reference_agree(fleetban::aggregator::aggregator_config_keys(), kAggregatorPart);
 }
 
+TEST(ConfigKeys, RelayTableAndReferenceAgree) {
+  expect_table_and_reference_agree(fleetban::relay::relay_config_keys(), kRelayPart);
+}
+
 TEST(ConfigKeys, ReferenceKeyReaderFindsKeysSectionsAndSkipsCode) {
   // Guards the reader above: a reader that found nothing would make the agreement tests vacuous.
   std::string part =
@@ -333,7 +339,8 @@ TEST(ConfigKeys, ReferenceKeyReaderFindsKeysSectionsAndSkipsCode) {
 }
 
 TEST(ConfigKeys, EveryKeyHasHelpAndAValidDefault) {
-  for (auto table : {fleetban::common::host_config_keys(), fleetban::aggregator::aggregator_config_keys()}) {
+  for (auto table : {fleetban::common::host_config_keys(), fleetban::aggregator::aggregator_config_keys(),
+                     fleetban::relay::relay_config_keys()}) {
     std::set<std::string_view> seen;
     for (const auto& key : table) {
       EXPECT_FALSE(key.help.empty()) << key.name;
@@ -346,7 +353,8 @@ TEST(ConfigKeys, EveryKeyHasHelpAndAValidDefault) {
 
 TEST(ConfigKeys, FlagsAreUniqueWithinEachTable) {
   // Two keys with one flag would make the program's flag parser refuse to start.
-  for (auto table : {fleetban::common::host_config_keys(), fleetban::aggregator::aggregator_config_keys()}) {
+  for (auto table : {fleetban::common::host_config_keys(), fleetban::aggregator::aggregator_config_keys(),
+                     fleetban::relay::relay_config_keys()}) {
     std::set<std::string> flags;
     for (const auto& key : table) {
       EXPECT_TRUE(flags.insert(fleetban::common::flag_for(key.name)).second) << key.name;
