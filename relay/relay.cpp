@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <zmq.hpp>
 
@@ -44,6 +45,10 @@ constexpr auto kUpstreamSilence = common::CloneClient::kMissedHeartbeats * commo
 // aggregator's default, so it is the aggregator's `max_events_per_second` that normally decides;
 // this only keeps one flooding host from filling the relay's one upstream queue for all the others.
 constexpr unsigned kEventsPerReporterPerSecond = 1000;
+
+// Snapshot and status requests held until the first snapshot from upstream: how many, how long.
+constexpr std::size_t kDeferredMax = 10'000;
+constexpr auto kDeferredFor = common::CloneClient::kSnapshotTimeout;
 
 std::string as_key(const common::EventId& id) { return std::string(id.begin(), id.end()); }
 
@@ -92,6 +97,7 @@ class Relay {
       take_upstream();
       receive_replies();
       receive_requests();
+      answer_deferred();
       pending_.expire();
       update_gauges();
       common::flush_log();
@@ -202,8 +208,10 @@ class Relay {
                     fmt::format("query_dropped key={} reason=\"over {} a second\"",
                                 sender.peer ? sender.peer->name : "?", server::Admission::kQueriesPerKeyPerSecond));
     }
-    if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) return serve_snapshot(identity, *snapshot);
-    if (auto* status = std::get_if<common::StatusRequest>(&*request)) return answer_status(identity, *status);
+    if (std::holds_alternative<common::SnapshotRequest>(*request) ||
+        std::holds_alternative<common::StatusRequest>(*request)) {
+      return answer_from_copy(identity.to_string(), std::move(*request));
+    }
     if (report != nullptr) return forward_report(*report, sender);
     if (auto* hosts = std::get_if<common::HostsRequest>(&*request)) {
       std::string original = std::move(hosts->request_id);
@@ -257,17 +265,40 @@ class Relay {
     pending_.expect(relay_id, {identity.to_string(), std::move(original)});
   }
 
+  // A snapshot or status request. Before the first snapshot from upstream there is nothing to
+  // answer with: it waits (kDeferredMax of them, each kDeferredFor at most: a client gives up
+  // after its own timeout) and is answered as soon as the copy is there.
+  void answer_from_copy(std::string route, common::Request request) {
+    if (!copy_.ready()) {
+      if (deferred_.size() >= kDeferredMax) deferred_.pop_front();
+      deferred_.push_back({std::move(route), std::move(request), Clock::now()});
+      return;
+    }
+    const zmq::message_t identity(route.data(), route.size());
+    if (auto* snapshot = std::get_if<common::SnapshotRequest>(&request)) return serve_snapshot(identity, *snapshot);
+    answer_status(identity, std::get<common::StatusRequest>(request));
+  }
+
+  void answer_deferred() {
+    if (!copy_.ready()) {
+      while (!deferred_.empty() && Clock::now() - deferred_.front().since > kDeferredFor) deferred_.pop_front();
+      return;
+    }
+    auto waiting = std::move(deferred_);
+    deferred_.clear();
+    for (auto& query : waiting) {
+      if (Clock::now() - query.since <= kDeferredFor)
+        answer_from_copy(std::move(query.route), std::move(query.request));
+    }
+  }
+
   void serve_snapshot(const zmq::message_t& identity, const common::SnapshotRequest& request) {
-    // Before the first snapshot upstream there is nothing to serve: no answer, and the host's
-    // Clone client moves on to the next endpoint of its list (or asks again).
-    if (!copy_.ready()) return;
     // `with_geo` is not served here (the relay has no GeoIP): the decisions come without it.
     snapshots_.serve(identity, request, copy_.sequence(), copy_.incarnation(),
                      [this](const std::function<bool(common::Decision &&)>& take) { copy_.for_each_active(take); });
   }
 
   void answer_status(const zmq::message_t& identity, const common::StatusRequest& request) {
-    if (!copy_.ready()) return;
     common::Status status{.request_id = request.request_id};
     status.sequence = copy_.sequence();
     status.incarnation = copy_.incarnation();
@@ -300,6 +331,12 @@ class Relay {
   LiveCopy copy_;
   std::string last_incarnation_;
   PendingReplies pending_;
+  struct Deferred {
+    std::string route;
+    common::Request request;  // a SnapshotRequest or a StatusRequest
+    Clock::time_point since;
+  };
+  std::deque<Deferred> deferred_;  // asked before the live copy was there
   std::uint64_t request_counter_ = 0;
   std::string forwarding_to_;
   zmq::socket_t upstream_;

@@ -287,6 +287,22 @@ TEST_F(Relays, ARelayFollowsAnotherRelay) {
             std::vector<std::string>{"web-02"});
 }
 
+// A relay asked before it has its first snapshot from upstream answers once it has it (a host's
+// subscriber that reaches a relay just started need not time out and move on).
+TEST_F(Relays, AStatusAskedBeforeTheRelayHasItsCopyIsAnsweredOnceItHasIt) {
+  Relay& relay = add_relay();
+  point_at(web01, {&relay});
+  edit_config(web01.config, {{"timeout_ms", "10000"}});
+  ASSERT_TRUE(fleet.start_aggregator(ops));
+  ASSERT_EQ(ban(ops, "198.51.100.141").exit_code, 0);
+  // Asked once, at once: the relay's first snapshot comes after its first heartbeat from upstream.
+  relay.process = std::make_unique<Process>(
+      std::vector<std::string>{program("fleetban-relay"), "--config", relay.config.string()}, dir / "relay-1.log");
+  const auto status = run({program("fleetban"), "status", "--config", web01.config.string()}, kBound);
+  EXPECT_EQ(status.exit_code, 0) << describe(status);
+  EXPECT_TRUE(contains(status.output, "active bans:  1")) << describe(status);  // from the copy
+}
+
 TEST_F(Relays, WithTheAggregatorDownNothingIsAckedAndTheSpoolCatchesUpLater) {
   Relay& relay = add_relay();
   point_at(web01, {&relay});
