@@ -155,6 +155,92 @@ install -m 0600 /root/host.toml.fail2ban /etc/fleetban/host.toml
 systemctl restart fleetban-subscriber
 check "back on the fail2ban backend: the unban reached the jail" eventually 60 sh -c "! fail2ban-client get fleetban banned | grep -qF 192.0.2.21"
 
+section "a relay between this host and the aggregator (fleetban-relay.service)"
+# A site's relay in miniature, on this machine, as docs/OPERATIONS.md ("Relays") sets one up: its
+# own ports (7790-7792) and key pair, admitted by the aggregator from authorized/relays/; its own
+# authorized_dir with this host's and the operator's keys (and later web-03's, which the
+# aggregator does not admit).
+keys=/etc/fleetban/keys
+auth=/etc/fleetban/authorized
+relay_auth=/etc/fleetban/relay-authorized
+check "the package made authorized/relays/" test -d "$auth/relays"
+fleetban keygen relay-test --dir "$keys" >/dev/null
+chown fleetban:fleetban "$keys/relay-test.key"
+install -m 0640 -o root -g fleetban "$keys/relay-test.pub" "$auth/relays/relay-test.pub"
+systemctl reload fleetban-aggregator
+install -d -m 0750 -o root -g fleetban "$relay_auth" "$relay_auth/operators"
+install -m 0640 -o root -g fleetban "$auth/$(hostname).pub" "$relay_auth/"
+install -m 0640 -o root -g fleetban "$auth/operators/admin.pub" "$relay_auth/operators/"
+install -m 0640 -o root -g fleetban /usr/share/doc/fleetban/examples/relay.toml /etc/fleetban/relay.toml
+sed -i -e 's|^upstream .*|upstream = "tcp://127.0.0.1:7780"|' \
+    -e 's|^upstream_broadcast .*|upstream_broadcast = "tcp://127.0.0.1:7781"|' \
+    -e 's|^ingest .*|ingest = "tcp://127.0.0.1:7790"|' \
+    -e 's|^broadcast .*|broadcast = "tcp://127.0.0.1:7791"|' \
+    -e "s|^server_key .*|server_key = \"$keys/relay-test.key\"|" \
+    -e "s|^authorized_dir .*|authorized_dir = \"$relay_auth\"|" \
+    -e 's|^http .*|http = "127.0.0.1:7792"|' /etc/fleetban/relay.toml
+check "systemctl enable --now fleetban-relay (Type=notify: ready once bound)" systemctl enable --now fleetban-relay
+check "the relay is active" systemctl is-active --quiet fleetban-relay
+# The relay's HTTP without curl (not in a minimal Debian): bash's /dev/tcp, HTTP/1.0 so that the
+# server closes the connection after its answer.
+relay_http() {
+    # shellcheck disable=SC2016  # $1 is the inner bash's
+    timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7792 &&
+        printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 && cat <&3' relay-http "$1"
+}
+relay_healthy() { relay_http /healthz | head -n1 | grep -q ' 200 '; }
+relay_metric_is() { relay_http /metrics | tr -d '\r' | grep -qx "$1 $2"; }
+relay_metric_counted() { relay_http /metrics | tr -d '\r' | grep -qE "^$1 [1-9]"; }
+check "its /healthz answers 200 once it follows the aggregator" eventually 30 relay_healthy
+check "its /metrics: fleetban_relay_upstream_connected 1" relay_metric_is fleetban_relay_upstream_connected 1
+
+# This host now follows the relay only (the relay's key is its server_key): what reaches its jail
+# came through the relay.
+sed -i -e 's|^aggregator .*|aggregator = "tcp://127.0.0.1:7790"|' \
+    -e 's|^broadcast .*|broadcast = "tcp://127.0.0.1:7791"|' \
+    -e "s|^server_key .*|server_key = \"$keys/relay-test.pub\"|" /etc/fleetban/host.toml
+systemctl restart fleetban-subscriber
+fleetban ban 192.0.2.60 --bantime 86400 --config "$admin"
+check "an operator's ban reaches the fleet jail through the relay" eventually 60 jail_has 192.0.2.60
+check "the ban from before the relay is there too (the relay's snapshot)" eventually 30 jail_has 192.0.2.50
+published=$(fleetban-publish ban --ip 192.0.2.61 --jail sshd --bantime 86400 --config /etc/fleetban/host.toml 2>&1)
+check "fleetban-publish through the relay is acked, not spooled ('$published')" test -z "$published"
+check "and is a fleet ban reported under this host's name" \
+    eventually 20 sh -c "fleetban show 192.0.2.61 --config $admin | grep -qF '$(hostname)'"
+check "the relay counted the events it forwarded" relay_metric_counted fleetban_relay_events_forwarded_total
+check "and the acks it returned" relay_metric_counted fleetban_relay_acks_returned_total
+
+# The operator through the relay: status and snapshots from its live copy, hosts from upstream.
+sed -e 's|^aggregator .*|aggregator = "tcp://127.0.0.1:7790"|' -e 's|^broadcast .*|broadcast = "tcp://127.0.0.1:7791"|' \
+    -e "s|^server_key .*|server_key = \"$keys/relay-test.pub\"|" "$admin" >/root/relay-admin.toml
+chmod 0600 /root/relay-admin.toml
+check "fleetban status through the relay" fleetban status --config /root/relay-admin.toml
+check "fleetban list through the relay has the fleet's bans" \
+    sh -c "fleetban list --config /root/relay-admin.toml | grep -qF 192.0.2.61"
+check "fleetban hosts through the relay lists the relay's key" \
+    sh -c "fleetban hosts --config /root/relay-admin.toml | grep -qF relay-test"
+check "fleetban ban through the relay" fleetban ban 192.0.2.62 --bantime 86400 --config /root/relay-admin.toml
+check "is a fleet ban" eventually 20 fleet_has 192.0.2.62
+
+# web-03: admitted by the relay (after a reload), not by the aggregator. The relay vouches for it;
+# the aggregator refuses, and the refusal comes back to web-03's publish.
+install -d -m 0700 /root/web-03 /root/web-03/spool
+fleetban keygen web-03 --dir /root/web-03 >/dev/null
+sed -e 's|^host_id .*|host_id = "web-03"|' -e 's|^client_key .*|client_key = "/root/web-03/web-03.key"|' \
+    -e 's|^spool_dir .*|spool_dir = "/root/web-03/spool"|' /etc/fleetban/host.toml >/root/web-03/host.toml
+web03_in() { fleetban status --config /root/web-03/host.toml >/dev/null 2>&1; }
+web03_out() { ! web03_in; }
+check "web-03 is refused by the relay before its key is added" web03_out
+relay_pid=$(main_pid fleetban-relay)
+install -m 0640 -o root -g fleetban /root/web-03/web-03.pub "$relay_auth/web-03.pub"
+check "systemctl reload fleetban-relay" systemctl reload fleetban-relay
+check "web-03 is admitted by the relay after the reload" eventually 20 web03_in
+check "the relay kept running through the reload" test "$(main_pid fleetban-relay)" = "$relay_pid"
+refused=$(fleetban-publish ban --ip 192.0.2.63 --jail sshd --config /root/web-03/host.toml 2>&1)
+check "the aggregator refuses what the relay vouches for web-03 ('$refused')" \
+    grep -q "relay relay-test may not vouch for host web-03" <<<"$refused"
+check "so 192.0.2.63 is no fleet ban" fleet_lacks 192.0.2.63
+
 section "purge"
 # What OPERATIONS.md tells the administrator to do first: take the fleetban action and jail out of
 # Fail2Ban, whose action file goes with the package.
@@ -166,8 +252,9 @@ else
     cat /tmp/purge.log
     bad "apt-get purge fleetban"
 fi
-check "no fleetban process is left" eventually 20 sh -c "! grep -lE '^fleetban-(aggregator|subscriber)\$' /proc/[0-9]*/comm 2>/dev/null"
-for unit in fleetban-aggregator fleetban-subscriber; do
+# comm holds the first 15 characters of a program's name: fleetban-aggreg, fleetban-subscr.
+check "no fleetban process is left" eventually 20 sh -c "! grep -lE '^fleetban-(aggreg|subscr|relay)' /proc/[0-9]*/comm 2>/dev/null"
+for unit in fleetban-aggregator fleetban-subscriber fleetban-relay; do
     check "$unit is gone from systemd" test "$(systemctl show -p LoadState --value "$unit")" = not-found
     check "$unit leaves no enable symlink" test -z "$(find /etc/systemd/system -name "$unit.service")"
 done

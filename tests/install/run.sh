@@ -4,7 +4,7 @@
 # debootstrap (cached in $FLEETBAN_TEST_CACHE, made once), booted with `systemd-nspawn -b` in its
 # own network namespace, runs deploy/install-check.sh (docs/OPERATIONS.md's steps) with the
 # previous build of the package, then tests/install/checks.sh: upgrade, hardening, reload,
-# Fail2Ban both ways, restarts, purge.
+# Fail2Ban both ways, restarts, a relay, purge.
 #
 # Where this machine cannot boot a container, it says why and ends with a visible SKIPPED line
 # (exit 0; FLEETBAN_TEST_INSTALL_REQUIRED=1 makes that a failure).
@@ -29,7 +29,7 @@ fail() {
     log "FAILED: $*"
     if [ -n "${leader:-}" ]; then
         echo "--- the services' journal in the container:"
-        inside journalctl -u fleetban-aggregator -u fleetban-subscriber -u fail2ban --no-pager -n 60 -o short-monotonic || true
+        inside journalctl -u fleetban-aggregator -u fleetban-subscriber -u fleetban-relay -u fail2ban --no-pager -n 60 -o short-monotonic || true
     fi
     echo "test-install: 0 passed, 1 failed"
     exit 1
