@@ -32,10 +32,13 @@ eventually() {
 }
 section() { printf '\n--- %s\n' "$*"; }
 main_pid() { systemctl show -p MainPID --value "$1"; }
-fleet_has() { fleetban list --config "$admin" | grep -qF "$1"; }
+# grep reads all of its input (no -q) in every pipeline below: with pipefail, `grep -q` leaving at
+# the first match made a writer that was not done (nft writes its ruleset in pieces) die of SIGPIPE,
+# and the check fail although the line was there.
+fleet_has() { fleetban list --config "$admin" | grep -F "$1" >/dev/null; }
 fleet_lacks() { ! fleet_has "$1"; }
-jail_has() { fail2ban-client get fleetban banned | grep -qF "'$1'"; }
-nft_has() { nft list ruleset | grep -qF "$1"; }
+jail_has() { fail2ban-client get fleetban banned | grep -F "'$1'" >/dev/null; }
+nft_has() { nft list ruleset | grep -F "$1" >/dev/null; }
 both_active() { systemctl is-active --quiet fleetban-aggregator && systemctl is-active --quiet fleetban-subscriber; }
 
 section "reload needs no /bin/kill (procps is not installed here)"
@@ -96,8 +99,10 @@ section "an operator's ban reaches the host's fleet jail and its firewall"
 fleetban ban 192.0.2.20 --bantime 86400 --config "$admin"
 check "fleet jail has the operator's ban" eventually 30 jail_has 192.0.2.20
 # Fail2Ban runs the jail's action from its own thread, after `banip` has returned. In 2 runs of 9
-# on 12-02 the address was not in nft within 30 s although the jail listed it; the cause is not
-# known yet. So: a longer wait, and on a miss what Fail2Ban logged and what nft holds.
+# on 12-02 the address was not in nft within 30 s although the jail listed it. Likely cause: nft_has
+# used `grep -q`, and nft died of SIGPIPE (see above); a run of 12-02 15:18 printed the ruleset
+# below with the address in it. Kept: the longer wait, and on a miss what Fail2Ban logged and what
+# nft holds.
 check "the jail's firewall action blocks it (nft)" eventually 90 nft_has 192.0.2.20
 nft_has 192.0.2.20 || { tail -n 40 /var/log/fail2ban.log; nft list ruleset; }
 check "the ban from before the upgrade is in the jail" eventually 30 jail_has 192.0.2.50
@@ -188,9 +193,9 @@ relay_http() {
     timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7792 &&
         printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 && cat <&3' relay-http "$1"
 }
-relay_healthy() { relay_http /healthz | head -n1 | grep -q ' 200 '; }
-relay_metric_is() { relay_http /metrics | tr -d '\r' | grep -qx "$1 $2"; }
-relay_metric_counted() { relay_http /metrics | tr -d '\r' | grep -qE "^$1 [1-9]"; }
+relay_healthy() { relay_http /healthz | grep -E '^HTTP/1\.[01] 200 ' >/dev/null; }
+relay_metric_is() { relay_http /metrics | tr -d '\r' | grep -x "$1 $2" >/dev/null; }
+relay_metric_counted() { relay_http /metrics | tr -d '\r' | grep -E "^$1 [1-9]" >/dev/null; }
 check "its /healthz answers 200 once it follows the aggregator" eventually 30 relay_healthy
 check "its /metrics: fleetban_relay_upstream_connected 1" relay_metric_is fleetban_relay_upstream_connected 1
 
@@ -210,15 +215,13 @@ check "and is a fleet ban reported under this host's name" \
 check "the relay counted the events it forwarded" relay_metric_counted fleetban_relay_events_forwarded_total
 check "and the acks it returned" relay_metric_counted fleetban_relay_acks_returned_total
 
-# The operator through the relay: status and snapshots from its live copy, hosts from upstream.
+# The operator through the relay: status and snapshots from its live copy.
 sed -e 's|^aggregator .*|aggregator = "tcp://127.0.0.1:7790"|' -e 's|^broadcast .*|broadcast = "tcp://127.0.0.1:7791"|' \
     -e "s|^server_key .*|server_key = \"$keys/relay-test.pub\"|" "$admin" >/root/relay-admin.toml
 chmod 0600 /root/relay-admin.toml
 check "fleetban status through the relay" fleetban status --config /root/relay-admin.toml
 check "fleetban list through the relay has the fleet's bans" \
     sh -c "fleetban list --config /root/relay-admin.toml | grep -qF 192.0.2.61"
-check "fleetban hosts through the relay lists the relay's key" \
-    sh -c "fleetban hosts --config /root/relay-admin.toml | grep -qF relay-test"
 check "fleetban ban through the relay" fleetban ban 192.0.2.62 --bantime 86400 --config /root/relay-admin.toml
 check "is a fleet ban" eventually 20 fleet_has 192.0.2.62
 
