@@ -12,8 +12,9 @@ namespace {
 
 // A taker waits at most this long behind the active member's commit (which holds the lease row
 // FOR SHARE); then it looks again at its next poll.
-const std::vector<std::string> kSessionSettings = {"SET lock_timeout = '2s'",
-                                                   "SET idle_in_transaction_session_timeout = '5s'"};
+const std::vector<std::string> kSessionSettings = {
+    "SET lock_timeout = '2s'",
+    "SET idle_in_transaction_session_timeout = '" + std::to_string(Lease::kTerm.count()) + "s'"};
 
 const std::string kTermSql = "interval '" + std::to_string(Lease::kTerm.count()) + " seconds'";
 

@@ -1,5 +1,6 @@
 #include "aggregator/postgres_store.hpp"
 
+#include "aggregator/lease.hpp"
 #include "aggregator/postgres_history.hpp"
 #include "aggregator/stored_record.hpp"
 #include "common/errors.hpp"
@@ -25,8 +26,10 @@ INSERT INTO lease VALUES (1, 0, '', 'epoch', 'epoch') ON CONFLICT DO NOTHING;
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7780778)";
 
 // A session that stays inside a transaction this long (its process stopped, its machine cut off)
-// is ended by the server, so it never holds the lease's row lock for ever.
-const std::vector<std::string> kSessionSettings = {"SET idle_in_transaction_session_timeout = '5s'"};
+// is ended by the server, so it never holds the lease's row lock for ever, nor past the lease's
+// term (a taker would wait behind it).
+const std::vector<std::string> kSessionSettings = {"SET idle_in_transaction_session_timeout = '" +
+                                                   std::to_string(Lease::kTerm.count()) + "s'"};
 
 }  // namespace
 

@@ -240,4 +240,8 @@ std::string bench_address(std::uint64_t index);
 // 2001:db8:1::/64).
 std::string doc_address(std::uint64_t index);
 
+// Raises this process's descriptor limit toward `wanted` (children inherit it): the soft limit up
+// to the hard one, and the hard one too with CAP_SYS_RESOURCE. Returns the soft limit now.
+unsigned long raise_fd_limit(unsigned long wanted);
+
 }  // namespace fleetban::bench

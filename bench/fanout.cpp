@@ -28,6 +28,7 @@
 #include <zmq.hpp>
 
 #include "bench/bench_support.hpp"
+#include "bench/simulated_subscribers.hpp"
 #include "common/aggregator_client.hpp"
 #include "common/codec.hpp"
 #include "common/socket_factory.hpp"
@@ -37,24 +38,6 @@ namespace fleetban::bench {
 namespace {
 
 using std::chrono::seconds;
-
-constexpr int kIoThreads = 2;  // the aggregator's server_io_threads() on this 2-CPU machine
-
-// Raises this process's descriptor limit toward `wanted` (children inherit it); returns the limit.
-rlim_t raise_fd_limit(rlim_t wanted) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  // With CAP_SYS_RESOURCE the hard limit may be raised too; otherwise up to it.
-  rlimit raised{std::max(limit.rlim_cur, wanted), std::max(limit.rlim_max, wanted)};
-  if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
-}
-
-std::int64_t monotonic_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
 
 // The bytes the aggregator would broadcast for a ban of `ip`, so the floor carries the same load.
 std::string encoded_decision(const std::string& ip, std::uint64_t sequence) {
@@ -106,133 +89,6 @@ int run_raw_pub(const std::string& bind, const std::string& control_endpoint, co
       next_hello = Clock::now() + seconds(1);
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The simulated subscribers.
-
-struct CurveClient {
-  std::string server_public;  // Z85
-  std::string client_public;
-  std::string client_secret;
-};
-
-class SimulatedSubscribers {
- public:
-  // `connections` subscriber connections, `per_socket` on each SUB socket (all of a socket's
-  // connections get every message, each copy is one subscriber's receipt): a socket costs a
-  // descriptor of its own besides its connections', and this process may hold only so many.
-  SimulatedSubscribers(int connections, int per_socket, const std::vector<std::string>& endpoints,
-                       const CurveClient& keys)
-      : context_(kIoThreads), epoll_(epoll_create1(EPOLL_CLOEXEC)), connections_(connections), per_socket_(per_socket) {
-    const int count = (connections + per_socket - 1) / per_socket;
-    context_.set(zmq::ctxopt::max_sockets, count + 100);
-    sockets_.reserve(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) {
-      zmq::socket_t sub(context_, zmq::socket_type::sub);
-      sub.set(zmq::sockopt::curve_serverkey, keys.server_public);
-      sub.set(zmq::sockopt::curve_publickey, keys.client_public);
-      sub.set(zmq::sockopt::curve_secretkey, keys.client_secret);
-      sub.set(zmq::sockopt::subscribe, "");
-      sub.set(zmq::sockopt::linger, 0);
-      for (int c = 0; c < connections_of(static_cast<std::size_t>(i)); ++c) {
-        // libzmq makes one connection per endpoint text on a socket: the second goes by name.
-        auto endpoint = endpoints[static_cast<std::size_t>(i * per_socket + c) % endpoints.size()];
-        if (c == 1) endpoint.replace(endpoint.find("127.0.0.1"), 9, "localhost");
-        sub.connect(endpoint);
-      }
-      epoll_event event{.events = EPOLLIN, .data = {.u32 = static_cast<std::uint32_t>(i)}};
-      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, sub.get(zmq::sockopt::fd), &event) != 0) {
-        throw std::runtime_error(fmt::format("epoll_ctl: {}", std::strerror(errno)));
-      }
-      sockets_.push_back(std::move(sub));
-    }
-  }
-  ~SimulatedSubscribers() { ::close(epoll_); }
-  SimulatedSubscribers(const SimulatedSubscribers&) = delete;
-  SimulatedSubscribers& operator=(const SimulatedSubscribers&) = delete;
-
-  std::size_t size() const { return sockets_.size(); }
-  int connections() const { return connections_; }
-  int connections_of(std::size_t socket) const {
-    return std::min(per_socket_, connections_ - static_cast<int>(socket) * per_socket_);
-  }
-
-  // Reads until `done(i)` has been true for every socket, or the deadline. on_message(i, broadcast,
-  // at_ns) sees every decoded message; returns how many sockets are done.
-  template <typename OnMessage, typename Done>
-  std::size_t read_until(Clock::time_point deadline, OnMessage on_message, Done done) {
-    std::vector<epoll_event> events(1024);
-    std::size_t finished = 0;
-    // Level-triggered on libzmq's mailbox descriptors: a socket that got something since it was
-    // last read dry is reported here, so no socket needs a look before the first wait.
-    for (std::size_t i = 0; i < sockets_.size(); ++i) finished += done(i) ? 1 : 0;
-    while (finished < sockets_.size() && Clock::now() < deadline) {
-      check_interrupted();
-      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 50);
-      for (int e = 0; e < n; ++e) finished += drain(events[static_cast<std::size_t>(e)].data.u32, on_message, done);
-    }
-    return finished;
-  }
-
- private:
-  // Every message the socket holds (libzmq's fd is edge-triggered: it must be read dry); 1 if the
-  // socket became done.
-  template <typename OnMessage, typename Done>
-  std::size_t drain(std::size_t i, OnMessage& on_message, Done& done) {
-    bool was_done = done(i);
-    auto& socket = sockets_[i];
-    zmq::message_t message;
-    while (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) {
-      if (!socket.recv(message, zmq::recv_flags::dontwait)) break;
-      const std::int64_t at = monotonic_ns();
-      auto broadcast = common::decode_broadcast(message.to_string_view());
-      if (broadcast) on_message(i, *broadcast, at);
-    }
-    return !was_done && done(i) ? 1 : 0;
-  }
-
-  zmq::context_t context_;
-  int epoll_;
-  int connections_;
-  int per_socket_;
-  std::vector<zmq::socket_t> sockets_;
-};
-
-// Waits until every connection is live: a socket is when one heartbeat (or hello) reached it as
-// many times as it has connections.
-double wait_connected(SimulatedSubscribers& subscribers, seconds timeout) {
-  auto start = Clock::now();
-  struct Heard {
-    std::pair<std::uint64_t, std::int64_t> last{0, -1};  // the heartbeat's sequence and time
-    int copies = 0;
-    bool live = false;
-  };
-  std::vector<Heard> heard(subscribers.size());
-  std::size_t got = 0;
-  // In steps, saying how far it got: thousands of CURVE handshakes take a while.
-  for (auto step = start; got < subscribers.size() && step < start + timeout;) {
-    step = std::min(step + seconds(10), start + timeout);
-    got = subscribers.read_until(
-        step,
-        [&](std::size_t i, const common::Broadcast& message, std::int64_t) {
-          const auto* heartbeat = std::get_if<common::Heartbeat>(&message);
-          if (heartbeat == nullptr) return;
-          std::pair<std::uint64_t, std::int64_t> key{heartbeat->sequence, common::to_unix(heartbeat->time)};
-          auto& h = heard[i];
-          h.copies = key == h.last ? h.copies + 1 : 1;
-          h.last = key;
-          if (h.copies >= subscribers.connections_of(i)) h.live = true;
-        },
-        [&](std::size_t i) { return heard[i].live; });
-    fmt::print("P6 connecting: {} of {} sockets live after {:.0f} s\n", got, subscribers.size(), seconds_since(start));
-    std::fflush(stdout);
-  }
-  if (got < subscribers.size()) {
-    throw std::runtime_error(
-        fmt::format("only {} of {} sockets connected in {} s", got, subscribers.size(), timeout.count()));
-  }
-  return seconds_since(start);
 }
 
 // One decision: the address every connection waits for, and when it was sent.
@@ -298,7 +154,7 @@ RowResult raw_row(const Settings& settings, Keys& keys, const TempDir& dir) {
       settings.subscribers, settings.per_socket, {bind},
       {Keys::z85(keys.public_key("raw")), Keys::z85(keys.public_key("sim")), Keys::z85(keys.secret("sim"))});
   RowResult row{.name = "raw"};
-  row.connect_s = wait_connected(subscribers, seconds(300));
+  row.connect_s = wait_connected(subscribers, seconds(300), "P6");
   std::vector<double> ms;
   for (int d = 0; d < settings.decisions; ++d) {
     Awaited awaited{.ip = bench_address(static_cast<std::uint64_t>(d)), .sent_ns = monotonic_ns()};
@@ -392,7 +248,7 @@ RowResult fleet_row(const Settings& settings, Keys& keys, const TempDir& dir, in
   SimulatedSubscribers subscribers(settings.subscribers, settings.per_socket, endpoints,
                                    {server_key, Keys::z85(keys.public_key("sim")), Keys::z85(keys.secret("sim"))});
   RowResult row{.name = relays == 0 ? "aggregator" : fmt::format("relays={}", relays)};
-  row.connect_s = wait_connected(subscribers, seconds(300));
+  row.connect_s = wait_connected(subscribers, seconds(300), "P6");
   std::vector<double> ms;
   for (int d = 0; d < settings.decisions; ++d) {
     Awaited awaited{.ip = bench_address(static_cast<std::uint64_t>(d))};
@@ -428,7 +284,7 @@ int run_bench(int argc, char** argv) {
   // Here a descriptor per connection and one per socket (its mailbox); in the aggregator or relay
   // (which inherit the limit) one per connection. Where the limit stays below two per subscriber
   // (no CAP_SYS_RESOURCE: 20,000 on this machine), sockets take more than one connection each.
-  const auto limit = static_cast<int>(raise_fd_limit(static_cast<rlim_t>(2 * settings.subscribers + 1024)));
+  const auto limit = static_cast<int>(raise_fd_limit(static_cast<unsigned long>(2 * settings.subscribers + 1024)));
   while (settings.subscribers + (settings.subscribers + settings.per_socket - 1) / settings.per_socket + 512 > limit &&
          settings.per_socket < 2) {
     ++settings.per_socket;

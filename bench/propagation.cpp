@@ -435,14 +435,6 @@ Row run_log_round(const Programs& programs, Keys& keys, const Aggregator& aggreg
   return row;
 }
 
-void raise_fd_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
 std::vector<double> latencies_of(const Row& row) {
   std::vector<double> ms;
   for (const auto& d : row.deliveries) ms.push_back(d.ms());
@@ -488,7 +480,8 @@ int run_bench(int argc, char** argv) {
   app.add_option("--spacing-ms", spacing_ms, "exec rows: pause after each decision has reached everyone");
   app.add_option("--log-spacing-ms", log_spacing_ms, "log rows: pause after each ack");
   CLI11_PARSE(app, argc, argv);
-  raise_fd_limit();
+  // The soft descriptor limit up to the hard one (not beyond: the hooks and fail2ban inherit it).
+  if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0) raise_fd_limit(limit.rlim_max);
 
   TempDir dir;
   Keys keys(programs, dir / "keys");

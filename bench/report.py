@@ -3,7 +3,7 @@
 
     report.py OUT [--smoke]
 
-Reads OUT/run.meta.json (machine, load) and, for each part p1..p6, p8 present, OUT/pN.json (figures
+Reads OUT/run.meta.json (machine, load) and, for each part p1..p8 present, OUT/pN.json (figures
 and details) and OUT/pN.meta.json (when it ran, load average before and after). Prints the
 Markdown table. With --smoke no target is judged: the counts are too small to mean anything.
 """
@@ -18,6 +18,7 @@ PARTS = [
     ("p4", "P4 scale"),
     ("p5", "P5 backends"),
     ("p6", "P6 fan-out"),
+    ("p7", "P7 failover"),
     ("p8", "P8 API pages"),
     ("soak", "SOAK bounded state"),
 ]

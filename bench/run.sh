@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--bans N] [--only P1,P3,...]
 #
-# Runs the drivers P1..P6, P8 (bench/README.md says what each measures), each figure beside a
+# Runs the drivers P1..P8 (bench/README.md says what each measures), each figure beside a
 # baseline measured in the same run, and writes OUT/latest.json and OUT/latest.md (a Markdown
 # table, also printed). Every driver starts its own aggregator, subscribers and fail2ban-servers in
 # a temp dir on loopback and stops them on every exit path (FLEETBAN_BENCH_KEEP=1 keeps the dirs).
@@ -23,7 +23,7 @@ BUILD=$REPO/build
 OUT=
 SMOKE=0
 BANS=1000000
-ONLY=P1,P2,P3,P4,P5,P6,P8
+ONLY=P1,P2,P3,P4,P5,P6,P7,P8
 
 usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -111,6 +111,7 @@ if (( SMOKE )); then
   P5=(--decisions 20 --per-address 3 --live 3)
   P8=(--bans 2000 --threads 2 --pages 30)
   P6=(--subscribers 30 --decisions 3 --relays 1)
+  P7=(--subscribers 30 --bans 500 --rate 100 --before-kill-ms 1000)
   SOAK=(--duration 12 --rate 50 --sample 1)
 else
   P1=()
@@ -120,6 +121,7 @@ else
   P5=()
   P8=(--bans "$BANS")
   P6=()
+  P7=()
   SOAK=()
 fi
 
@@ -160,6 +162,7 @@ step p3 "$DRIVERS/bench_ingest" "${P3[@]}"
 step p4 "$DRIVERS/bench_scale" "${P4[@]}"
 step p5 "$DRIVERS/bench_backend" "${P5[@]}"
 step p6 "$DRIVERS/bench_fanout" "${P6[@]}"
+step p7 "$DRIVERS/bench_failover" "${P7[@]}"
 step p8 "$DRIVERS/bench_pages" "${P8[@]}"
 step soak "$DRIVERS/bench_soak" "${SOAK[@]}"
 

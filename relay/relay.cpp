@@ -216,12 +216,14 @@ class Relay {
     if (auto* hosts = std::get_if<common::HostsRequest>(&*request)) {
       std::string original = std::move(hosts->request_id);
       hosts->request_id = next_request_id();
-      return forward_query(identity, hosts->request_id, std::move(original), common::Request{std::move(*hosts)});
+      std::string relay_id = hosts->request_id;  // a copy: the request is moved into its envelope below
+      return forward_query(identity, std::move(relay_id), std::move(original), common::Request{std::move(*hosts)});
     }
     auto& history = std::get<common::HistoryRequest>(*request);
     std::string original = std::move(history.request_id);
     history.request_id = next_request_id();
-    forward_query(identity, history.request_id, std::move(original), common::Request{std::move(history)});
+    std::string relay_id = history.request_id;
+    forward_query(identity, std::move(relay_id), std::move(original), common::Request{std::move(history)});
   }
 
   // Admitted here, the event goes upstream with the name admitted (and, for an operator's key, as
@@ -259,7 +261,7 @@ class Relay {
     (void)upstream_.send(zmq::buffer(common::encode(common::Request{report})), zmq::send_flags::dontwait);
   }
 
-  void forward_query(const zmq::message_t& identity, const std::string& relay_id, std::string original,
+  void forward_query(const zmq::message_t& identity, std::string relay_id, std::string original,
                      const common::Request& request) {
     if (!upstream_.send(zmq::buffer(common::encode(request)), zmq::send_flags::dontwait)) return;
     pending_.expect(relay_id, {identity.to_string(), std::move(original)});

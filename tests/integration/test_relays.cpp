@@ -186,6 +186,26 @@ TEST_F(Relays, EventsGoUpThroughTheRelayAndDecisionsComeBackDown) {
   EXPECT_EQ(count_lines_with(subscriber.log(), "snapshot sequence="), 1u) << subscriber.log();
   EXPECT_FALSE(contains(subscriber.log(), "taking a new snapshot")) << subscriber.log();
 
+  // What only the aggregator knows comes through the relay too: the hosts list (web-02's
+  // subscriber reported in through the relay) and an address's history.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        const auto hosts = run({program("fleetban"), "hosts", "--json", "--config", web01.config.string()}, kBound);
+        if (hosts.exit_code != 0) return false;
+        const auto document = nlohmann::json::parse(hosts.out, nullptr, false);
+        if (!document.is_object()) return false;
+        for (const auto& host : document.value("hosts", nlohmann::json::array())) {
+          if (host.value("name", "") == "web-02")
+            return host.contains("subscriber_seen_at") && !host["subscriber_seen_at"].is_null();
+        }
+        return false;
+      },
+      deadline_in(kSoon), "`fleetban hosts` through the relay to show web-02's subscriber"));
+  const auto show =
+      run({program("fleetban"), "show", "198.51.100.101", "--json", "--config", web01.config.string()}, kBound);
+  EXPECT_EQ(show.exit_code, 0) << describe(show);
+  EXPECT_TRUE(contains(show.out, "web-01")) << describe(show);
+
   // The relay counts what it forwarded and passed back, and says it is in step upstream.
   const std::string metrics = get(relay, "/metrics").second;
   EXPECT_TRUE(has_line_with(metrics, {"fleetban_relay_upstream_connected 1"})) << metrics;
