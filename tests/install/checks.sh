@@ -224,6 +224,11 @@ check "fleetban list through the relay has the fleet's bans" \
     sh -c "fleetban list --config /root/relay-admin.toml | grep -qF 192.0.2.61"
 check "fleetban ban through the relay" fleetban ban 192.0.2.62 --bantime 86400 --config /root/relay-admin.toml
 check "is a fleet ban" eventually 20 fleet_has 192.0.2.62
+# What only the aggregator knows, asked through the relay, which routes the answers back.
+check "fleetban hosts through the relay lists this host" \
+    sh -c "fleetban hosts --config /root/relay-admin.toml | grep -F '$(hostname)' >/dev/null"
+check "fleetban show through the relay has the ban's history" \
+    sh -c "fleetban show 192.0.2.61 --config /root/relay-admin.toml | grep -F '$(hostname)' >/dev/null"
 
 # web-03: admitted by the relay (after a reload), not by the aggregator. The relay vouches for it;
 # the aggregator refuses, and the refusal comes back to web-03's publish.

@@ -52,6 +52,7 @@ check_page fleetban-publish 1 fleetban-publish ban unban
 check_page fleetban 1 fleetban keygen list ban unban status
 check_page fleetban-aggregator 8 fleetban-aggregator
 check_page fleetban-subscriber 8 fleetban-subscriber
+check_page fleetban-relay 8 fleetban-relay
 check_page fleetban.toml 5 ""
 
 if [ "$failures" -ne 0 ]; then
