@@ -367,12 +367,13 @@ std::string Keys::z85(const fs::path& file) {
   return text;
 }
 
-Aggregator::Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::string policy_extra, bool http)
+Aggregator::Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::string policy_extra, bool http,
+                       const std::string& state)
     : programs_(programs),
       keys_(keys),
       dir_(std::move(dir)),
       config_(dir_ / "aggregator.toml"),
-      state_(dir_ / "state.db"),
+      state_(state.empty() ? dir_ / "state.db" : fs::path(state)),
       ingest_port_(free_tcp_port()),
       broadcast_port_(free_tcp_port()) {
   fs::create_directories(dir_);

@@ -138,14 +138,16 @@ class Keys {
 // One aggregator with CURVE on loopback: ports, aggregator.toml, state.db, its process.
 class Aggregator {
  public:
-  // Makes the "aggregator" key in keys. policy_extra: more lines under [policy].
-  Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::string policy_extra = "", bool http = false);
+  // Makes the "aggregator" key in keys. policy_extra: more lines under [policy]. state: a
+  // PostgreSQL URL (postgresql://...), or "" for state.db in dir.
+  Aggregator(const Programs& programs, Keys& keys, fs::path dir, std::string policy_extra = "", bool http = false,
+             const std::string& state = "");
   ~Aggregator();
 
   std::string ingest() const { return "tcp://127.0.0.1:" + std::to_string(ingest_port_); }
   std::string broadcast() const { return "tcp://127.0.0.1:" + std::to_string(broadcast_port_); }
   std::uint16_t http_port() const { return http_port_; }  // 0 without http
-  const fs::path& state_db() const { return state_; }
+  const fs::path& state_db() const { return state_; }     // state.db, or the URL
   const fs::path& dir() const { return dir_; }
 
   // Starts it and waits until a status request is answered; returns the seconds that took

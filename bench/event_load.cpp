@@ -1,5 +1,7 @@
 #include "bench/event_load.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -209,20 +211,52 @@ nlohmann::json LoadResult::to_json() const {
 
 LoadResult run_event_load(const LoadOptions& options) { return drive(options); }
 
-LoadOptions lasting_ban_load(Keys& keys, const Aggregator& aggregator, std::uint64_t bans, unsigned threads,
-                             unsigned window) {
+namespace {
+
+// Options for `threads` clients named PREFIX-0, PREFIX-1, ..., their keys made in `keys`.
+LoadOptions clients_of(Keys& keys, const Aggregator& aggregator, const std::string& prefix, unsigned threads,
+                       unsigned window) {
   LoadOptions options;
   options.endpoint = aggregator.ingest();
   options.server_public = Keys::z85(keys.public_key("aggregator"));
   options.window = window;
-  options.count = bans;
-  options.bantime = 7 * 86'400;
   for (unsigned t = 0; t < threads; ++t) {
-    std::string name = "load-" + std::to_string(t);
+    std::string name = prefix + "-" + std::to_string(t);
     keys.make(name);
     options.clients.push_back({name, Keys::z85(keys.public_key(name)), Keys::z85(keys.secret(name))});
   }
   return options;
+}
+
+}  // namespace
+
+LoadOptions lasting_ban_load(Keys& keys, const Aggregator& aggregator, std::uint64_t bans, unsigned threads,
+                             unsigned window) {
+  LoadOptions options = clients_of(keys, aggregator, "load", threads, window);
+  options.count = bans;
+  options.bantime = 7 * 86'400;
+  return options;
+}
+
+void IngestFlags::add_to(CLI::App& app) {
+  app.add_option("--threads", threads, "client threads, one DEALER and host key each");
+  app.add_option("--window", window, "events in flight per thread");
+  app.add_option("--duration-ms", duration_ms, "measured interval per run");
+  app.add_option("--warmup-ms", warmup_ms, "unmeasured interval before it");
+  app.add_option("--rounds", rounds, "rounds of (baseline, aggregator), order alternating");
+}
+
+LoadOptions ingest_rate_load(Keys& keys, const Aggregator& aggregator, const IngestFlags& flags) {
+  LoadOptions options = clients_of(keys, aggregator, "ingest", flags.threads, flags.window);
+  options.warmup = milliseconds(flags.warmup_ms);
+  options.duration = milliseconds(flags.duration_ms);
+  return options;
+}
+
+void require_durable(const LoadResult& r) {
+  if (r.refused + r.throttled + r.undecodable > 0) {
+    throw std::runtime_error("events were refused or throttled: the measurement is not of durable ingest");
+  }
 }
 
 LoadResult run_raw_echo(const LoadOptions& options, const std::string& server_secret) {

@@ -12,6 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+namespace CLI {
+class App;
+}
+
 namespace fleetban::bench {
 
 struct ClientKey {
@@ -53,6 +57,18 @@ LoadResult run_event_load(const LoadOptions& options);
 
 class Keys;
 class Aggregator;
+// P3's flags (its drivers: P3, P3PG): the load's shape, how long it is measured, how often.
+struct IngestFlags {
+  unsigned threads = 8, window = 256;
+  int duration_ms = 10'000, warmup_ms = 1000, rounds = 2;
+  void add_to(CLI::App& app);
+};
+// P3's rate-mode load: `threads` clients, each with a host key of its own made in `keys`
+// (ingest-0, ingest-1, ...), `window` events in flight each.
+LoadOptions ingest_rate_load(Keys& keys, const Aggregator& aggregator, const IngestFlags& flags);
+// Throws unless every answer was APPLIED or DUPLICATE: a refused or throttled event means the
+// run measured something other than durable ingest.
+void require_durable(const LoadResult& result);
 // The count mode P4 and P8 load their bans with: `bans` distinct bans that outlive the run (a week),
 // from `threads` clients, each with a host key of its own made in `keys` (load-0, load-1, ...).
 LoadOptions lasting_ban_load(Keys& keys, const Aggregator& aggregator, std::uint64_t bans, unsigned threads,

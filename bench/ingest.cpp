@@ -23,31 +23,16 @@ int run_bench(int argc, char** argv) {
   Programs programs;
   programs.bench = own_directory();
   fs::path out = "p3.json";
-  unsigned threads = 8, window = 256;
-  int duration_ms = 10'000, warmup_ms = 1000, rounds = 2;
+  IngestFlags flags;
   app.add_option("--bin", programs.bin, "fleetban's programs (build/bin)")->required();
   app.add_option("--out", out, "JSON results");
-  app.add_option("--threads", threads, "client threads, one DEALER and host key each");
-  app.add_option("--window", window, "events in flight per thread");
-  app.add_option("--duration-ms", duration_ms, "measured interval per run");
-  app.add_option("--warmup-ms", warmup_ms, "unmeasured interval before it");
-  app.add_option("--rounds", rounds, "rounds of (raw, aggregator), order alternating");
+  flags.add_to(app);
   CLI11_PARSE(app, argc, argv);
 
   TempDir dir;
   Keys keys(programs, dir / "keys");
   Aggregator aggregator(programs, keys, dir / "aggregator");
-  LoadOptions options;
-  options.endpoint = aggregator.ingest();
-  options.server_public = Keys::z85(keys.public_key("aggregator"));
-  options.window = window;
-  options.warmup = milliseconds(warmup_ms);
-  options.duration = milliseconds(duration_ms);
-  for (unsigned t = 0; t < threads; ++t) {
-    std::string name = "ingest-" + std::to_string(t);
-    keys.make(name);
-    options.clients.push_back({name, Keys::z85(keys.public_key(name)), Keys::z85(keys.secret(name))});
-  }
+  LoadOptions options = ingest_rate_load(keys, aggregator, flags);
   aggregator.start();
 
   LoadOptions raw_options = options;
@@ -58,7 +43,7 @@ int run_bench(int argc, char** argv) {
   std::vector<double> real_rates, raw_rates;
   double loop_cpu = 0;  // the aggregator's main thread: its single-threaded loop
   double real_cpu = 0, real_events = 0, driver_cpu_real = 0;
-  for (int round = 0; round < rounds; ++round) {
+  for (int round = 0; round < flags.rounds; ++round) {
     for (int step = 0; step < 2; ++step) {
       bool raw = (step == 0) == (round % 2 == 0);
       if (raw) {
@@ -81,9 +66,7 @@ int run_bench(int argc, char** argv) {
         std::printf("P3 round %d aggregator: %.0f durable acks/s (applied %llu, refused %llu, throttled %llu)\n", round,
                     r.acks_per_second, static_cast<unsigned long long>(r.applied),
                     static_cast<unsigned long long>(r.refused), static_cast<unsigned long long>(r.throttled));
-        if (r.refused + r.throttled + r.undecodable > 0) {
-          throw std::runtime_error("events were refused or throttled: the measurement is not of durable ingest");
-        }
+        require_durable(r);
       }
     }
   }
@@ -93,9 +76,9 @@ int run_bench(int argc, char** argv) {
     return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
   };
   double real = mean(real_rates), raw = mean(raw_rates);
-  details["threads"] = threads;
-  details["window"] = window;
-  details["duration_ms"] = duration_ms;
+  details["threads"] = flags.threads;
+  details["window"] = flags.window;
+  details["duration_ms"] = flags.duration_ms;
   details["aggregator_cpu_us_per_event"] = real_events > 0 ? real_cpu / real_events * 1e6 : 0.0;
   details["aggregator_loop_cpu_us_per_event"] = real_events > 0 ? loop_cpu / real_events * 1e6 : 0.0;
   details["driver_cpu_s_during_aggregator_runs"] = driver_cpu_real;
@@ -104,8 +87,8 @@ int run_bench(int argc, char** argv) {
       file_size_or_zero(aggregator.state_db()) + file_size_or_zero(aggregator.state_db().string() + "-wal");
   details["address_note"] = "data only, never contacted: 2001:db8::/32 and 100.64.0.0/10";
   Figure f{.id = "P3.ingest",
-           .label = "durable acked ban events/s into the aggregator (" + std::to_string(threads) + " CURVE DEALERs, " +
-                    std::to_string(window) + " in flight each)",
+           .label = "durable acked ban events/s into the aggregator (" + std::to_string(flags.threads) +
+                    " CURVE DEALERs, " + std::to_string(flags.window) + " in flight each)",
            .value = real,
            .unit = "events/s",
            .baseline_label = "raw CURVE DEALER/ROUTER echo, same clients",

@@ -3,7 +3,7 @@
 
     report.py OUT [--smoke]
 
-Reads OUT/run.meta.json (machine, load) and, for each part p1..p8 present, OUT/pN.json (figures
+Reads OUT/run.meta.json (machine, load) and, for each part p1..p8 and p3pg present, OUT/pN.json (figures
 and details) and OUT/pN.meta.json (when it ran, load average before and after). Prints the
 Markdown table. With --smoke no target is judged: the counts are too small to mean anything.
 """
@@ -15,6 +15,7 @@ PARTS = [
     ("p1", "P1 publish cost"),
     ("p2", "P2 propagation"),
     ("p3", "P3 ingest"),
+    ("p3pg", "P3 ingest on PostgreSQL"),
     ("p4", "P4 scale"),
     ("p5", "P5 backends"),
     ("p6", "P6 fan-out"),
@@ -145,6 +146,9 @@ def main():
             ratio = f"{f['ratio']:.2f}x" if f.get("ratio") is not None else "—"
             lines.append(f"| `{f['id']}` {label} | {number(f.get('value'), f.get('unit', ''))} | {baseline} | "
                          f"{ratio} | {f.get('target') or '—'} | {verdict(f.get('met'), smoke)} |")
+        skipped = part.get("details", {}).get("skipped")
+        if skipped:
+            notes.append(f"{title}: skipped, {skipped}")
         nft = part.get("details", {}).get("nftables")
         if nft:
             if nft.get("status") != "measured":

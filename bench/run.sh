@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--bans N] [--only P1,P3,...]
 #
-# Runs the drivers P1..P8 (bench/README.md says what each measures), each figure beside a
+# Runs the drivers P1..P8 and P3PG (bench/README.md says what each measures), each figure beside a
 # baseline measured in the same run, and writes OUT/latest.json and OUT/latest.md (a Markdown
 # table, also printed). Every driver starts its own aggregator, subscribers and fail2ban-servers in
 # a temp dir on loopback and stops them on every exit path (FLEETBAN_BENCH_KEEP=1 keeps the dirs).
@@ -13,7 +13,7 @@
 #                default: build/ in the repository
 #   --out DIR    results dir; default bench/results (full) or DIR/bench/smoke-results (smoke)
 #   --bans N     P4's and P8's active bans (default 1000000)
-#   --only LIST  run only these parts; the others' last results in OUT stay in the report.
+#   --only LIST  run only these parts (P3PG: P3 on PostgreSQL state); the others' last results in OUT stay in the report.
 #                SOAK (bench_soak: minutes of address churn, RSS/records/state.db staying flat)
 #                runs only when named here: `bench/run.sh --only SOAK`
 set -euo pipefail
@@ -23,7 +23,7 @@ BUILD=$REPO/build
 OUT=
 SMOKE=0
 BANS=1000000
-ONLY=P1,P2,P3,P4,P5,P6,P7,P8
+ONLY=P1,P2,P3,P3PG,P4,P5,P6,P7,P8
 
 usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -46,7 +46,7 @@ DRIVERS=$BUILD/bench
 for prog in fleetban fleetban-publish fleetban-aggregator fleetban-subscriber; do
   [[ -x $BIN/$prog ]] || { echo "run.sh: $BIN/$prog missing: build first (make)" >&2; exit 1; }
 done
-for prog in bench_publish_cost bench_propagation bench_ingest bench_scale bench_backend bench_soak bench_pages bench_minimal_client bench_stamp; do
+for prog in bench_publish_cost bench_propagation bench_ingest bench_ingest_pg bench_scale bench_backend bench_soak bench_pages bench_minimal_client bench_stamp; do
   [[ -x $DRIVERS/$prog ]] || { echo "run.sh: $DRIVERS/$prog missing: build first (make)" >&2; exit 1; }
 done
 if [[ -z $OUT ]]; then
@@ -107,6 +107,7 @@ if (( SMOKE )); then
   P1=(--runs 3 --warmup 1 --rounds 1)
   P2=(--subscribers "1,3" --publishes 3 --spacing-ms 20 --log-spacing-ms 20)
   P3=(--threads 2 --window 32 --duration-ms 500 --warmup-ms 200 --rounds 1)
+  P3PG=(--threads 2 --window 32 --duration-ms 500 --warmup-ms 200 --rounds 1)
   P4=(--bans 2000 --threads 2 --list-repeat 1 --restart-repeat 1)
   P5=(--decisions 20 --per-address 3 --live 3)
   P8=(--bans 2000 --threads 2 --pages 30)
@@ -117,6 +118,7 @@ else
   P1=()
   P2=()
   P3=()
+  P3PG=()
   P4=(--bans "$BANS")
   P5=()
   P8=(--bans "$BANS")
@@ -159,6 +161,7 @@ echo "fleetban bench ($( ((SMOKE)) && echo smoke || echo full )): results in $OU
 step p1 "$DRIVERS/bench_publish_cost" "${P1[@]}"
 step p2 "$DRIVERS/bench_propagation" "${P2[@]}"
 step p3 "$DRIVERS/bench_ingest" "${P3[@]}"
+step p3pg "$DRIVERS/bench_ingest_pg" "${P3PG[@]}"
 step p4 "$DRIVERS/bench_scale" "${P4[@]}"
 step p5 "$DRIVERS/bench_backend" "${P5[@]}"
 step p6 "$DRIVERS/bench_fanout" "${P6[@]}"

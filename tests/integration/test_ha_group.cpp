@@ -5,8 +5,8 @@
 // over never acks again once it runs on. The subscriber lists both members' endpoints (host.toml's
 // list form); the tests publish to one member at a time (`--aggregator`), retrying the unacked.
 #include "fleet.hpp"
-#include "postgres_server.hpp"
 #include "prometheus_series.hpp"
+#include "require_postgres.hpp"
 
 #include <httplib.h>
 

@@ -4,7 +4,7 @@
 // PostgreSQL too, and a server that cannot be reached or a URL that does not parse is reported
 // as INTERFACE.md says (exit 1 naming the URL without its password; exit 2 naming `state`).
 #include "fleet.hpp"
-#include "postgres_server.hpp"
+#include "require_postgres.hpp"
 
 #include <gtest/gtest.h>
 

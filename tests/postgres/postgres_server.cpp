@@ -104,7 +104,9 @@ std::string postgres_bin_dir() {
   return "";
 }
 
-PostgresServer::PostgresServer() {
+std::vector<std::string> test_server_settings() { return {"fsync=off", "max_connections=60", "shared_buffers=16MB"}; }
+
+PostgresServer::PostgresServer(std::vector<std::string> settings) : settings_(std::move(settings)) {
   const std::string bin = postgres_bin_dir();
   if (bin.empty()) throw std::runtime_error("PostgreSQL's server programs are missing");
   char name[] = "/tmp/fleetban-pg-XXXXXX";
@@ -134,10 +136,20 @@ PostgresServer::PostgresServer() {
 
 bool PostgresServer::start() {
   port_ = free_port();
-  pid_ = spawn({postgres_bin_dir() + "/postgres", "-D", (dir_ / "data").string(), "-p", std::to_string(port_), "-k",
-                dir_.string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=60", "-c",
-                "shared_buffers=16MB"},
-               dir_, dir_ / "server.log");
+  std::vector<std::string> argv = {postgres_bin_dir() + "/postgres",
+                                   "-D",
+                                   (dir_ / "data").string(),
+                                   "-p",
+                                   std::to_string(port_),
+                                   "-k",
+                                   dir_.string(),
+                                   "-c",
+                                   "listen_addresses=127.0.0.1"};
+  for (const auto& setting : settings_) {
+    argv.push_back("-c");
+    argv.push_back(setting);
+  }
+  pid_ = spawn(argv, dir_, dir_ / "server.log");
   const std::string ping = "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=fleetban";
   for (auto deadline = Clock::now() + std::chrono::seconds(60); Clock::now() < deadline;) {
     if (PQping(ping.c_str()) == PQPING_OK) return true;

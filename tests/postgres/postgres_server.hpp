@@ -2,16 +2,17 @@
 // integration tests): initdb in a temp dir, run as `nobody` when the tests run as root (PostgreSQL
 // refuses root), listening on 127.0.0.1 at a free port and on a unix socket in the temp dir only,
 // stopped and removed by the destructor. The binaries come from Debian's `postgresql` (the Makefile
-// installs it); a test calls FLEETBAN_REQUIRE_POSTGRES() to skip where they are missing.
+// installs it); a test calls FLEETBAN_REQUIRE_POSTGRES() (require_postgres.hpp) to skip where they
+// are missing. bench P3PG (bench/ingest_pg.cpp) runs one with the server's own durable defaults.
 #pragma once
 
-#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fleetban::testing {
 
@@ -19,11 +20,16 @@ namespace fleetban::testing {
 // or "" when they are missing.
 std::string postgres_bin_dir();
 
+// The settings (-c NAME=VALUE) the tests run the server with: no fsync (a test's data need not
+// outlive the machine) and little shared memory, so that many servers can run side by side.
+std::vector<std::string> test_server_settings();
+
 class PostgresServer {
  public:
-  // Creates the cluster and a database "fleetban", starts the server and waits until it answers;
-  // throws std::runtime_error with the server's log when it cannot.
-  PostgresServer();
+  // Creates the cluster and a database "fleetban", starts the server with `settings` (besides
+  // listening on 127.0.0.1 only; {} for the server's own defaults: fsync on, synchronous_commit
+  // on) and waits until it answers; throws std::runtime_error with the server's log when it cannot.
+  explicit PostgresServer(std::vector<std::string> settings = test_server_settings());
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -42,15 +48,10 @@ class PostgresServer {
   bool start();  // false when the server exited at once (the port was taken meanwhile)
   void stop();
 
+  std::vector<std::string> settings_;
   std::filesystem::path dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
 
 }  // namespace fleetban::testing
-
-#define FLEETBAN_REQUIRE_POSTGRES()                                                                   \
-  do {                                                                                                \
-    if (::fleetban::testing::postgres_bin_dir().empty())                                              \
-      GTEST_SKIP() << "PostgreSQL's server programs are missing (make installs Debian's postgresql)"; \
-  } while (false)

@@ -13,8 +13,8 @@
 #include "aggregator/history_reader.hpp"
 #include "aggregator/postgres_history.hpp"
 #include "common/errors.hpp"
-#include "postgres_server.hpp"
 #include "printers.hpp"
+#include "require_postgres.hpp"
 
 namespace {
 
