@@ -609,6 +609,37 @@ int run_driver(const char* name, int (*body)(int, char**), int argc, char** argv
   }
 }
 
+RelayProcess start_relay(const Programs& programs, Keys& keys, const std::vector<std::string>& upstream,
+                         const std::vector<std::string>& upstream_broadcast, const fs::path& dir,
+                         const std::vector<std::string>& admits) {
+  fs::create_directories(dir / "authorized");
+  for (const auto& name : admits) {
+    fs::copy_file(keys.public_key(name), dir / "authorized" / (name + ".pub"), fs::copy_options::overwrite_existing);
+  }
+  auto list = [](const std::vector<std::string>& endpoints) {
+    std::string toml = "[";
+    for (const auto& e : endpoints) toml += (toml.size() > 1 ? ", " : "") + toml_string(e);
+    return toml + "]";
+  };
+  RelayProcess relay;
+  relay.ingest = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  relay.broadcast = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+  write_file(dir / "relay.toml",
+             "upstream = " + list(upstream) + "\nupstream_broadcast = " + list(upstream_broadcast) +
+                 "\nupstream_key = " + toml_string(keys.public_key("aggregator").string()) +
+                 "\ningest = " + toml_string(relay.ingest) + "\nbroadcast = " + toml_string(relay.broadcast) +
+                 "\nserver_key = " + toml_string(keys.secret("relay").string()) + "\nauthorized_dir = " +
+                 toml_string((dir / "authorized").string()) + "\nhttp = \"\"\ninsecure = false\n");
+  relay.process = std::make_unique<Process>(
+      std::vector<std::string>{(programs.bin / "fleetban-relay").string(), "--config", (dir / "relay.toml").string()},
+      dir / "relay.log");
+  if (!wait_for_status(relay.ingest, keys.public_key("relay"), keys.secret("bench-probe"), milliseconds(60'000),
+                       relay.process.get())) {
+    throw std::runtime_error("relay did not answer a status request; its log:\n" + read_file(dir / "relay.log"));
+  }
+  return relay;
+}
+
 unsigned long raise_fd_limit(unsigned long wanted) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;

@@ -242,6 +242,19 @@ std::string bench_address(std::uint64_t index);
 // 2001:db8:1::/64).
 std::string doc_address(std::uint64_t index);
 
+// A fleetban-relay on loopback (INTERFACE.md's relay.toml) with the key pair "relay" (the caller
+// makes it and admits it upstream under relays/), following `upstream` (ingest endpoints, with
+// their broadcasts in the same order) and admitting the host keys `admits` (one of them
+// "bench-probe", which asks its status). Returns once the relay answers a status request.
+struct RelayProcess {
+  std::string ingest;
+  std::string broadcast;
+  std::unique_ptr<Process> process;
+};
+RelayProcess start_relay(const Programs& programs, Keys& keys, const std::vector<std::string>& upstream,
+                         const std::vector<std::string>& upstream_broadcast, const fs::path& dir,
+                         const std::vector<std::string>& admits);
+
 // Raises this process's descriptor limit toward `wanted` (children inherit it): the soft limit up
 // to the hard one, and the hard one too with CAP_SYS_RESOURCE. Returns the soft limit now.
 unsigned long raise_fd_limit(unsigned long wanted);

@@ -1,18 +1,21 @@
 // bench_failover (P7): kill -9 of the active aggregator of an HA group under steady publishing
 // (issue 12). Two fleetban-aggregator members on one real PostgreSQL server (initdb in a temp
 // dir, tests/postgres/postgres_server), `--bans` active bans loaded first, `--subscribers`
-// simulated subscribers on the active member's broadcast, and a steady publisher: a paced stream
-// of ban events on a DEALER to the active member, every event unacked for 500 ms sent again to the
-// other member (the same event id, so the group applies it once), as fleetban-publish does with
-// an endpoint list. Then kill -9 of the active member, and:
+// simulated subscribers behind `--relays` relays that follow the group (upstream lists both
+// members: docs/OPERATIONS.md's layout for 10,000 hosts), or with `--relays 0` on the active
+// member's broadcast, and a steady publisher: a paced stream of ban events on a DEALER to the
+// active member, every event unacked for 500 ms sent again to the other member (the same event
+// id, so the group applies it once; on a fresh connection, as a new fleetban-publish makes), as
+// fleetban-publish does with an endpoint list. Then kill -9 of the active member, and:
 // - `P7.gap`: from the last ack of the old leader to the first ack of the new one (target < 5 s;
 //   the baseline is the lease's term, before which no member may take over);
 // - `P7.lost`: events acked by either member whose ban is not in the new leader's snapshot
 //   afterwards (target 0);
-// - `P7.resync`: from the kill until every simulated subscriber has a decision broadcast by the
-//   new leader. Each moves to the new leader's broadcast once it has heard nothing for 3 s, as the
-//   Clone client does (three missed heartbeats). Target < 60 s. It also counts the subscribers
-//   whose last sequence from the old leader was behind the new leader's first heartbeat: a real
+// - `P7.resync`: from the kill until every simulated subscriber has a decision of the new leader
+//   (a sequence above the one it loaded). Behind relays they stay on their relay, which moves on
+//   after three missed heartbeats; on the aggregator they move to the new leader's broadcast once
+//   they heard nothing for 3 s, as the Clone client does. Target < 60 s. It also counts the
+//   subscribers whose last sequence was behind the new leader's first heartbeat: a real
 //   subscriber takes a snapshot then (decisions committed but never broadcast by the old leader).
 //
 // Addresses are data only, never contacted: 2001:db8::/32 and 100.64.0.0/10 (bench_address).
@@ -49,7 +52,11 @@ struct Settings {
   Programs programs;
   int subscribers = 10'000;
   std::uint64_t bans = 100'000;
-  int rate = 1'000;  // steady events per second
+  // Steady events per second: each is a decision to every subscriber. 10/s is a busy fleet (36,000
+  // bans an hour); 10,000 subscribers straight on one aggregator take about 4 decisions a second
+  // (P6: 250 ms each), so faster rates there measure a saturated broadcast, not a failover.
+  int rate = 10;
+  int relays = 2;  // subscribers behind this many relays (0: on the aggregator)
   int before_kill_ms = 5'000;
   int after_ack_ms = 3'000;  // publishing goes on this long after the new leader's first ack
 };
@@ -258,6 +265,7 @@ int run_bench(int argc, char** argv) {
   app.add_option("--subscribers", settings.subscribers, "simulated subscribers");
   app.add_option("--bans", settings.bans, "active bans loaded before the kill");
   app.add_option("--rate", settings.rate, "steady events per second");
+  app.add_option("--relays", settings.relays, "relays the subscribers are behind (0: on the aggregator)");
   app.add_option("--before-kill-ms", settings.before_kill_ms, "steady publishing before the kill");
   CLI11_PARSE(app, argc, argv);
 
@@ -272,6 +280,9 @@ int run_bench(int argc, char** argv) {
   keys.make("steady");
   keys.make("sim");
   keys.make("bench-probe");
+  keys.make("relay", false);
+  fs::create_directories(keys.authorized_dir() / "relays");
+  fs::copy_file(keys.public_key("relay"), keys.authorized_dir() / "relays/relay.pub");
   // Every key before the members start: they read authorized_dir then.
   std::vector<ClientKey> loaders;
   for (unsigned t = 0; t < 4; ++t) {
@@ -303,9 +314,20 @@ int run_bench(int argc, char** argv) {
   fmt::print("P7: {} bans loaded at {:.0f} events/s\n", loaded.applied,
              static_cast<double>(loaded.applied) / std::max(loaded.seconds, 1e-9));
 
-  SimulatedSubscribers subscribers(
-      settings.subscribers, per_socket, {a.broadcast()},
-      {Keys::z85(keys.public_key("aggregator")), Keys::z85(keys.public_key("sim")), Keys::z85(keys.secret("sim"))});
+  // Through relays (the 10,000-host layout of docs/OPERATIONS.md) each relay follows the group
+  // (upstream lists both members) and the subscribers stay on their relay; without, they are on
+  // the active member's broadcast and move to the other's after 3 s of silence.
+  std::vector<RelayProcess> relays;
+  std::vector<std::string> subscribed;
+  for (int r = 0; r < settings.relays; ++r) {
+    relays.push_back(start_relay(settings.programs, keys, {a.ingest(), b.ingest()}, {a.broadcast(), b.broadcast()},
+                                 dir / fmt::format("relay{}", r), {"sim", "bench-probe"}));
+    subscribed.push_back(relays.back().broadcast);
+  }
+  if (relays.empty()) subscribed.push_back(a.broadcast());
+  SimulatedSubscribers subscribers(settings.subscribers, per_socket, subscribed,
+                                   {Keys::z85(keys.public_key(relays.empty() ? "aggregator" : "relay")),
+                                    Keys::z85(keys.public_key("sim")), Keys::z85(keys.secret("sim"))});
   wait_connected(subscribers, seconds(300), "P7");
 
   SteadyPublisher publisher(keys, {a.ingest(), b.ingest()}, settings.rate, loaded.end_index);
@@ -321,21 +343,39 @@ int run_bench(int argc, char** argv) {
   const auto killed_at = Clock::now();
   a.kill9();
   fmt::print("P7: member A killed (-9) after {} steady events\n", publisher.sent());
-  // The subscribers hear nothing for kMissedHeartbeats (they still read what A sent before), then
-  // move to B's broadcast.
-  subscribers.read_until(killed_at + kMissedHeartbeats, track, [](std::size_t) { return false; });
-  subscribers.reconnect({b.broadcast()});
+  // Directly on A, the subscribers hear nothing for kMissedHeartbeats (they still read what A sent
+  // before), then move to B's broadcast. Through relays, they stay: the relays move.
+  if (relays.empty()) {
+    subscribers.read_until(killed_at + kMissedHeartbeats, track, [](std::size_t) { return false; });
+    subscribers.reconnect({b.broadcast()});
+  }
+  // B's decisions are those after the last sequence A committed, which B loaded ("aggregator
+  // started ... sequence=N" in its log): a decision of A's still on its way through a relay is not.
+  std::uint64_t loaded_sequence = 0;
+  for (auto deadline = Clock::now() + seconds(120); Clock::now() < deadline && loaded_sequence == 0;
+       sleep_for(milliseconds(20))) {
+    const std::string log = b.log();
+    auto at = log.find("aggregator started ");
+    if (at == std::string::npos) continue;
+    at = log.find(" sequence=", at);
+    if (at != std::string::npos) loaded_sequence = std::stoull(log.substr(at + 10));
+    if (loaded_sequence == 0) loaded_sequence = 1;  // an empty group: any decision is B's
+  }
   std::vector<bool> synced(subscribers.size(), false);
   std::size_t would_snapshot = 0;
   std::vector<bool> heard_b(subscribers.size(), false);
   subscribers.read_until(
       killed_at + seconds(300),
       [&](std::size_t i, const common::Broadcast& message, std::int64_t) {
-        if (const auto* heartbeat = std::get_if<common::Heartbeat>(&message); heartbeat && !heard_b[i]) {
+        if (const auto* heartbeat = std::get_if<common::Heartbeat>(&message);
+            heartbeat && !heard_b[i] && heartbeat->sequence >= loaded_sequence) {
           heard_b[i] = true;
           if (heartbeat->sequence > last_sequence[i]) ++would_snapshot;
         }
-        if (std::holds_alternative<common::Decision>(message)) synced[i] = true;
+        if (const auto* d = std::get_if<common::Decision>(&message)) {
+          if (d->sequence > loaded_sequence) synced[i] = true;
+          last_sequence[i] = std::max(last_sequence[i], d->sequence);
+        }
       },
       [&](std::size_t i) { return static_cast<bool>(synced[i]); });
   const double resync_s = seconds_since(killed_at);
@@ -391,9 +431,12 @@ int run_bench(int argc, char** argv) {
       .target = "0",
       .met = lost == 0};
   Figure resync{.id = "P7.resync",
-                .label = fmt::format("kill -> every one of {} simulated subscribers has a decision of the new leader "
-                                     "(they move after 3 s of silence; {} of {} sockets would take a snapshot)",
-                                     settings.subscribers, would_snapshot, subscribers.size()),
+                .label = fmt::format("kill -> every one of {} simulated subscribers ({}) has a decision of the new "
+                                     "leader ({} of {} sockets would take a snapshot)",
+                                     settings.subscribers,
+                                     relays.empty() ? "on the aggregator, moving after 3 s of silence"
+                                                    : fmt::format("behind {} relays", relays.size()),
+                                     would_snapshot, subscribers.size()),
                 .value = resync_s,
                 .unit = "s",
                 .baseline_label = "3 s of silence before a subscriber moves on",
@@ -413,7 +456,8 @@ int run_bench(int argc, char** argv) {
                  {"bans", settings.bans},
                  {"subscribers", settings.subscribers},
                  {"connections_per_socket", per_socket},
-                 {"rate", settings.rate}});
+                 {"rate", settings.rate},
+                 {"relays", settings.relays}});
   return 0;
 }
 

@@ -199,32 +199,6 @@ class Client {
   zmq::socket_t ingest_;
 };
 
-// A relay on `aggregator`, by the keys of INTERFACE.md's relay.toml.
-std::unique_ptr<Process> start_relay(const Settings& settings, Keys& keys, const Aggregator& aggregator,
-                                     const fs::path& dir, std::string& broadcast) {
-  fs::create_directories(dir / "authorized");
-  fs::copy_file(keys.public_key("sim"), dir / "authorized/sim.pub", fs::copy_options::overwrite_existing);
-  fs::copy_file(keys.public_key("bench-probe"), dir / "authorized/bench-probe.pub",
-                fs::copy_options::overwrite_existing);
-  const std::string ingest = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
-  broadcast = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
-  write_file(dir / "relay.toml", "upstream = " + toml_string(aggregator.ingest()) + "\n" +
-                                     "upstream_broadcast = " + toml_string(aggregator.broadcast()) + "\n" +
-                                     "upstream_key = " + toml_string(keys.public_key("aggregator").string()) + "\n" +
-                                     "ingest = " + toml_string(ingest) + "\nbroadcast = " + toml_string(broadcast) +
-                                     "\nserver_key = " + toml_string(keys.secret("relay").string()) +
-                                     "\nauthorized_dir = " + toml_string((dir / "authorized").string()) +
-                                     "\nhttp = \"\"\ninsecure = false\n");
-  auto relay = std::make_unique<Process>(std::vector<std::string>{(settings.programs.bin / "fleetban-relay").string(),
-                                                                  "--config", (dir / "relay.toml").string()},
-                                         dir / "relay.log");
-  if (!wait_for_status(ingest, keys.public_key("relay"), keys.secret("bench-probe"), milliseconds(60'000),
-                       relay.get())) {
-    throw std::runtime_error("relay did not answer a status request; its log:\n" + read_file(dir / "relay.log"));
-  }
-  return relay;
-}
-
 // The aggregator, directly (relays = 0) or through `relays` relays.
 RowResult fleet_row(const Settings& settings, Keys& keys, const TempDir& dir, int relays) {
   const fs::path round_dir = dir / fmt::format("relays{}", relays);
@@ -238,10 +212,10 @@ RowResult fleet_row(const Settings& settings, Keys& keys, const TempDir& dir, in
   } else {
     server_key = Keys::z85(keys.public_key("relay"));
     for (int r = 0; r < relays; ++r) {
-      std::string broadcast;
-      relay_processes.push_back(
-          start_relay(settings, keys, aggregator, round_dir / fmt::format("relay{}", r), broadcast));
-      endpoints.push_back(broadcast);
+      auto relay = start_relay(settings.programs, keys, {aggregator.ingest()}, {aggregator.broadcast()},
+                               round_dir / fmt::format("relay{}", r), {"sim", "bench-probe"});
+      endpoints.push_back(relay.broadcast);
+      relay_processes.push_back(std::move(relay.process));
     }
   }
   Client client(keys, aggregator);
