@@ -274,7 +274,8 @@ int run_bench(int argc, char** argv) {
   const int per_socket = 2 * static_cast<unsigned long>(settings.subscribers) + 512 > limit ? 2 : 1;
 
   TempDir dir;
-  testing::PostgresServer postgres;
+  testing::PostgresServer postgres(
+      std::vector<std::string>{});  // the server's own defaults: fsync and synchronous_commit on
   Keys keys(settings.programs, dir / "keys");
   keys.make("aggregator", false);
   keys.make("steady");

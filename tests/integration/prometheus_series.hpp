@@ -1,6 +1,7 @@
 // The series names deploy/prometheus/fleetban.rules.yml reads, and those a /metrics text serves:
 // the tests that hold the rules to what the aggregator really serves (test_prometheus for one
-// on SQLite, test_ha_group for the fleetban_ha_* series only members of an HA group serve).
+// on SQLite, test_ha_group for the fleetban_ha_* series only members of an HA group serve,
+// test_relays for the fleetban_relay_* series of a relay).
 #pragma once
 
 #include <filesystem>
@@ -37,5 +38,8 @@ inline std::set<std::string> series_served(const std::string& metrics) {
 
 // The series only the members of an HA group (PostgreSQL state) serve.
 inline bool is_ha_series(const std::string& name) { return name.starts_with("fleetban_ha_"); }
+
+// The series only relays serve (Relays checks those on a real relay).
+inline bool is_relay_series(const std::string& name) { return name.starts_with("fleetban_relay_"); }
 
 }  // namespace fleetban::testing

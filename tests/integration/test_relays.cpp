@@ -3,6 +3,7 @@
 // forwards their events upstream vouching for their names, passes the acks back, serves snapshots
 // from its live copy and republishes the broadcast; hosts list two relays and move to the second
 // when the first is killed.
+#include "prometheus_series.hpp"
 #include "security_helpers.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -213,6 +215,12 @@ TEST_F(Relays, EventsGoUpThroughTheRelayAndDecisionsComeBackDown) {
   EXPECT_TRUE(has_line_with(metrics, {"fleetban_relay_acks_returned_total 1"})) << metrics;
   EXPECT_TRUE(has_line_with(metrics, {"fleetban_relay_active_bans 1"})) << metrics;
   EXPECT_EQ(get(relay, "/healthz").first, 200);
+  // Every relay series the alert rules read is served.
+  const std::set<std::string> served = series_served(metrics);
+  for (const auto& name : series_in_rules()) {
+    if (!is_relay_series(name)) continue;
+    EXPECT_TRUE(served.contains(name)) << name << " is not in the relay's /metrics";
+  }
 }
 
 TEST_F(Relays, ANameTheAggregatorDoesNotAdmitIsRefusedThroughTheRelay) {
