@@ -1,11 +1,12 @@
 #include "aggregator/pg_connection.hpp"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 #include "common/errors.hpp"
 
@@ -15,6 +16,13 @@ namespace {
 
 constexpr Oid kByteaOid = 17;  // pg_type.h: bytea
 constexpr Oid kInt8Oid = 20;   // bigint
+constexpr Oid kByteaArrayOid = 1001;
+constexpr Oid kInt8ArrayOid = 1016;
+
+void append_be32(std::string& out, std::uint32_t value) {
+  value = htonl(value);
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
 
 // libpq's own message, without the trailing newline.
 std::string message_of(const char* text) {
@@ -83,6 +91,41 @@ void PgParams::integer(std::int64_t value) {
   values_.push_back(std::to_string(value));
   types_.push_back(kInt8Oid);
   formats_.push_back(0);
+}
+
+void PgArray::add(std::string_view value) {
+  if (of_ != Of::bytes) throw std::logic_error("PgArray: bytes added to an array of integers");
+  append_be32(elements_, static_cast<std::uint32_t>(value.size()));
+  elements_.append(value);
+  ++count_;
+}
+
+void PgArray::add(std::int64_t value) {
+  if (of_ != Of::integers) throw std::logic_error("PgArray: an integer added to an array of bytes");
+  append_be32(elements_, 8);
+  const std::uint64_t big_endian = htobe64(static_cast<std::uint64_t>(value));
+  elements_.append(reinterpret_cast<const char*>(&big_endian), sizeof big_endian);
+  ++count_;
+}
+
+void PgParams::array(const PgArray& values) {
+  // array_recv's format (PostgreSQL's arrayfuncs.c): dimensions, a has-nulls flag, the element
+  // type; then per dimension its length and lower bound; then the elements. No dimension at all is
+  // the empty array.
+  const bool bytes = values.of_ == PgArray::Of::bytes;
+  std::string encoded;
+  encoded.reserve(20 + values.elements_.size());
+  append_be32(encoded, values.empty() ? 0 : 1);
+  append_be32(encoded, 0);
+  append_be32(encoded, bytes ? kByteaOid : kInt8Oid);
+  if (!values.empty()) {
+    append_be32(encoded, static_cast<std::uint32_t>(values.count_));
+    append_be32(encoded, 1);
+  }
+  encoded += values.elements_;
+  values_.push_back(std::move(encoded));
+  types_.push_back(bytes ? kByteaArrayOid : kInt8ArrayOid);
+  formats_.push_back(1);
 }
 
 std::string_view PgResult::bytes(int row, int column) const {
@@ -183,51 +226,6 @@ PgResult PgConnection::exec(const std::string& sql, const PgParams& params, cons
   auto status = PQresultStatus(result.result_);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(what, result.result_);
   return result;
-}
-
-std::uint64_t PgConnection::exec_rows(std::string_view head, std::string_view tail, int columns, const PgParams& params,
-                                      const char* what) {
-  const auto width = static_cast<std::size_t>(columns);
-  const std::size_t rows = params.size() / width;
-  std::uint64_t touched = 0;
-  for (std::size_t first = 0; first < rows; first += kRowsPerStatement) {
-    const std::size_t count = std::min(kRowsPerStatement, rows - first);
-    std::string sql(head);
-    sql += " VALUES ";
-    PgParams chunk;
-    for (std::size_t r = 0; r < count; ++r) {
-      sql += r == 0 ? "(" : ",(";
-      for (std::size_t c = 0; c < width; ++c) {
-        const std::size_t i = (first + r) * width + c;
-        chunk.values_.push_back(params.values_[i]);
-        chunk.types_.push_back(params.types_[i]);
-        chunk.formats_.push_back(params.formats_[i]);
-        sql += (c == 0 ? "$" : ",$") + std::to_string(chunk.size());
-      }
-      sql += ')';
-    }
-    sql += ' ';
-    sql += tail;
-    touched += exec(sql, chunk, what).affected();
-  }
-  return touched;
-}
-
-std::uint64_t PgConnection::delete_keys(std::string_view table, std::string_view column,
-                                        const std::vector<std::string>& keys, const char* what) {
-  std::uint64_t deleted = 0;
-  for (std::size_t first = 0; first < keys.size(); first += kRowsPerStatement) {
-    const std::size_t count = std::min(kRowsPerStatement, keys.size() - first);
-    std::string sql = "DELETE FROM " + std::string(table) + " WHERE " + std::string(column) + " IN (";
-    PgParams chunk;
-    for (std::size_t i = 0; i < count; ++i) {
-      chunk.bytes(keys[first + i]);
-      sql += (i == 0 ? "$" : ",$") + std::to_string(i + 1);
-    }
-    sql += ')';
-    deleted += exec(sql, chunk, what).affected();
-  }
-  return deleted;
 }
 
 }  // namespace fleetban::aggregator

@@ -1,9 +1,9 @@
 #pragma once
 // One libpq connection to the PostgreSQL state database (state = "postgresql://..."), and the few
 // things every user of it needs: the URL checked and shown without its password, statements with
-// typed parameters (bytes as bytea, integers as bigint, all sent without quoting), results read in
-// binary, and multi-row statements cut into chunks PostgreSQL accepts. Not thread-safe: each
-// thread (the loop, the lease, a history reader) holds a connection of its own.
+// typed parameters (bytes as bytea, integers as bigint, all sent without quoting), columns of many
+// rows sent as one array parameter each, and results read in binary. Not thread-safe: each thread
+// (the loop, the lease, a history reader) holds a connection of its own.
 
 #include <libpq-fe.h>
 
@@ -22,11 +22,32 @@ std::string redacted_url(std::string_view url);
 // Why libpq cannot parse the URL, or nothing when it can (config.cpp reports it against `state`).
 std::optional<std::string> postgres_url_error(const std::string& url);
 
-// Statement parameters: each is bytes (bytea) or an integer (bigint).
+// One column of many rows as a single parameter, a bytea[] or bigint[] in PostgreSQL's binary array
+// format. A statement over any number of rows (INSERT ... SELECT * FROM unnest($1, $2), DELETE ...
+// WHERE key = ANY($1)) is then parsed and planned once, with one parameter per column, where a
+// multi-row VALUES list costs a parameter and a plan node per value and must be cut into chunks.
+class PgArray {
+ public:
+  enum class Of { bytes, integers };
+  explicit PgArray(Of of) : of_(of) {}
+  void add(std::string_view value);  // into an array of bytes
+  void add(std::int64_t value);      // into an array of integers
+  std::size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+
+ private:
+  friend class PgParams;
+  Of of_;
+  std::size_t count_ = 0;
+  std::string elements_;  // each a 4-byte big-endian length, then the value's bytes
+};
+
+// Statement parameters: each is bytes (bytea), an integer (bigint) or an array of either.
 class PgParams {
  public:
   void bytes(std::string_view value);
   void integer(std::int64_t value);
+  void array(const PgArray& values);
   std::size_t size() const { return values_.size(); }
 
  private:
@@ -71,14 +92,6 @@ class PgConnection {
   // Runs one statement; throws RuntimeError naming the URL and `what` when it fails.
   PgResult exec(const std::string& sql, const char* what);
   PgResult exec(const std::string& sql, const PgParams& params, const char* what);
-  // Runs `head` VALUES (..),(..) `tail` for every `columns` parameters of `params`, in chunks of at
-  // most kRowsPerStatement rows; returns the rows touched.
-  static constexpr std::size_t kRowsPerStatement = 1000;
-  std::uint64_t exec_rows(std::string_view head, std::string_view tail, int columns, const PgParams& params,
-                          const char* what);
-  // DELETE ... WHERE `column` IN (..) for every key (bytea), in chunks; returns the rows deleted.
-  std::uint64_t delete_keys(std::string_view table, std::string_view column, const std::vector<std::string>& keys,
-                            const char* what);
 
   // Reconnects when the connection was lost (the server restarted); throws as the constructor.
   void reconnect_if_broken();

@@ -15,19 +15,27 @@ CREATE INDEX IF NOT EXISTS history_by_prefix ON history (prefix, id);
 }
 
 void PostgresHistoryRows::insert(const std::vector<Row>& rows) {
-  PgParams params;
+  if (rows.empty()) return;
+  using Of = PgArray::Of;
+  PgArray prefix(Of::bytes), at(Of::integers), kind(Of::integers), fleet(Of::integers), host(Of::bytes),
+      jail(Of::bytes), reason(Of::bytes);
   for (const auto& row : rows) {
     const common::HistoryEntry& e = row.entry;
-    params.bytes(row.key);
-    params.integer(common::to_unix(e.at));
-    params.integer(static_cast<std::int64_t>(e.kind));
-    params.integer(e.fleet ? 1 : 0);
-    params.bytes(e.host);
-    params.bytes(e.jail);
-    params.bytes(e.reason);
+    prefix.add(row.key);
+    at.add(common::to_unix(e.at));
+    kind.add(static_cast<std::int64_t>(e.kind));
+    fleet.add(std::int64_t{e.fleet ? 1 : 0});
+    host.add(e.host);
+    jail.add(e.jail);
+    reason.add(e.reason);
   }
-  db_.exec_rows("INSERT INTO history (prefix, at, kind, fleet, host, jail, reason)", "", 7, params,
-                "cannot write history");
+  PgParams params;
+  for (const PgArray* column : {&prefix, &at, &kind, &fleet, &host, &jail, &reason}) params.array(*column);
+  // unnest keeps the rows' order, so their ids (the table's order) follow it.
+  db_.exec(
+      "INSERT INTO history (prefix, at, kind, fleet, host, jail, reason) SELECT * FROM unnest($1::bytea[], "
+      "$2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bytea[], $7::bytea[])",
+      params, "cannot write history");
 }
 
 std::uint64_t PostgresHistoryRows::delete_older(std::int64_t before, std::uint64_t limit) {

@@ -25,6 +25,21 @@ INSERT INTO lease VALUES (1, 0, '', 'epoch', 'epoch') ON CONFLICT DO NOTHING;
 // Members starting together create the tables one at a time (CREATE ... IF NOT EXISTS races).
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(7780778)";
 
+// Runs `sql` with the keys of `rows` as $1 (an array of `keys`) and their values as $2 (bytes).
+template <typename Map>
+void write_pairs(PgConnection& db, const Map& rows, PgArray::Of keys, const char* sql, const char* what) {
+  if (rows.empty()) return;
+  PgArray first(keys), second(PgArray::Of::bytes);
+  for (const auto& [key, value] : rows) {
+    first.add(key);
+    second.add(value);
+  }
+  PgParams params;
+  params.array(first);
+  params.array(second);
+  db.exec(sql, params, what);
+}
+
 // A session that stays inside a transaction this long (its process stopped, its machine cut off)
 // is ended by the server, so it never holds the lease's row lock for ever, nor past the lease's
 // term (a taker would wait behind it).
@@ -112,32 +127,37 @@ void PostgresStore::put_last_event(const std::string& host_key, common::UnixSeco
 }
 
 void PostgresStore::write_pending() {
-  std::vector<std::string> erased;
-  PgParams records;
+  // One statement per table, whatever the number of rows: each column goes as one array.
+  PgArray erased(PgArray::Of::bytes), prefixes(PgArray::Of::bytes), records(PgArray::Of::bytes);
   for (const auto& [key, value] : records_) {
     if (!value) {
-      erased.push_back(key);
+      erased.add(key);
       continue;
     }
-    records.bytes(key);
-    records.bytes(*value);
+    prefixes.add(key);
+    records.add(*value);
   }
-  db_.delete_keys("records", "prefix", erased, "cannot delete records");
-  db_.exec_rows("INSERT INTO records (prefix, record)", "ON CONFLICT (prefix) DO UPDATE SET record = EXCLUDED.record",
-                2, records, "cannot write records");
-  PgParams seen;
-  for (const auto& [at, ids] : seen_) {
-    seen.integer(at);
-    seen.bytes(ids);
+  if (!erased.empty()) {
+    PgParams params;
+    params.array(erased);
+    db_.exec("DELETE FROM records WHERE prefix = ANY($1)", params, "cannot delete records");
   }
-  db_.exec_rows("INSERT INTO seen_event_batches (seen_at, ids)", "", 2, seen, "cannot write event ids");
-  PgParams meta;
-  for (const auto& [key, value] : meta_) {
-    meta.bytes(key);
-    meta.bytes(value);
+  if (!prefixes.empty()) {
+    PgParams params;
+    params.array(prefixes);
+    params.array(records);
+    db_.exec(
+        "INSERT INTO records (prefix, record) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
+        "ON CONFLICT (prefix) DO UPDATE SET record = EXCLUDED.record",
+        params, "cannot write records");
   }
-  db_.exec_rows("INSERT INTO meta (key, value)", "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", 2, meta,
-                "cannot write meta");
+  write_pairs(db_, seen_, PgArray::Of::integers,
+              "INSERT INTO seen_event_batches (seen_at, ids) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+              "cannot write event ids");
+  write_pairs(db_, meta_, PgArray::Of::bytes,
+              "INSERT INTO meta (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
+              "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+              "cannot write meta");
   history_->write();
   clear_pending();
 }

@@ -6,8 +6,8 @@
 // keys and indexes). Per event: one records row (a FleetRecord encoded as the store encodes it,
 // upserted as the store upserts it) and one history row; per transaction: one row holding the
 // events' ids (16 bytes each, as the store batches them) and the meta rows (the sequence, each
-// host's last event). Multi-row INSERTs of at most PgConnection::kRowsPerStatement rows, with the
-// same typed parameters (bytea binary, bigint), one transaction per `events_per_transaction`
+// host's last event). Multi-row INSERTs (VALUES lists) of at most 1,000 rows, with the same typed
+// parameters (bytea binary, bigint), one transaction per `events_per_transaction`
 // events, committed as the server commits (synchronous_commit as it is set).
 //
 // What it leaves out of the aggregator's commit: the lease's fencing check (one SELECT ... FOR

@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 
 #include "aggregator/history_reader.hpp"
+#include "aggregator/pg_connection.hpp"
 #include "aggregator/postgres_history.hpp"
 #include "common/errors.hpp"
 #include "printers.hpp"
@@ -135,11 +138,11 @@ TEST_F(PostgresStoreTest, RecordsIdsSequenceAndLastEventsSurviveReopen) {
   EXPECT_EQ(state.last_events.at("host:web-01"), from_unix(T + 2));
 }
 
-TEST_F(PostgresStoreTest, PutReplacesEraseDeletesAndManyRowsGoInChunks) {
+TEST_F(PostgresStoreTest, PutReplacesEraseDeletesAndManyRowsGoInOneCommit) {
   PostgresStore store(url());
   load(store);
-  // More rows than one multi-row statement takes.
-  const std::size_t n = PgConnection::kRowsPerStatement * 2 + 17;
+  // Far more rows than a multi-row VALUES list could take in one statement (65,535 parameters).
+  const std::size_t n = 40'017;
   store.begin();
   for (std::size_t i = 0; i < n; ++i) {
     store.put(record("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), true, i + 1));
@@ -294,6 +297,35 @@ TEST_F(PostgresStoreTest, AnUnreachableServerIsARuntimeErrorNamingTheUrlWithoutI
     EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
   }
   EXPECT_THROW(PostgresStore(server_->url("no_such_database")), RuntimeError);
+}
+
+// PgArray: the store sends every column of a commit as one binary array; what the server reads back
+// must be exactly what was added, in order, at the edges too (empty values, any byte, extreme
+// integers, no elements at all).
+TEST_F(PostgresStoreTest, ArraysReachTheServerExactlyAndInOrder) {
+  PgConnection db(url());
+  PgArray bytes(PgArray::Of::bytes), integers(PgArray::Of::integers);
+  const std::vector<std::string> values = {"", std::string("\0\xff\x00'\"\\", 6), std::string(70'000, 'x'), "last"};
+  const std::vector<std::int64_t> numbers = {std::numeric_limits<std::int64_t>::min(), -1, 0,
+                                             std::numeric_limits<std::int64_t>::max()};
+  for (const auto& v : values) bytes.add(v);
+  for (auto n : numbers) integers.add(n);
+  EXPECT_EQ(bytes.size(), 4u);
+  PgParams params;
+  params.array(bytes);
+  params.array(integers);
+  auto rows = db.exec("SELECT b, i FROM unnest($1::bytea[], $2::bigint[]) WITH ORDINALITY AS t(b, i, n) ORDER BY n",
+                      params, "cannot read arrays back");
+  ASSERT_EQ(rows.rows(), 4);
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(rows.bytes(r, 0), values[static_cast<std::size_t>(r)]) << r;
+    EXPECT_EQ(rows.integer(r, 1), numbers[static_cast<std::size_t>(r)]) << r;
+  }
+  PgParams none;
+  none.array(PgArray(PgArray::Of::bytes));
+  EXPECT_EQ(db.exec("SELECT cardinality($1::bytea[])", none, "cannot read an empty array").integer(0, 0), 0);
+  EXPECT_THROW(bytes.add(std::int64_t{1}), std::logic_error);
+  EXPECT_THROW(integers.add(std::string_view("x")), std::logic_error);
 }
 
 TEST(PostgresUrl, IsRecognisedRedactedAndChecked) {
