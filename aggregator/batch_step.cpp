@@ -42,19 +42,14 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
     received_.push_back({route, sender, std::move(*event)});
     return;
   }
-  if (auto refusal = admission_.admit_query(sender)) {
-    reject(refusal->reason, "query_refused reason=\"" + refusal->why + "\"");
+  if (auto refusal = admission_.admit_query(sender, *request, server::Admission::Clock::now())) {
+    // Floods of either kind are logged apart, so one never hides the other.
+    metrics_.count_rejected(refusal->reason);
+    (refusal->reason == RejectReason::rate_limited ? throttled_ : rejected_).warn(query_log_line(*refusal, sender));
     return;
   }
   note_member(sender);
   const auto* report = std::get_if<common::HostReport>(&*request);
-  std::string_view on_behalf_of = report != nullptr ? std::string_view(report->host_id) : std::string_view();
-  if (!admission_.query_within_share(sender, server::Admission::Clock::now(), on_behalf_of)) {
-    metrics_.count_rejected(RejectReason::rate_limited);
-    throttled_.warn(fmt::format("query_dropped key={} reason=\"over {} queries and reports a second\"",
-                                sender.peer ? sender.peer->name : "?", server::Admission::kQueriesPerKeyPerSecond));
-    return;
-  }
   if (auto* snapshot = std::get_if<common::SnapshotRequest>(&*request)) {
     next_.queries.push_back({route, std::move(*snapshot)});
   } else if (auto* status = std::get_if<common::StatusRequest>(&*request)) {

@@ -160,17 +160,20 @@ class Relay {
           if (reply_to(waiter.route, *reply)) metrics_.acks_returned.fetch_add(1, std::memory_order_relaxed);
         }
       } else if (auto* hosts = std::get_if<common::Hosts>(&*reply)) {
-        for (const auto& waiter : pending_.take(hosts->request_id)) {
-          hosts->request_id = waiter.original_id;
-          reply_to(waiter.route, *reply);
-        }
+        pass_back(hosts->request_id, *reply);
       } else if (auto* history = std::get_if<common::HistoryReply>(&*reply)) {
-        for (const auto& waiter : pending_.take(history->request_id)) {
-          history->request_id = waiter.original_id;
-          reply_to(waiter.route, *reply);
-        }
+        pass_back(history->request_id, *reply);
       }
       // Snapshot chunks and statuses are the follower's business, on its own connection.
+    }
+  }
+
+  // A reply to a query forwarded under a request id of the relay's own (`id`, a field of `reply`):
+  // to each waiter, under the id it asked with.
+  void pass_back(std::string& id, const common::Reply& reply) {
+    for (const auto& waiter : pending_.take(id)) {
+      id = waiter.original_id;
+      reply_to(waiter.route, reply);
     }
   }
 
@@ -198,16 +201,10 @@ class Relay {
       return;
     }
     if (auto* event = std::get_if<common::Event>(&*request)) return forward_event(identity, std::move(*event), sender);
-    if (auto refusal = admission_.admit_query(sender)) {
-      return reject(refusal->reason, "query_refused reason=\"" + refusal->why + "\"");
+    if (auto refusal = admission_.admit_query(sender, *request, Clock::now())) {
+      return reject(refusal->reason, query_log_line(*refusal, sender));
     }
     const auto* report = std::get_if<common::HostReport>(&*request);
-    std::string_view on_behalf_of = report != nullptr ? std::string_view(report->host_id) : std::string_view();
-    if (!admission_.query_within_share(sender, Clock::now(), on_behalf_of)) {
-      return reject(RejectReason::rate_limited,
-                    fmt::format("query_dropped key={} reason=\"over {} a second\"",
-                                sender.peer ? sender.peer->name : "?", server::Admission::kQueriesPerKeyPerSecond));
-    }
     if (std::holds_alternative<common::SnapshotRequest>(*request) ||
         std::holds_alternative<common::StatusRequest>(*request)) {
       return answer_from_copy(identity.to_string(), std::move(*request));

@@ -1,5 +1,9 @@
 #include "server/admission.hpp"
 
+#include <fmt/format.h>
+
+#include <variant>
+
 namespace fleetban::server {
 
 namespace {
@@ -69,6 +73,23 @@ bool Admission::query_within_share(const Sender& sender, Clock::time_point now, 
     if (names_ && names_(PeerRole::host, name)) return queries_.allow("vouched:" + name, now);
   }
   return queries_.allow(sender.peer->key, now);
+}
+
+std::optional<Refusal> Admission::admit_query(const Sender& sender, const common::Request& query,
+                                              Clock::time_point now) {
+  if (auto refusal = admit_query(sender)) return refusal;
+  const auto* report = std::get_if<common::HostReport>(&query);
+  std::string_view on_behalf_of = report != nullptr ? std::string_view(report->host_id) : std::string_view();
+  if (query_within_share(sender, now, on_behalf_of)) return std::nullopt;
+  return Refusal{RejectReason::rate_limited,
+                 fmt::format("over {} queries and reports a second", kQueriesPerKeyPerSecond)};
+}
+
+std::string query_log_line(const Refusal& refusal, const Sender& sender) {
+  if (refusal.reason == RejectReason::rate_limited) {
+    return fmt::format("query_dropped key={} reason=\"{}\"", sender.peer ? sender.peer->name : "?", refusal.why);
+  }
+  return "query_refused reason=\"" + refusal.why + "\"";
 }
 
 }  // namespace fleetban::server

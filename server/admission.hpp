@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/codec.hpp"
 #include "common/event.hpp"
 #include "server/peer_identity.hpp"
 #include "server/rate_limiter.hpp"
@@ -53,6 +54,10 @@ class Admission {
   // there is no key to count by, and every query passes. A relay forwards the reports of all its
   // hosts on one key: those count per host they name (`on_behalf_of`), as if each came direct.
   bool query_within_share(const Sender& sender, Clock::time_point now, std::string_view on_behalf_of = {});
+  // All a query (any request but an event) must pass, as the aggregator and a relay both take it:
+  // admit_query, then query_within_share (for a host report, the share of the host it names). A
+  // refusal whose reason is rate_limited: drop the query; query_log_line() says which in the log.
+  std::optional<Refusal> admit_query(const Sender& sender, const common::Request& query, Clock::time_point now);
   // The reporter's share of events; false: answer THROTTLED (the client keeps it and retries).
   bool event_within_share(const std::string& reporter, Clock::time_point now) { return events_.allow(reporter, now); }
   void set_event_rate(unsigned events_per_second) { events_.set_rate(events_per_second); }
@@ -64,5 +69,9 @@ class Admission {
   RateLimiter events_;   // per reporter
   RateLimiter queries_;  // per key
 };
+
+// The log line of a query admit_query() refused: `query_dropped key=NAME` when over its share,
+// `query_refused` when the key may not ask.
+std::string query_log_line(const Refusal& refusal, const Sender& sender);
 
 }  // namespace fleetban::server

@@ -163,6 +163,37 @@ TEST(Admission, ARelaysForwardedReportsCountPerHostTheyName) {
   EXPECT_EQ(unknown, Admission::kQueriesPerKeyPerSecond - 1);
 }
 
+// The whole check the aggregator and a relay run on a query: a removed key first, then the share;
+// a relay's forwarded report drawn from the share of the host it names; each refusal's log line.
+TEST(Admission, AQueryIsAdmittedThenCountedAndEachRefusalSaysWhich) {
+  using fleetban::common::HostReport;
+  using fleetban::common::Request;
+  using fleetban::common::StatusRequest;
+  auto admission = admitting({kKeyA});
+  auto now = Admission::Clock::now();
+  auto removed = admission.admit_query(sender(PeerRole::host, "web-01", kKeyB), Request{StatusRequest{}}, now);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->reason, RejectReason::identity);
+  EXPECT_EQ(query_log_line(*removed, sender(PeerRole::host, "web-01", kKeyB)),
+            "query_refused reason=\"key no longer authorized\"");
+  std::optional<fleetban::server::Refusal> over;
+  for (unsigned i = 0; i <= Admission::kQueriesPerKeyPerSecond && !over; ++i) {
+    over = admission.admit_query(sender(PeerRole::host, "web-01"), Request{StatusRequest{}}, now);
+    EXPECT_EQ(over.has_value(), i == Admission::kQueriesPerKeyPerSecond) << i;
+  }
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->reason, RejectReason::rate_limited);
+  EXPECT_EQ(query_log_line(*over, sender(PeerRole::host, "web-01")),
+            "query_dropped key=web-01 reason=\"over 20 queries and reports a second\"");
+  // The relay's key shares kKeyA with web-01 here, whose share is spent: web-02's report still
+  // passes on web-02's own share, and the relay's own query does not.
+  auto relay = sender(PeerRole::relay, "relay-eu1");
+  HostReport report;
+  report.host_id = "web-02";
+  EXPECT_FALSE(admission.admit_query(relay, Request{report}, now));
+  EXPECT_TRUE(admission.admit_query(relay, Request{StatusRequest{}}, now));
+}
+
 TEST(Admission, WithoutCurveNothingIsChecked) {
   Admission admission(
       true, [](const PeerIdentity&) { return false; }, 100);
