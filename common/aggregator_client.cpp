@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 #include "common/poll.hpp"
@@ -12,26 +13,35 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits for the next reply until `deadline`; nullopt on timeout. Undecodable replies are skipped.
-std::optional<Reply> next_reply(zmq::socket_t& socket, Clock::time_point deadline) {
-  while (true) {
+// How often a wait looks at its `stop` flag.
+constexpr std::chrono::milliseconds kStopCheck{100};
+
+bool stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
+
+// Waits for the next reply until `deadline` (or `stop`); nullopt on timeout. Undecodable replies
+// are skipped.
+std::optional<Reply> next_reply(zmq::socket_t& socket, Clock::time_point deadline,
+                                const std::atomic<bool>* stop = nullptr) {
+  while (!stopped(stop)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return std::nullopt;
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    poll_for(&item, 1, left);
+    poll_for(&item, 1, stop != nullptr ? std::min(left, kStopCheck) : left);
     if ((item.revents & ZMQ_POLLIN) == 0) continue;
     zmq::message_t message;
     if (!socket.recv(message, zmq::recv_flags::dontwait)) continue;
     auto reply = decode_reply(message.to_string_view());
     if (reply) return std::move(*reply);
   }
+  return std::nullopt;
 }
 
 // With ZMQ_IMMEDIATE a DEALER has no pipe until connected: a non-blocking send fails, so retry
 // until the deadline rather than block.
-bool send_until(zmq::socket_t& socket, const std::string& frame, Clock::time_point deadline) {
+bool send_until(zmq::socket_t& socket, const std::string& frame, Clock::time_point deadline,
+                const std::atomic<bool>* stop = nullptr) {
   while (!socket.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-    if (Clock::now() >= deadline) return false;
+    if (Clock::now() >= deadline || stopped(stop)) return false;
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
     poll_for(&item, 1, std::chrono::milliseconds(5));
   }
@@ -96,14 +106,15 @@ Expected<AddressHistory> fetch_history(zmq::socket_t& ingest, const IpPrefix& pr
 }
 
 Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout, const std::string& receipt,
-                                  WithGeo with_geo) {
+                                  WithGeo with_geo, const std::atomic<bool>* stop) {
   std::string request_id = new_request_id();
   auto deadline = Clock::now() + timeout;
-  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id, receipt, with_geo == WithGeo::yes}}), deadline)) {
-    return Failure{"aggregator not reachable"};
+  if (!send_until(ingest, encode(Request{SnapshotRequest{request_id, receipt, with_geo == WithGeo::yes}}), deadline,
+                  stop)) {
+    return Failure{stopped(stop) ? "stopped" : "aggregator not reachable"};
   }
   Snapshot snapshot;
-  while (auto reply = next_reply(ingest, deadline)) {
+  while (auto reply = next_reply(ingest, deadline, stop)) {
     auto* chunk = std::get_if<SnapshotChunk>(&*reply);
     if (chunk == nullptr || chunk->request_id != request_id) continue;
     snapshot.sequence = chunk->sequence;
@@ -115,7 +126,7 @@ Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::millisecon
     }
     deadline = Clock::now() + timeout;
   }
-  return Failure{"no snapshot from the aggregator"};
+  return Failure{stopped(stop) ? "stopped" : "no snapshot from the aggregator"};
 }
 
 }  // namespace fleetban::common

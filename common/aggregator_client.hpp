@@ -2,6 +2,7 @@
 // The two requests a client makes on the aggregator's ingest endpoint, over a DEALER from
 // ClientSockets::ingest(): send an event and wait for its ack; fetch a snapshot.
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -37,9 +38,12 @@ Expected<AddressHistory> fetch_history(zmq::socket_t& ingest, const IpPrefix& pr
 // snapshot only once it has read the last one); empty on a new connection.
 // WithGeo::yes (`fleetban list`): each decision with its country and network, if the aggregator
 // has GeoIP; subscribers do without, which keeps their copy small.
+// `stop`, when given and set meanwhile (a daemon stopping), ends the wait within 100 ms: a
+// snapshot of a million decisions may take seconds, a service stop should not.
 enum class WithGeo { no, yes };
 Expected<Snapshot> fetch_snapshot(zmq::socket_t& ingest, std::chrono::milliseconds timeout,
-                                  const std::string& receipt = {}, WithGeo with_geo = WithGeo::no);
+                                  const std::string& receipt = {}, WithGeo with_geo = WithGeo::no,
+                                  const std::atomic<bool>* stop = nullptr);
 
 }  // namespace fleetban::common
 

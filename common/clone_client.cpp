@@ -16,6 +16,7 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr auto kFirstMessageWait = milliseconds(1500);  // lets the subscription settle before a snapshot
+constexpr milliseconds kStopCheck{100};                 // how soon a wait notices `stop`
 constexpr milliseconds kBackoffMin{200};
 constexpr milliseconds kBackoffMax{10'000};
 
@@ -86,10 +87,15 @@ std::optional<Snapshot> CloneClient::take_snapshot() {
   if (!heard_since_connect_) {
     // Until the first broadcast message arrives the subscription may not be live yet, and a
     // decision made between snapshot and subscription would only be caught by the next heartbeat.
-    zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
-    poll_for(&item, 1, kFirstMessageWait);
+    // In slices, so that a stop is noticed.
+    const auto until = std::chrono::steady_clock::now() + kFirstMessageWait;
+    while (!stop_.load() && std::chrono::steady_clock::now() < until) {
+      zmq::pollitem_t item{broadcast_.handle(), 0, ZMQ_POLLIN, 0};
+      if (poll_for(&item, 1, kStopCheck) > 0) break;
+    }
   }
-  auto snapshot = fetch_snapshot(ingest_, kSnapshotTimeout, receipt_);
+  auto snapshot = fetch_snapshot(ingest_, kSnapshotTimeout, receipt_, WithGeo::no, &stop_);
+  if (!snapshot && stop_.load()) return std::nullopt;  // stopping: no upstream to blame
   if (!snapshot) {
     spdlog::warn("snapshot_failed reason=\"{}\" aggregator={}", sockets_.handshake_failure().value_or(snapshot.error()),
                  ingest_endpoint());

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -201,6 +202,26 @@ TEST(AggregatorClient, FetchSnapshotWithoutItsLastChunkFails) {
   auto snapshot = fetch_snapshot(client.ingest(), kShort);
   ASSERT_FALSE(snapshot);
   EXPECT_NE(snapshot.error().find("no snapshot"), std::string::npos) << snapshot.error();
+}
+
+// A daemon that stops while it waits for a snapshot (the relay's follower, a subscriber) does not
+// wait out the timeout: the stop flag ends the wait. Here the aggregator never answers and the
+// timeout is an hour, so only the flag can end it.
+TEST(AggregatorClient, FetchSnapshotEndsWhenTheStopFlagIsSet) {
+  std::atomic<bool> stop{false};
+  FakeAggregator aggregator([&stop](const Request& request) -> std::vector<std::string> {
+    if (std::holds_alternative<SnapshotRequest>(request)) stop.store(true);
+    return {};
+  });
+  Client client(aggregator.endpoint());
+  auto snapshot = fetch_snapshot(client.ingest(), std::chrono::hours(1), {}, WithGeo::no, &stop);
+  ASSERT_FALSE(snapshot);
+  EXPECT_EQ(snapshot.error(), "stopped");
+  // Already stopping, with nobody to send to: no wait for a connection either.
+  Client nobody(dead_endpoint());
+  auto unsent = fetch_snapshot(nobody.ingest(), std::chrono::hours(1), {}, WithGeo::no, &stop);
+  ASSERT_FALSE(unsent);
+  EXPECT_EQ(unsent.error(), "stopped");
 }
 
 TEST(AggregatorClient, FetchSnapshotFromNobodyIsNotReachable) {
