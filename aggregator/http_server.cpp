@@ -1,20 +1,12 @@
 #include "aggregator/http_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <thread>
 
 #include "aggregator/aggregator_config.hpp"
 #include "aggregator/blocklist.hpp"
@@ -26,6 +18,7 @@
 #include "common/errors.hpp"
 #include "common/hosts_json.hpp"
 #include "common/ip_prefix.hpp"
+#include "server/http_runner.hpp"
 
 namespace fleetban::aggregator {
 namespace {
@@ -259,30 +252,16 @@ void refuse(httplib::Response& res, int status, const char* text) {
 }  // namespace
 
 struct HttpServer::Impl {
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> finished{false};
-
-  ~Impl() {
-    if (!thread.joinable()) return;
-    server.stop();
-    thread.join();
-  }
+  server::HttpRunner runner{4};  // a few workers are plenty for read-only pages
 };
 
 HttpServer::HttpServer(const std::string& address, StateView& view, const Metrics& metrics,
                        const std::filesystem::path& auth_file, std::shared_ptr<const GeoIp> geoip,
                        SummaryKeeper* summary, std::shared_ptr<HistoryReader> history)
     : impl_(std::make_unique<Impl>()) {
-  // load_aggregator_config checked `http` already; this guards a caller that did not load it.
-  auto listen = parse_listen_address(address);
-  if (!listen) {
-    throw common::UsageError("http = \"" + address +
-                             "\": expected HOST:PORT or [IPV6]:PORT with a port from 1 to 65535, or \"\" for none");
-  }
   std::shared_ptr<const HttpCredentials> credentials;
   if (!auth_file.empty()) credentials = std::make_shared<HttpCredentials>(HttpCredentials::load(auth_file));
-  httplib::Server& server = impl_->server;
+  httplib::Server& server = impl_->runner.server();
 
   server.Get("/", [&view, summary, geoip](const httplib::Request& req, httplib::Response& res) {
     serve_dashboard(view, summary, geoip.get(), req, res);
@@ -374,32 +353,7 @@ HttpServer::HttpServer(const std::string& address, StateView& view, const Metric
   server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     spdlog::debug("http_request method={} path=\"{}\" status={}", req.method, req.path, res.status);
   });
-  // httplib's default sets SO_REUSEPORT, which would let a second aggregator share the port.
-  server.set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  // A few workers are plenty for a read-only page; short keep-alives keep shutdown quick.
-  server.new_task_queue = [] { return new httplib::ThreadPool(4); };
-  server.set_keep_alive_timeout(2);
-  // httplib writes a response's head and body separately: with Nagle's algorithm the body waits for
-  // the client's delayed ACK, 40 ms on every request of a keep-alive connection (bench P6).
-  server.set_tcp_nodelay(true);
-  server.set_payload_max_length(64 * 1024);
-
-  errno = 0;
-  if (!server.bind_to_port(listen->host, listen->port)) {
-    int error = errno;
-    throw common::RuntimeError("http = \"" + address + "\": cannot listen there" +
-                               (error != 0 ? std::string(": ") + std::strerror(error) : std::string()));
-  }
-  impl_->thread = std::thread([impl = impl_.get()] {
-    if (!impl->server.listen_after_bind()) spdlog::error("http_server_failed: no longer serving HTTP");
-    impl->finished = true;
-  });
-  // cpp-httplib 0.11's stop() does nothing until listen has begun: wait for it, so that the
-  // destructor always stops the server.
-  while (!impl_->server.is_running() && !impl_->finished) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->runner.start(address);
 }
 
 HttpServer::~HttpServer() = default;
