@@ -3,6 +3,7 @@
 #include "aggregator/history_store.hpp"
 #include "aggregator/pg_connection.hpp"
 #include "aggregator/postgres_history.hpp"
+#include "aggregator/stored_record.hpp"
 #include "common/codec.hpp"
 #include "common/errors.hpp"
 #include "fleetban.pb.h"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "aggregator/stored_record.hpp"
 #include "common/errors.hpp"
 
 namespace fleetban::aggregator {
@@ -30,12 +31,6 @@ std::string insert_sql(int rows) {
 }
 
 }  // namespace
-
-std::string storage_key(const common::IpPrefix& prefix) {
-  std::string key(prefix.bytes());
-  key += static_cast<char>(prefix.length());
-  return key;
-}
 
 SqliteHistoryRows::SqliteHistoryRows(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {
   char* error = nullptr;

@@ -21,16 +21,13 @@
 
 namespace fleetban::aggregator {
 
-// The key of an address or prefix in the state database: its address bytes and its length.
-std::string storage_key(const common::IpPrefix& prefix);
-
 // The statements a HistoryTable needs from its database engine (SQLite here, PostgreSQL in
 // postgres_history.cpp), each run inside the loop's open transaction. "Oldest" is the order the
 // rows were written in.
 class HistoryRows {
  public:
   struct Row {
-    std::string key;  // storage_key()
+    std::string key;  // storage_key() (stored_record.hpp)
     common::HistoryEntry entry;
   };
   virtual ~HistoryRows() = default;

@@ -1,5 +1,6 @@
 #include "aggregator/postgres_history.hpp"
 
+#include "aggregator/stored_record.hpp"
 #include "common/errors.hpp"
 
 namespace fleetban::aggregator {

@@ -111,10 +111,10 @@ void PostgresStore::begin() {
 }
 
 void PostgresStore::put(const FleetRecord& record) {
-  records_[record_key(record.decision.prefix)] = encode_record(record);
+  records_[storage_key(record.decision.prefix)] = encode_record(record);
 }
 
-void PostgresStore::erase(const common::IpPrefix& prefix) { records_[record_key(prefix)] = std::nullopt; }
+void PostgresStore::erase(const common::IpPrefix& prefix) { records_[storage_key(prefix)] = std::nullopt; }
 
 void PostgresStore::mark_seen(const common::EventId& id, common::UnixSeconds at) {
   seen_[common::to_unix(at)].append(reinterpret_cast<const char*>(id.data()), id.size());

@@ -266,7 +266,7 @@ void Store::rollback() {
 }
 
 void Store::put(const FleetRecord& record) {
-  std::string key = record_key(record.decision.prefix);
+  std::string key = storage_key(record.decision.prefix);
   std::string value = encode_record(record);
   sqlite3_bind_blob(put_record_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
   sqlite3_bind_blob(put_record_, 2, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
@@ -276,7 +276,7 @@ void Store::put(const FleetRecord& record) {
 }
 
 void Store::erase(const common::IpPrefix& prefix) {
-  std::string key = record_key(prefix);
+  std::string key = storage_key(prefix);
   sqlite3_bind_blob(delete_record_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
   int rc = sqlite3_step(delete_record_);
   sqlite3_reset(delete_record_);

@@ -55,7 +55,7 @@ void sort_unique(std::vector<common::EventId>& ids) {
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 }
 
-std::string record_key(const common::IpPrefix& prefix) {
+std::string storage_key(const common::IpPrefix& prefix) {
   std::string key(prefix.bytes());
   key += static_cast<char>(prefix.length());
   return key;

@@ -13,7 +13,9 @@
 
 namespace fleetban::aggregator {
 
-std::string record_key(const common::IpPrefix& prefix);
+// The key of an address or prefix in the state database (its records and its history rows): its
+// address bytes and its length.
+std::string storage_key(const common::IpPrefix& prefix);
 std::string encode_record(const FleetRecord& record);
 // Also reads databases written before decisions were capped (the first names kept).
 common::Expected<FleetRecord> decode_record(const void* data, int size);

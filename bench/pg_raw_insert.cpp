@@ -140,7 +140,7 @@ struct RawInsert::Session {
     for (std::size_t e = 0; e < events; ++e) {
       record.decision.prefix = *common::IpPrefix::parse(bench_address(next_index++));
       record.decision.sequence = ++sequence;
-      const std::string key = aggregator::record_key(record.decision.prefix);
+      const std::string key = aggregator::storage_key(record.decision.prefix);
       records.bytes(key);
       records.bytes(aggregator::encode_record(record));
       history.bytes(aggregator::storage_key(record.decision.prefix));
