@@ -37,6 +37,8 @@ CloneClient::CloneClient(const ClientSockets& sockets, std::vector<std::string> 
 
 // Fresh sockets on the pair followed now.
 void CloneClient::connect() {
+  sockets_.release(broadcast_);  // the old pair's monitors go with it (HandshakeMonitor::detach)
+  sockets_.release(ingest_);
   broadcast_ = sockets_.broadcast(broadcast_endpoints_[current_]);
   ingest_ = sockets_.ingest(ingest_endpoints_[current_]);
   receipt_.clear();

@@ -67,14 +67,25 @@ void HandshakeMonitor::attach(zmq::socket_t& socket) {
   int events =
       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
   // Diagnostics only: a socket libzmq cannot monitor works the same, its failures just unexplained.
-  if (auto monitor = SocketMonitor::watch(context_, socket, events)) monitors_.push_back(std::move(*monitor));
+  if (auto monitor = SocketMonitor::watch(context_, socket, events)) {
+    watched_.push_back(Watched{socket.handle(), std::move(*monitor)});
+  }
+}
+
+void HandshakeMonitor::detach(zmq::socket_t& socket) {
+  if (!socket) return;
+  std::erase_if(watched_, [&](Watched& w) {
+    if (w.socket != socket.handle()) return false;
+    w.monitor.stop(socket);
+    return true;
+  });
 }
 
 std::optional<std::string> HandshakeMonitor::failure() {
   std::optional<std::string> last;
   int last_rank = -1;
-  for (auto& monitor : monitors_) {
-    monitor.drain([&](std::uint16_t id, std::uint32_t value) {
+  for (auto& watched : watched_) {
+    watched.monitor.drain([&](std::uint16_t id, std::uint32_t value) {
       // The most telling event wins: a refused key or a protocol error over a bare failure.
       int rank = id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? 0 : 1;
       if (!last || rank >= last_rank) {

@@ -35,14 +35,22 @@ class HandshakeMonitor {
       : context_(context), side_(side), insecure_(insecure) {}
   // Call before the socket connects or binds.
   void attach(zmq::socket_t& socket);
+  // Stops watching `socket`: call it before closing or replacing a socket of a long-lived owner.
+  // Each watched socket costs a PAIR socket of the context's 1,023 (ZMQ_MAX_SOCKETS), kept until
+  // this; forgetting it runs a client that makes new sockets all its life into EMFILE.
+  void detach(zmq::socket_t& socket);
   // What went wrong with the last failed handshake since the last call, if any; never blocks.
   std::optional<std::string> failure();
 
  private:
+  struct Watched {
+    void* socket;  // the watched socket's handle, to find it again in detach()
+    SocketMonitor monitor;
+  };
   zmq::context_t& context_;
   Side side_;
   bool insecure_;
-  std::vector<SocketMonitor> monitors_;
+  std::vector<Watched> watched_;
 };
 
 class ClientSockets {
@@ -58,6 +66,9 @@ class ClientSockets {
   // Why a handshake on any socket made here failed ("the aggregator refused this key", "security
   // mismatch: ..."), to explain a timeout; nullopt if none failed.
   std::optional<std::string> handshake_failure() const { return monitor_.failure(); }
+  // Before a socket made here is closed or replaced while this lives on (a Clone client moving to
+  // the next endpoint, a relay following a new upstream): HandshakeMonitor::detach.
+  void release(zmq::socket_t& socket) const { monitor_.detach(socket); }
 
  private:
   void secure(zmq::socket_t& socket) const;

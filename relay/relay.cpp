@@ -119,6 +119,7 @@ class Relay {
   void connect_upstream(const std::string& endpoint) {
     if (endpoint == forwarding_to_) return;
     if (!forwarding_to_.empty()) spdlog::info("forwarding_to upstream={}", endpoint);
+    upstream_sockets_.release(upstream_);
     upstream_ = upstream_sockets_.ingest(endpoint);
     forwarding_to_ = endpoint;
   }

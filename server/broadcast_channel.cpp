@@ -47,6 +47,7 @@ void BroadcastChannel::heartbeat(std::uint64_t sequence, const std::string& inca
 
 void BroadcastChannel::rebind() {
   monitor_.stop(socket_);
+  sockets_.release(socket_);
   socket_.close();
   // libzmq's I/O thread closes the old listener a moment later: until then the address is taken.
   for (int attempt = 1;; ++attempt) {

@@ -53,6 +53,9 @@ class ServerSockets {
 
   // Handshake failures on the server's sockets (clients with the wrong security settings).
   std::optional<std::string> handshake_failure() const { return monitor_.failure(); }
+  // Before a socket made here is closed and made anew (the broadcast's rebind):
+  // common::HandshakeMonitor::detach.
+  void release(zmq::socket_t& socket) const { monitor_.detach(socket); }
 
   // The ROUTER that takes events and snapshot requests.
   zmq::socket_t ingest(const std::string& endpoint) const;

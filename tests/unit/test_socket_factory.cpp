@@ -164,6 +164,32 @@ TEST(ClientSockets, IngestQueuesNothingWhileNotConnected) {
   EXPECT_EQ(ingest.get(zmq::sockopt::linger), 0);
 }
 
+// A long-lived client (a subscriber's or a relay's Clone client) makes a new pair of sockets each
+// time it moves on to the next aggregator, every few seconds for as long as none answers. The
+// handshake monitor of a socket it releases must go with it: a context holds at most 1,023
+// sockets (ZMQ_MAX_SOCKETS), and each monitor is one more, so keeping them all stopped such a
+// client with EMFILE ("Too many open files") after about 500 moves: with its aggregators down for
+// an hour or two, every subscriber. And failures are still told after all that.
+TEST(ClientSockets, SocketsMadeAndClosedThousandsOfTimesLeaveNoMonitorBehind) {
+  Keys keys;
+  zmq::context_t context;
+  ClientSockets sockets(context, keys.client);
+  // 1,200 pairs: 2,400 monitors if kept. The pause lets libzmq's reaper thread close each pair
+  // (asynchronously, after zmq_close) as it would between a real client's moves, which come
+  // seconds apart: without it, closed sockets pile up faster than the reaper ends them.
+  for (int i = 0; i < 1'200; ++i) {
+    auto ingest = sockets.ingest("tcp://127.0.0.1:1");
+    auto broadcast = sockets.broadcast("tcp://127.0.0.1:1");
+    sockets.release(ingest);
+    sockets.release(broadcast);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  TestServer insecure_server(std::nullopt);
+  auto ingest = sockets.ingest(insecure_server.endpoint());
+  // Which words depend on the handshake's timing (describe_handshake_failure); that one is told.
+  EXPECT_TRUE(wait_for_failure(sockets));
+}
+
 TEST(ClientSockets, BroadcastReceivesEverythingPublished) {
   zmq::context_t server_context;
   zmq::socket_t pub(server_context, zmq::socket_type::pub);
