@@ -13,7 +13,7 @@ CMAKE_ARGS ?=
 # Everything the project needs from Debian 12, for building, testing and the demo.
 DEB_PACKAGES := cmake make g++ pkg-config ccache git \
 	libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev \
-	libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libcrypt-dev \
+	libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libcrypt-dev libsodium-dev \
 	libsystemd-dev libgtest-dev libgmock-dev fail2ban sqlite3 procps nftables iproute2 hyperfine \
 	clang libclang-rt-14-dev chromium debootstrap systemd-container lintian pandoc man-db groff-base \
 	prometheus libmaxminddb-dev libmaxmind-db-writer-perl \

@@ -1,12 +1,16 @@
 #include "aggregator/http_access.hpp"
 
 #include <crypt.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stdexcept>
 
 #include "common/errors.hpp"
 
@@ -67,11 +71,63 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-// A bcrypt hash of nothing in particular, so that a request naming an unknown user costs the same
-// hashing as one naming a known user (no user enumeration by timing).
+// A bcrypt hash of nothing in particular, hashed against when the file has no users at all.
 constexpr const char* kDecoyHash = "$2b$05$abcdefghijklmnopqrstuumjewjQVmxxbBHy234HdGTOAqOuVnhhy";
 
 }  // namespace
+
+struct HttpCredentials::Verified {
+  using Clock = std::chrono::steady_clock;
+  using Digest = std::array<unsigned char, crypto_generichash_BYTES>;
+
+  Verified() {
+    if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
+    randombytes_buf(key.data(), key.size());
+  }
+
+  // Keyed with this process's random key: the digests say nothing outside it.
+  Digest digest(std::string_view pair) const {
+    Digest out{};
+    crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(pair.data()), pair.size(),
+                       key.data(), key.size());
+    return out;
+  }
+
+  bool recall(const Digest& digest) {
+    std::lock_guard lock(mutex);
+    auto it = remembered.find(digest);
+    if (it == remembered.end()) return false;
+    if (it->second > Clock::now()) return true;
+    remembered.erase(it);
+    return false;
+  }
+
+  void remember(const Digest& digest) {
+    std::lock_guard lock(mutex);
+    const auto now = Clock::now();
+    if (remembered.size() >= kMaxRemembered) {
+      std::erase_if(remembered, [&](const auto& entry) { return entry.second <= now; });
+      if (remembered.size() >= kMaxRemembered) remembered.clear();  // each pays one hashing again
+    }
+    remembered.insert_or_assign(digest, now + kRemember);
+  }
+
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key{};
+  std::mutex mutex;  // guards `remembered`
+  std::map<Digest, Clock::time_point> remembered;
+  std::mutex turn;  // held while hashing: one at a time
+  std::atomic<std::uint64_t> hashes{0};
+  std::atomic<int> hashing{0};
+  std::atomic<int> most_at_once{0};
+};
+
+HttpCredentials::HttpCredentials() : verified_(std::make_unique<Verified>()) {}
+HttpCredentials::HttpCredentials(HttpCredentials&&) noexcept = default;
+HttpCredentials& HttpCredentials::operator=(HttpCredentials&&) noexcept = default;
+HttpCredentials::~HttpCredentials() = default;
+
+std::uint64_t HttpCredentials::hashes() const { return verified_->hashes.load(); }
+int HttpCredentials::most_hashing_at_once() const { return verified_->most_at_once.load(); }
 
 HttpCredentials HttpCredentials::load(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -115,9 +171,29 @@ bool HttpCredentials::allows(std::string_view authorization) const {
   if (colon == std::string::npos) return false;
   std::string_view name = std::string_view(*decoded).substr(0, colon);
   std::string password = decoded->substr(colon + 1);
+  Verified& verified = *verified_;
+  const auto digest = verified.digest(*decoded);
+  if (verified.recall(digest)) return true;
+  std::lock_guard turn(verified.turn);
+  if (verified.recall(digest)) return true;  // the same pair passed while this request waited
+  if (!hash_matches(name, password)) return false;
+  verified.remember(digest);
+  return true;
+}
+
+bool HttpCredentials::hash_matches(std::string_view name, const std::string& password) const {
   auto user = users_.find(name);
-  std::string hash = user != users_.end() ? user->second : kDecoyHash;
+  // An unknown name is hashed as the first user's would be, so it takes as long as a known one.
+  static const std::string decoy = kDecoyHash;  // for a file with no users
+  const std::string& hash = user != users_.end() ? user->second : users_.empty() ? decoy : users_.begin()->second;
+  Verified& verified = *verified_;
+  const int at_once = ++verified.hashing;
+  for (int most = verified.most_at_once.load(); at_once > most;) {
+    if (verified.most_at_once.compare_exchange_weak(most, at_once)) break;
+  }
+  ++verified.hashes;
   std::string computed = crypt_with(password, hash);
+  --verified.hashing;
   return equal_in_constant_time(computed, hash) && user != users_.end() && !computed.empty();
 }
 

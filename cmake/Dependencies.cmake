@@ -12,6 +12,7 @@ pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # PostgreSQL state (aggregator/postgres_store.hpp)
 pkg_check_modules(MAXMINDDB REQUIRED IMPORTED_TARGET libmaxminddb)  # GeoIP (aggregator/geoip.hpp)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)  # verified HTTP passwords (aggregator/http_access.hpp)
 
 # For fleetban-publish alone (publisher/CMakeLists.txt): Fail2Ban starts it on every ban, and the
 # dynamic loader was a third of its CPU. Debian ships libprotobuf.a, and spdlog and fmt can be

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "temp_dir.hpp"
 #include "usage_error.hpp"
 
@@ -74,6 +78,59 @@ TEST(HttpAccess, WrongPasswordsUnknownUsersAndMalformedHeadersAreNot) {
         "Basic" + basic("ops-6:right horse").substr(6)}) {
     EXPECT_FALSE(credentials.allows(header)) << header;
   }
+}
+
+// A dashboard or a Prometheus scrape asks again and again with the same pair: it is hashed once.
+// What is remembered is exactly the name and password that passed: not a near miss, not a failure.
+TEST(HttpAccess, APairThatPassedIsNotHashedAgainAndFailuresAlwaysAre) {
+  TempDir dir;
+  auto credentials = HttpCredentials::load(dir.write("htpasswd", kUsers));
+  const auto start = credentials.hashes();  // load() checks each hash once
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(credentials.allows(basic("ops-b:battery staple")));
+  EXPECT_TRUE(credentials.allows("bAsIc " + basic("ops-b:battery staple").substr(6)));  // same pair
+  EXPECT_EQ(credentials.hashes() - start, 1u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(credentials.allows(basic("ops-b:battery stapl")));
+    EXPECT_FALSE(credentials.allows(basic("ops-b:battery staplee")));
+    EXPECT_FALSE(credentials.allows(basic("ops-6:battery staple")));   // the password of another user
+    EXPECT_FALSE(credentials.allows(basic("nobody:battery staple")));  // an unknown name is hashed too
+  }
+  EXPECT_EQ(credentials.hashes() - start, 13u);
+  EXPECT_TRUE(credentials.allows(basic("ops-6:right horse")));
+  EXPECT_TRUE(credentials.allows(basic("ops-6:right horse")));
+  EXPECT_EQ(credentials.hashes() - start, 14u);
+  // Malformed headers are refused before any hashing.
+  EXPECT_FALSE(credentials.allows("Basic !!!"));
+  EXPECT_FALSE(credentials.allows(basic("no colon")));
+  EXPECT_EQ(credentials.hashes() - start, 14u);
+}
+
+// Wrong passwords from many connections at once: the hashings take turns, so a flood holds at
+// most one CPU (httplib's other workers, and the aggregator's loop, keep the rest).
+TEST(HttpAccess, HashingsTakeTurnsHoweverManyWorkersAsk) {
+  TempDir dir;
+  auto credentials = HttpCredentials::load(dir.write("htpasswd", kUsers));
+  const auto start = credentials.hashes();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 6; ++w) {
+    workers.emplace_back([&credentials, w] {
+      for (int i = 0; i < 8; ++i) {
+        EXPECT_FALSE(credentials.allows(basic("ops-b:guess " + std::to_string(w) + "-" + std::to_string(i))));
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(credentials.hashes() - start, 48u);
+  EXPECT_EQ(credentials.most_hashing_at_once(), 1);
+  // The right pair, asked by all of them at once, still passes everywhere.
+  std::atomic<int> allowed{0};
+  workers.clear();
+  for (int w = 0; w < 6; ++w) {
+    workers.emplace_back([&] { allowed += credentials.allows(basic("ops-b:battery staple")) ? 1 : 0; });
+  }
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(allowed.load(), 6);
+  EXPECT_EQ(credentials.hashes() - start, 49u);  // the others found it verified when their turn came
 }
 
 TEST(HttpAccess, EmptyFileAllowsNobody) {
