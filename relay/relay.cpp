@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <zmq.hpp>
 
 #include "common/codec.hpp"
@@ -49,6 +50,12 @@ constexpr unsigned kEventsPerReporterPerSecond = 1000;
 // Snapshot and status requests held until the first snapshot from upstream: how many, how long.
 constexpr std::size_t kDeferredMax = 10'000;
 constexpr auto kDeferredFor = common::CloneClient::kSnapshotTimeout;
+
+// A status answered here carries what only the aggregator knows (the hosts that reported, an HA
+// group's active member) from upstream's own status: taken again when older than kFresh, asked
+// for at most once per kWait, and a status request waits at most kWait for it.
+constexpr auto kUpstreamStatusFresh = std::chrono::seconds(5);
+constexpr auto kUpstreamStatusWait = std::chrono::seconds(1);
 
 std::string as_key(const common::EventId& id) { return std::string(id.begin(), id.end()); }
 
@@ -122,6 +129,8 @@ class Relay {
     upstream_sockets_.release(upstream_);
     upstream_ = upstream_sockets_.ingest(endpoint);
     forwarding_to_ = endpoint;
+    upstream_status_.reset();  // another member or relay: what the last one said is not its
+    status_asked_at_ = {};
   }
 
   // What the follower brought: snapshots replace the live copy, decisions update it and go out on
@@ -164,8 +173,10 @@ class Relay {
         pass_back(hosts->request_id, *reply);
       } else if (auto* history = std::get_if<common::HistoryReply>(&*reply)) {
         pass_back(history->request_id, *reply);
+      } else if (auto* status = std::get_if<common::Status>(&*reply)) {
+        if (status->request_id == status_asked_id_) upstream_status_ = UpstreamStatus{std::move(*status), Clock::now()};
       }
-      // Snapshot chunks and statuses are the follower's business, on its own connection.
+      // Snapshot chunks are the follower's business, on its own connection.
     }
   }
 
@@ -268,10 +279,11 @@ class Relay {
   // A snapshot or status request. Before the first snapshot from upstream there is nothing to
   // answer with: it waits (kDeferredMax of them, each kDeferredFor at most: a client gives up
   // after its own timeout) and is answered as soon as the copy is there.
-  void answer_from_copy(std::string route, common::Request request) {
-    if (!copy_.ready()) {
+  // A status request also waits (kUpstreamStatusWait at most) for a fresh status from upstream.
+  void answer_from_copy(std::string route, common::Request request, Clock::time_point since = Clock::now()) {
+    if (!copy_.ready() || (std::holds_alternative<common::StatusRequest>(request) && !status_ready(since))) {
       if (deferred_.size() >= kDeferredMax) deferred_.pop_front();
-      deferred_.push_back({std::move(route), std::move(request), Clock::now()});
+      deferred_.push_back({std::move(route), std::move(request), since});
       return;
     }
     const zmq::message_t identity(route.data(), route.size());
@@ -288,8 +300,22 @@ class Relay {
     deferred_.clear();
     for (auto& query : waiting) {
       if (Clock::now() - query.since <= kDeferredFor)
-        answer_from_copy(std::move(query.route), std::move(query.request));
+        answer_from_copy(std::move(query.route), std::move(query.request), query.since);
     }
+  }
+
+  // Whether a status asked at `since` is answered now: upstream's part is fresh, or it was waited
+  // for long enough (then the last one upstream gave, if any). Otherwise upstream is asked.
+  bool status_ready(Clock::time_point since) {
+    const auto now = Clock::now();
+    if (upstream_status_ && now - upstream_status_->at < kUpstreamStatusFresh) return true;
+    if (now - since >= kUpstreamStatusWait) return true;
+    if (now - status_asked_at_ >= kUpstreamStatusWait) {  // none in flight, or it went unanswered
+      status_asked_id_ = next_request_id();
+      const auto request = common::encode(common::Request{common::StatusRequest{.request_id = status_asked_id_}});
+      if (upstream_.send(zmq::buffer(request), zmq::send_flags::dontwait)) status_asked_at_ = now;
+    }
+    return false;
   }
 
   void serve_snapshot(const zmq::message_t& identity, const common::SnapshotRequest& request) {
@@ -305,6 +331,13 @@ class Relay {
     status.active_bans = copy_.active();
     status.subscribers = metrics_.subscribers.load();
     status.started_at = started_at_;
+    if (upstream_status_) {
+      const common::Status& fleet = upstream_status_->status;
+      status.reporters = fleet.reporters;
+      status.member = fleet.member;
+      status.epoch = fleet.epoch;
+      status.active_since = fleet.active_since;
+    }
     reply_to(identity.to_string(), common::Reply{status});
   }
 
@@ -336,7 +369,14 @@ class Relay {
     common::Request request;  // a SnapshotRequest or a StatusRequest
     Clock::time_point since;
   };
-  std::deque<Deferred> deferred_;  // asked before the live copy was there
+  std::deque<Deferred> deferred_;  // asked before the live copy (or, for a status, upstream's) was there
+  struct UpstreamStatus {
+    common::Status status;
+    Clock::time_point at;
+  };
+  std::optional<UpstreamStatus> upstream_status_;
+  std::string status_asked_id_;
+  Clock::time_point status_asked_at_{};
   std::uint64_t request_counter_ = 0;
   std::string forwarding_to_;
   zmq::socket_t upstream_;

@@ -313,6 +313,17 @@ TEST_F(Relays, ARelayFollowsAnotherRelay) {
       &document));
   EXPECT_EQ(strings_of(find_ban(document, "198.51.100.121")->value("reporters", nlohmann::json())),
             std::vector<std::string>{"web-02"});
+  // `fleetban status` through both relays: the bans from the second relay's copy, and what only the
+  // aggregator knows (web-02 reported) from upstream's status, each relay asking its own upstream.
+  RunResult status;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        status = run({program("fleetban"), "status", "--config", web02.config.string()}, kBound);
+        return status.exit_code == 0 && contains(status.out, "hosts:        1 reported");
+      },
+      deadline_in(kSoon), "`fleetban status` through two relays to count web-02's report"))
+      << describe(status);
+  EXPECT_TRUE(contains(status.out, "active bans:  1")) << describe(status);
 }
 
 // A relay asked before it has its first snapshot from upstream answers once it has it (a host's
