@@ -47,13 +47,17 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
   for (const auto& d : decisions) latest.insert_or_assign(d.prefix, &d);
   std::vector<Decision> to_ban;
   std::vector<IpPrefix> to_unban;
+  std::vector<std::uint64_t> unban_sequences;  // of to_unban's decisions, for the trace
   for (const auto& [prefix, decision] : latest) {
     // A newer decision replaces any retry still pending for the same prefix.
-    std::erase_if(failed_bans_, [&](const Decision& d) { return d.prefix == prefix; });
-    std::erase(failed_unbans_, prefix);
+    failed_bans_.erase(prefix);
+    failed_unbans_.erase(prefix);
     auto it = enforced_.find(prefix);
     if (!decision->active || expired(*decision, now)) {
-      if (it != enforced_.end()) to_unban.push_back(prefix);
+      if (it != enforced_.end()) {
+        to_unban.push_back(prefix);
+        unban_sequences.push_back(decision->sequence);
+      }
     } else if (const char* why = not_enforced(prefix)) {
       spdlog::info("not_enforced ip={} reason=\"{}\"", prefix.to_string(), why);
     } else if (it != enforced_.end() && same_enforcement(it->second, *decision)) {
@@ -69,11 +73,8 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
     return;
   }
   // Traced: the same, with the times each decision was handed to the backend and back from it.
-  std::set<std::uint64_t> banned, unbanned;
+  std::set<std::uint64_t> banned, unbanned(unban_sequences.begin(), unban_sequences.end());
   for (const auto& d : to_ban) banned.insert(d.sequence);
-  for (const auto& [prefix, decision] : latest) {
-    if (std::find(to_unban.begin(), to_unban.end(), prefix) != to_unban.end()) unbanned.insert(decision->sequence);
-  }
   const std::int64_t ban_handed_us = common::trace_clock_us();
   ban(std::move(to_ban));
   const std::int64_t unban_handed_us = common::trace_clock_us();
@@ -170,13 +171,16 @@ void Enforcer::tick(common::UnixSeconds now) {
   spdlog::info("retrying bans={} unbans={} next_in={}s", failed_bans_.size(), failed_unbans_.size(),
                retry_delay_.count());
   if (!failed_bans_.empty()) {
-    auto retry = std::move(failed_bans_);
+    std::vector<Decision> retry;
+    retry.reserve(failed_bans_.size());
+    for (auto& [prefix, d] : failed_bans_) {
+      if (!expired(d, now)) retry.push_back(std::move(d));
+    }
     failed_bans_.clear();
-    std::erase_if(retry, [&](const Decision& d) { return expired(d, now); });
     ban(std::move(retry));
   }
   if (!failed_unbans_.empty()) {
-    auto retry = std::move(failed_unbans_);
+    std::vector<IpPrefix> retry(failed_unbans_.begin(), failed_unbans_.end());
     failed_unbans_.clear();
     unban(std::move(retry));
   }
@@ -194,13 +198,11 @@ void Enforcer::take_late_failures() {
     auto it = enforced_.find(d.prefix);
     if (it == enforced_.end() || !same_enforcement(it->second, d)) continue;
     enforced_.erase(it);
-    failed_bans_.push_back(std::move(d));
+    IpPrefix prefix = d.prefix;
+    failed_bans_.insert_or_assign(prefix, std::move(d));
   }
   for (auto& p : late.unbans) {
-    if (enforced_.contains(p) || std::find(failed_unbans_.begin(), failed_unbans_.end(), p) != failed_unbans_.end()) {
-      continue;
-    }
-    failed_unbans_.push_back(p);
+    if (!enforced_.contains(p)) failed_unbans_.insert(p);
   }
 }
 
@@ -214,7 +216,10 @@ void Enforcer::ban(std::vector<Decision> decisions) {
     track_expiry(d);
     enforced_.insert_or_assign(d.prefix, std::move(d));
   }
-  failed_bans_.insert(failed_bans_.end(), failed.begin(), failed.end());
+  for (auto& d : failed) {
+    IpPrefix prefix = d.prefix;
+    failed_bans_.insert_or_assign(prefix, std::move(d));
+  }
 }
 
 void Enforcer::track_expiry(const Decision& decision) {
@@ -236,7 +241,7 @@ void Enforcer::unban(std::vector<IpPrefix> prefixes) {
   for (const auto& p : prefixes) {
     if (!failed_set.contains(p)) enforced_.erase(p);
   }
-  failed_unbans_.insert(failed_unbans_.end(), failed.begin(), failed.end());
+  failed_unbans_.insert(failed.begin(), failed.end());
 }
 
 }  // namespace fleetban::subscriber

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <queue>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -64,8 +65,11 @@ class Enforcer {
   // stale: skipped when they come up, and dropped when they outnumber the bans.
   using Expiry = std::pair<common::UnixSeconds, common::IpPrefix>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
-  std::vector<common::Decision> failed_bans_;
-  std::vector<common::IpPrefix> failed_unbans_;
+  // What the backend failed to do, by prefix: a newer decision finds and replaces its retry in
+  // log time (a backend down while the fleet holds a million bans fails them all; a walk of them
+  // per decision made the subscriber fall behind its heartbeats).
+  std::map<common::IpPrefix, common::Decision> failed_bans_;
+  std::set<common::IpPrefix> failed_unbans_;
   // Retries of what the backend failed to do back off from 1 s to 60 s, and reset on success.
   std::chrono::seconds retry_delay_{1};
   common::UnixSeconds next_retry_{};

@@ -3,6 +3,7 @@
 
 #include "subscriber/enforcer.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -404,6 +405,47 @@ TEST(Enforcer, FailedUnbanIsRetriedOnTick) {
   s.enforcer.tick(from_unix(T + 1));
   EXPECT_EQ(s.script->unban_calls.size(), 2u);
   EXPECT_TRUE(s.enforcer.enforced().empty());
+}
+
+// A backend that is down when a large snapshot comes (Fail2Ban restarting on a host of a fleet
+// with many bans) fails it all; the decisions that follow replace or cancel their prefixes'
+// retries (one lookup each, not a walk of every pending retry), and the retry asks for each
+// prefix once, as its latest decision says.
+TEST(Enforcer, ALargeFailedSnapshotIsRetriedOnceEachAsItsLatestDecisionSays) {
+  Subject s;
+  constexpr int kBans = 100'000;
+  auto address = [](int i) { return fmt::format("2001:db8::{:x}:{:x}", i >> 16, i & 0xffff); };
+  std::vector<Decision> snapshot;
+  for (int i = 0; i < kBans; ++i) {
+    snapshot.push_back(ban_decision(address(i), static_cast<std::uint64_t>(i + 1)));
+    s.script->failing_bans.insert(snapshot.back().prefix);
+  }
+  s.enforcer.reconcile(snapshot, kNow);
+  EXPECT_TRUE(s.enforcer.enforced().empty());
+  EXPECT_EQ(s.enforcer.backend_error(), fmt::format("{} ban(s) and 0 unban(s) failed; retrying", kBans));
+  // Still failing: every 50th ban is extended, every 100th lifted (1,000 of each).
+  std::uint64_t sequence = kBans;
+  for (int i = 0; i < kBans; i += 100) {
+    s.enforcer.apply(ban_decision(address(i), ++sequence, 3600), kNow);
+    s.enforcer.apply(end_decision(address(i + 50), ++sequence), kNow);
+  }
+  EXPECT_EQ(s.enforcer.backend_error(), fmt::format("{} ban(s) and 0 unban(s) failed; retrying", kBans - 1000));
+
+  s.script->failing_bans.clear();
+  s.script->forget_calls();
+  s.enforcer.tick(from_unix(T + 1));
+  ASSERT_EQ(s.script->ban_calls.size(), 1u);
+  std::map<IpPrefix, std::uint64_t> retried;
+  for (const auto& d : s.script->ban_calls.front()) {
+    EXPECT_TRUE(retried.emplace(d.prefix, d.sequence).second) << "retried twice: " << d.prefix.to_string();
+  }
+  EXPECT_EQ(retried.size(), static_cast<std::size_t>(kBans - 1000));
+  EXPECT_FALSE(retried.contains(p(address(50))));                              // lifted: not retried
+  EXPECT_EQ(retried[p(address(100))], static_cast<std::uint64_t>(kBans + 3));  // extended: its latest
+  EXPECT_EQ(retried[p(address(1))], 2u);                                       // untouched: the snapshot's
+  EXPECT_EQ(s.enforcer.enforced().size(), static_cast<std::size_t>(kBans - 1000));
+  EXPECT_EQ(s.enforcer.enforced().at(p(address(100))).expires_at, from_unix(T + 3600));
+  EXPECT_EQ(s.enforcer.backend_error(), "");
 }
 
 TEST(Enforcer, NewerUnbanCancelsAPendingBanRetry) {
