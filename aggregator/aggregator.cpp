@@ -12,6 +12,7 @@
 #include "aggregator/event_id_set.hpp"
 #include "aggregator/fleet_state.hpp"
 #include "aggregator/fleet_summary.hpp"
+#include "aggregator/heartbeat_schedule.hpp"
 #include "aggregator/history_reader.hpp"
 #include "aggregator/host_table.hpp"
 #include "aggregator/http_server.hpp"
@@ -40,8 +41,8 @@ namespace {
 using common::Decision;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxBatch = 4096;  // messages taken into one transaction
-constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
+constexpr std::size_t kMaxBatch = 4096;                        // messages taken into one transaction
+constexpr auto kHeartbeatInterval = std::chrono::seconds(1);   // a tick; heartbeat_schedule.hpp says which send
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
 // Applied event ids are kept as long as ended records ([policy] forget_after, 30 days by default):
 // both are how far back the aggregator remembers. A retry older than that is applied as a new
@@ -111,7 +112,7 @@ class Service {
       if (lease_) lease_->keep();
       auto now = Clock::now();
       if (now >= next_heartbeat) {
-        broadcast_.heartbeat(state_.sequence(), incarnation_);
+        if (heartbeats_.due(state_.sequence())) broadcast_.heartbeat(state_.sequence(), incarnation_);
         next_heartbeat = now + kHeartbeatInterval;
       }
       auto wait = std::min<Clock::duration>(next_heartbeat - now, kMaxPollWait);
@@ -339,6 +340,7 @@ class Service {
   BatchStep step_;
   zmq::socket_t ingest_;
   server::BroadcastChannel broadcast_;
+  HeartbeatSchedule heartbeats_;
   server::RateLimitedLog throttled_;  // the snapshot server's
   server::SnapshotServer snapshots_;
   std::vector<zmq::message_t> routes_;  // this turn's connections, by route

@@ -39,8 +39,8 @@ using server::RejectReason;
 
 constexpr std::size_t kMaxBatch = 4096;                        // messages read from one socket per turn
 constexpr auto kMaxPollWait = std::chrono::milliseconds(200);  // how soon a signal is noticed
-// The relay is in step with its upstream while a heartbeat came within this (three missed ones, as
-// the Clone client counts them).
+// The relay is in step with its upstream while a heartbeat or a decision came within this (three
+// missed heartbeats, as the Clone client counts them).
 constexpr auto kUpstreamSilence = common::CloneClient::kMissedHeartbeats * common::CloneClient::kHeartbeatInterval;
 // Events per second per reporter before the relay answers THROTTLED itself: well above the
 // aggregator's default, so it is the aggregator's `max_events_per_second` that normally decides;
@@ -148,10 +148,10 @@ class Relay {
         copy_.apply(decision);
         broadcast_.send(decision);
       }
-      if (update.heartbeat && copy_.ready()) {
-        broadcast_.heartbeat(copy_.sequence(), copy_.incarnation());
-        last_heartbeat_ = Clock::now();
-      }
+      // Decisions say upstream is there as well as heartbeats do: the aggregator skips heartbeats
+      // while decisions go out (aggregator/heartbeat_schedule.hpp).
+      if (copy_.ready() && (update.heartbeat || !update.decisions.empty())) last_heard_ = Clock::now();
+      if (update.heartbeat && copy_.ready()) broadcast_.heartbeat(copy_.sequence(), copy_.incarnation());
     }
     connect_upstream(follower_.followed());
   }
@@ -344,7 +344,7 @@ class Relay {
   std::string next_request_id() { return fmt::format("relay-{:x}", ++request_counter_); }
 
   void update_gauges() {
-    metrics_.upstream_connected = copy_.ready() && Clock::now() - last_heartbeat_ <= kUpstreamSilence;
+    metrics_.upstream_connected = copy_.ready() && Clock::now() - last_heard_ <= kUpstreamSilence;
     metrics_.sequence = copy_.sequence();
     metrics_.active_bans = copy_.active();
     metrics_.pending_replies = pending_.size();
@@ -380,7 +380,7 @@ class Relay {
   std::uint64_t request_counter_ = 0;
   std::string forwarding_to_;
   zmq::socket_t upstream_;
-  Clock::time_point last_heartbeat_{};
+  Clock::time_point last_heard_{};  // a heartbeat or decision from upstream
   common::UnixSeconds started_at_ = common::now_seconds();
   UpstreamFollower follower_;  // after what it feeds; it is stopped first
   std::unique_ptr<RelayHttp> http_;
