@@ -9,7 +9,9 @@
 // third slower). So a tick is skipped when decisions went out since the last one, at most
 // kMaxSkipped in a row: a heartbeat still goes out every kMaxSkipped + 1 ticks under steady
 // decisions, for a subscriber that moved on to another member or relay and waits for one to
-// confirm the incarnation before it applies what it holds (common/clone_client.hpp).
+// confirm the incarnation before it applies what it holds (common/clone_client.hpp). The first
+// kAlwaysFirst ticks always send: a member that just took over is when relays and subscribers
+// arrive to confirm, and each second they wait is a second their hosts enforce nothing new.
 
 #include <cstdint>
 
@@ -18,12 +20,15 @@ namespace fleetban::aggregator {
 class HeartbeatSchedule {
  public:
   static constexpr int kMaxSkipped = 2;
+  static constexpr int kAlwaysFirst = 5;
 
   // At a tick, with the sequence of the last decision broadcast: whether to send a heartbeat now.
   bool due(std::uint64_t sequence) {
     const bool decisions_went_out = sequence != last_sequence_;
     last_sequence_ = sequence;
-    if (decisions_went_out && skipped_ < kMaxSkipped) {
+    const bool first_ticks = ticks_ < kAlwaysFirst;
+    if (first_ticks) ++ticks_;
+    if (decisions_went_out && skipped_ < kMaxSkipped && !first_ticks) {
       ++skipped_;
       return false;
     }
@@ -32,8 +37,9 @@ class HeartbeatSchedule {
   }
 
  private:
-  std::uint64_t last_sequence_ = UINT64_MAX;  // the first tick always sends
-  int skipped_ = kMaxSkipped;
+  std::uint64_t last_sequence_ = 0;
+  int skipped_ = 0;
+  int ticks_ = 0;  // up to kAlwaysFirst
 };
 
 }  // namespace fleetban::aggregator
