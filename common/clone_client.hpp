@@ -77,6 +77,7 @@ class CloneClient {
   std::optional<Snapshot> take_snapshot();
   void back_off();
   void follow(std::chrono::milliseconds wait, Update& update);
+  bool receive_first(std::chrono::milliseconds wait, zmq::message_t& message);
   void confirm(const Heartbeat& heartbeat, Update& update);
   void on_heartbeat(const Heartbeat& heartbeat);
   bool on_decision(const Decision& decision);
