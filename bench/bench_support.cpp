@@ -517,6 +517,22 @@ double main_thread_cpu_seconds(pid_t pid) {
   return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/stat");
 }
 
+MachineCpu MachineCpu::now() {
+  std::istringstream line(read_file("/proc/stat"));
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  line >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {.busy = static_cast<double>(user + nice + system + irq + softirq) / tick,
+          .idle = static_cast<double>(idle + iowait) / tick,
+          .steal = static_cast<double>(steal) / tick};
+}
+
+double MachineCpu::steal_fraction_since(const MachineCpu& earlier) const {
+  const double total = (busy - earlier.busy) + (idle - earlier.idle) + (steal - earlier.steal);
+  return total > 0 ? (steal - earlier.steal) / total : 0.0;
+}
+
 double own_cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);

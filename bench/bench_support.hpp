@@ -207,6 +207,15 @@ double cpu_seconds(pid_t pid);
 double main_thread_cpu_seconds(pid_t pid);
 // This process's own user + system CPU seconds, all threads.
 double own_cpu_seconds();
+// The whole machine's CPU time so far (/proc/stat's first line, seconds over all CPUs): busy
+// (user, nice, system, irq, softirq), idle (idle, iowait), and steal: time the hypervisor ran
+// something else while this machine had work. A delta over a row says whether its CPUs were its own.
+struct MachineCpu {
+  double busy = 0, idle = 0, steal = 0;
+  static MachineCpu now();
+  // steal / (busy + idle + steal) between `earlier` and this.
+  double steal_fraction_since(const MachineCpu& earlier) const;
+};
 
 struct Summary {
   std::size_t count = 0;

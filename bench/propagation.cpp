@@ -15,7 +15,11 @@
 //
 // Then the fleet path without a process per decision: N more subscribers with the log backend,
 // events from the connected client `--log-spacing-ms` apart (not waiting for the deliveries),
-// each latency to the moment the subscriber's log backend returned (its trace line).
+// each latency to the moment the subscriber's log backend returned (its trace line). Beside them,
+// their floor: the driver's own CURVE PUB to N bench_log_sink processes (libzmq only, one line per
+// message), same count and spacing. For both, the receiving processes' CPU per delivery and the
+// machine's steal: on 2 CPUs N processes that each wake per decision queue for the CPUs, and these
+// say how much of a log row's time is that queue and how much of it fleetban adds.
 //
 // Every process runs with SPDLOG_LEVEL=debug, so the aggregator and the subscribers log a `trace`
 // line per decision (docs/ARCHITECTURE.md): for the slowest 1% of each row's deliveries the report
@@ -27,6 +31,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -176,6 +181,54 @@ struct Delivery {
   double ms() const { return static_cast<double>(end_us - sent_us) / 1000.0; }
 };
 
+// What a row cost the CPUs: its receiving processes' CPU (all threads, and their main threads) per
+// delivery, and the machine's busy and steal shares over the row (MachineCpu).
+struct CpuUse {
+  double us_per_delivery = 0, main_us_per_delivery = 0, busy = 0, steal = 0;
+};
+
+class CpuMeter {
+ public:
+  explicit CpuMeter(std::vector<pid_t> pids) : pids_(std::move(pids)), machine_(MachineCpu::now()) {
+    for (pid_t pid : pids_) {
+      all_ -= cpu_seconds(pid);
+      main_ -= main_thread_cpu_seconds(pid);
+    }
+  }
+  // While the processes still run.
+  CpuUse finish(std::size_t deliveries) {
+    for (pid_t pid : pids_) {
+      all_ += cpu_seconds(pid);
+      main_ += main_thread_cpu_seconds(pid);
+    }
+    auto machine = MachineCpu::now();
+    const double total =
+        (machine.busy - machine_.busy) + (machine.idle - machine_.idle) + (machine.steal - machine_.steal);
+    const double per = deliveries > 0 ? 1e6 / static_cast<double>(deliveries) : 0.0;
+    return {.us_per_delivery = all_ * per,
+            .main_us_per_delivery = main_ * per,
+            .busy = total > 0 ? (machine.busy - machine_.busy) / total : 0.0,
+            .steal = machine.steal_fraction_since(machine_)};
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+  MachineCpu machine_;
+  double all_ = 0, main_ = 0;
+};
+
+nlohmann::json to_json(const CpuUse& c) {
+  return {{"cpu_us_per_delivery", c.us_per_delivery},
+          {"main_thread_us_per_delivery", c.main_us_per_delivery},
+          {"machine_busy", c.busy},
+          {"machine_steal", c.steal}};
+}
+
+std::string describe(const CpuUse& c) {
+  return fmt::format("{:.0f} us CPU per delivery ({:.0f} on main threads), machine busy {:.0f}%, steal {:.1f}%",
+                     c.us_per_delivery, c.main_us_per_delivery, 100 * c.busy, 100 * c.steal);
+}
+
 struct Row {
   std::string id;
   int subscribers = 0;
@@ -186,6 +239,7 @@ struct Row {
   std::map<std::string, std::unordered_map<std::uint64_t, SubscriberTrace>> traces;  // subscriber -> seq -> trace
   std::int64_t from_us = 0, to_us = 0;
   Summary latency;
+  CpuUse cpu;  // log rows: the subscribers'
 };
 
 constexpr std::size_t kStageCount = 7;
@@ -406,6 +460,9 @@ Row run_log_round(const Programs& programs, Keys& keys, const Aggregator& aggreg
                         [](const std::string&, const fs::path&) { return std::string("backend = \"log\"\n"); });
   Row row{.id = "P2.log.N" + std::to_string(n), .subscribers = n, .decisions = publishes};
   std::unordered_map<std::string, std::int64_t> sent;  // ip -> us just before the send
+  std::vector<pid_t> pids;
+  for (const auto& s : subscribers) pids.push_back(s.process->pid());
+  CpuMeter meter(pids);
   row.from_us = realtime_ns() / 1000;
   {
     ConnectedPublisher publisher(keys, aggregator);
@@ -417,6 +474,7 @@ Row run_log_round(const Programs& programs, Keys& keys, const Aggregator& aggreg
   }
   sleep_for(milliseconds(1000));  // the last decisions' lines
   row.to_us = realtime_ns() / 1000;
+  row.cpu = meter.finish(static_cast<std::size_t>(n) * static_cast<std::size_t>(publishes));
   row.aggregator = read_aggregator_traces(aggregator.log());
   collect_traces(subscribers, row);
   std::unordered_map<std::uint64_t, std::string> ip_of;
@@ -435,6 +493,79 @@ Row run_log_round(const Programs& programs, Keys& keys, const Aggregator& aggreg
   return row;
 }
 
+// The floor of the log rows: the driver's own CURVE PUB (libzmq, nothing of fleetban) to N
+// bench_log_sink processes, each receiving every message and writing one line, with the log rows'
+// count and spacing. What N processes that each wake and write a line per message cost this
+// machine; the log rows' p99 against it is what fleetban's path adds. Latency: just before the
+// send to the sink's line, CLOCK_REALTIME both. Messages as long as an encoded decision.
+struct LogFloor {
+  Summary latency;
+  int lost = 0;
+  CpuUse cpu;  // the sinks'
+};
+
+LogFloor run_log_floor(const Programs& programs, Keys& keys, const fs::path& round_dir, int n, int publishes,
+                       int spacing_ms) {
+  const fs::path dir = round_dir / "log-floor";
+  fs::create_directories(dir);
+  zmq::context_t context;
+  zmq::socket_t pub(context, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.set(zmq::sockopt::sndhwm, 0);
+  pub.set(zmq::sockopt::curve_server, 1);
+  pub.set(zmq::sockopt::curve_secretkey, Keys::z85(keys.secret("log-floor")));
+  pub.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = pub.get(zmq::sockopt::last_endpoint);
+  std::vector<std::unique_ptr<Process>> sinks;
+  std::vector<fs::path> outs;
+  for (int i = 0; i < n; ++i) {
+    outs.push_back(dir / ("sink-" + std::to_string(i) + ".lines"));
+    sinks.push_back(std::make_unique<Process>(
+        std::vector<std::string>{programs.helper("bench_log_sink"), endpoint, keys.public_key("log-floor").string(),
+                                 keys.secret("sub-" + std::to_string(i)).string(), outs.back().string()},
+        dir / ("sink-" + std::to_string(i) + ".log")));
+  }
+  // Until every sink has a line: each is connected and subscribed.
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  auto all_heard = [&] {
+    return std::all_of(outs.begin(), outs.end(), [](const fs::path& f) { return file_size_or_zero(f) > 0; });
+  };
+  while (!all_heard()) {
+    if (Clock::now() > deadline) throw std::runtime_error("log floor: sinks not connected after 60 s");
+    pub.send(zmq::str_buffer("-1 0 hello"), zmq::send_flags::none);
+    sleep_for(milliseconds(20));
+  }
+  sleep_for(milliseconds(200));
+  std::vector<pid_t> pids;
+  for (const auto& sink : sinks) pids.push_back(sink->pid());
+  CpuMeter meter(pids);
+  const std::string padding(80, 'x');  // an encoded ban decision is about 100 bytes
+  for (int k = 0; k < publishes; ++k) {
+    std::string message = fmt::format("{} {} {}", k, realtime_ns() / 1000, padding);
+    pub.send(zmq::buffer(message), zmq::send_flags::none);
+    sleep_for(milliseconds(spacing_ms));
+  }
+  sleep_for(milliseconds(1000));
+  LogFloor floor;
+  floor.cpu = meter.finish(static_cast<std::size_t>(n) * static_cast<std::size_t>(publishes));
+  std::vector<double> ms;
+  for (std::size_t i = 0; i < sinks.size(); ++i) {
+    sinks[i]->terminate(milliseconds(5000));
+    std::istringstream lines(read_file(outs[i]));
+    std::string line;
+    int seen = 0;
+    while (std::getline(lines, line)) {
+      long long received = 0, seq = 0, sent = 0;
+      if (std::sscanf(line.c_str(), "%lld %lld %lld", &received, &seq, &sent) != 3 || seq < 0) continue;
+      ms.push_back(static_cast<double>(received - sent) / 1000.0);
+      ++seen;
+    }
+    floor.lost += publishes - seen;
+  }
+  floor.latency = summarize(std::move(ms));
+  return floor;
+}
+
 std::vector<double> latencies_of(const Row& row) {
   std::vector<double> ms;
   for (const auto& d : row.deliveries) ms.push_back(d.ms());
@@ -446,6 +577,7 @@ struct Round {
   int n = 0;
   std::vector<Row> rows;  // exec via fleetban-publish, exec from the connected client, log
   Summary fanout;
+  LogFloor log_floor;
   Summary publish_wall;
   double ready_s = 0;
   std::size_t warnings = 0;
@@ -486,6 +618,7 @@ int run_bench(int argc, char** argv) {
   TempDir dir;
   Keys keys(programs, dir / "keys");
   keys.make("publisher");
+  keys.make("log-floor", false);
   int max_count = *std::max_element(counts.begin(), counts.end());
   for (int i = 0; i < max_count; ++i) keys.make("sub-" + std::to_string(i));
   const std::string stamp = programs.helper("bench_stamp");
@@ -619,13 +752,19 @@ int run_bench(int argc, char** argv) {
     direct.traces = round.rows[0].traces;
     round.rows.push_back(
         run_log_round(programs, keys, aggregator, round_dir, n, publishes, log_spacing_ms, next_address));
+    round.log_floor = run_log_floor(programs, keys, round_dir, n, publishes, log_spacing_ms);
     // The aggregator's log now holds every row's decisions.
     for (auto& row : round.rows) {
       if (row.aggregator.by_sequence.empty()) row.aggregator = round.rows.back().aggregator;
       row.latency = summarize(latencies_of(row));
     }
-    std::printf("P2 N=%3d  publish %.2f ms (p50), fan-out floor p50 %.2f p99 %.2f ms, exec floor p50 %.2f ms\n", n,
-                round.publish_wall.p50, round.fanout.p50, round.fanout.p99, floor.p50);
+    std::printf(
+        "P2 N=%3d  publish %.2f ms (p50), fan-out floor p50 %.2f p99 %.2f ms, exec floor p50 %.2f ms, "
+        "log floor p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms\n",
+        n, round.publish_wall.p50, round.fanout.p50, round.fanout.p99, floor.p50, round.log_floor.latency.p50,
+        round.log_floor.latency.p99, round.log_floor.latency.p999, round.log_floor.latency.max);
+    std::printf("  log row:   %s\n  log floor: %s\n", describe(round.rows[2].cpu).c_str(),
+                describe(round.log_floor.cpu).c_str());
     std::fflush(stdout);
     rounds.push_back(std::move(round));
   }
@@ -658,6 +797,10 @@ int run_bench(int argc, char** argv) {
                         {"direct_not_reached", round.rows[1].lost},
                         {"log_backend_latency_ms", to_json(logged)},
                         {"log_backend_not_reached", round.rows[2].lost},
+                        {"log_backend_cpu", to_json(round.rows[2].cpu)},
+                        {"log_floor_ms", to_json(round.log_floor.latency)},
+                        {"log_floor_cpu", to_json(round.log_floor.cpu)},
+                        {"log_floor_not_reached", round.log_floor.lost},
                         {"all_ready_s", round.ready_s},
                         {"subscriber_warnings", round.warnings},
                         {"subscriber_warning_samples", round.warning_samples}};
@@ -693,14 +836,18 @@ int run_bench(int argc, char** argv) {
     add_note(direct_figure, stall_note(tail[1]));
     figures.push_back(direct_figure);
 
-    Figure log_figure{.id = "P2.log.p99.N" + std::to_string(n),
-                      .label = "event sent by a connected client -> every subscriber's log backend, p99, N=" +
-                               std::to_string(n) + " (" + spread(logged) + ")",
-                      .value = logged.p99,
-                      .unit = "ms",
-                      .baseline_label = "the same with the exec backend (p99, above)",
-                      .baseline = d.p99,
-                      .ratio = logged.p99 / d.p99};
+    Figure log_figure{
+        .id = "P2.log.p99.N" + std::to_string(n),
+        .label = "event sent by a connected client -> every subscriber's log backend, p99, N=" + std::to_string(n) +
+                 " (" + spread(logged) + ")",
+        .value = logged.p99,
+        .unit = "ms",
+        .baseline_label =
+            "log floor p99: a raw libzmq CURVE PUB to N processes that each write a "
+            "line per message (bench_log_sink; p50 " +
+            fmt::format("{:.2f}, p99.9 {:.2f} ms)", round.log_floor.latency.p50, round.log_floor.latency.p999),
+        .baseline = round.log_floor.latency.p99,
+        .ratio = logged.p99 / round.log_floor.latency.p99};
     if (n >= 10) {
       log_figure.target = "p99 < 10 ms and p99.9 < 50 ms (fleet path, no process per decision)";
       log_figure.met = logged.p99 < 10.0 && logged.p999 < 50.0 && round.rows[2].lost == 0;
