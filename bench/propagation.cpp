@@ -239,7 +239,7 @@ struct Row {
   std::map<std::string, std::unordered_map<std::uint64_t, SubscriberTrace>> traces;  // subscriber -> seq -> trace
   std::int64_t from_us = 0, to_us = 0;
   Summary latency;
-  CpuUse cpu;  // log rows: the subscribers'
+  CpuUse cpu;  // the machine's busy and steal shares over the row; log rows: the subscribers' CPU too
 };
 
 constexpr std::size_t kStageCount = 7;
@@ -336,6 +336,8 @@ nlohmann::json analyse(Row& row, const StallDetector& detector) {
           {"latency_ms", to_json(row.latency)},
           {"from", utc_time(row.from_us)},
           {"to", utc_time(row.to_us)},
+          {"machine_busy", row.cpu.busy},
+          {"machine_steal", row.cpu.steal},
           {"worst_stall_in_row_ms", window_stall ? window_stall->late_ms() : 0.0},
           {"worst_stall_in_row_at", window_stall ? utc_time(window_stall->from_us) : ""},
           {"slowest_fdatasync_in_row_ms", window_disk ? window_disk->late_ms() : 0.0},
@@ -353,10 +355,11 @@ void print_tail(const nlohmann::json& r) {
   const auto& l = r["latency_ms"];
   std::printf(
       "  %-16s p50 %7.2f  p99 %7.2f  p99.9 %7.2f  max %7.2f ms  (%zu deliveries, lost %d, untraced %zu; "
-      "worst stall in row %.1f ms)\n",
+      "worst stall in row %.1f ms; steal %.1f%%)\n",
       r["id"].get<std::string>().c_str(), l["p50"].get<double>(), l["p99"].get<double>(), l["p999"].get<double>(),
       l["max"].get<double>(), r["deliveries"].get<std::size_t>(), r["lost"].get<int>(),
-      r["untraced"].get<std::size_t>(), r["worst_stall_in_row_ms"].get<double>());
+      r["untraced"].get<std::size_t>(), r["worst_stall_in_row_ms"].get<double>(),
+      100 * r["machine_steal"].get<double>());
   const auto& slow = r["slowest"];
   std::string line = "    slowest 1% (" + std::to_string(slow["count"].get<std::size_t>()) + "), median/max ms:";
   for (const auto& st : slow["stages"]) {
@@ -592,6 +595,13 @@ std::string stall_note(const nlohmann::json& tail) {
                      tail["worst_stall_in_row_at"].get<std::string>());
 }
 
+// A hypervisor that ran something else on these CPUs for over 5% of the row: a tail it explains.
+std::string steal_note(const nlohmann::json& tail) {
+  double steal = tail["machine_steal"].get<double>();
+  if (steal <= 0.05) return "";
+  return fmt::format("hypervisor steal {:.0f}% of the CPUs' time over this row (/proc/stat)", 100 * steal);
+}
+
 void add_note(Figure& f, const std::string& note) {
   if (!note.empty()) f.note += (f.note.empty() ? "" : "; ") + note;
 }
@@ -698,6 +708,7 @@ int run_bench(int argc, char** argv) {
     // Each exec row: a decision, then wait until every subscriber's stamp is in, then the spacing.
     auto exec_row = [&](const std::string& id, const std::function<std::int64_t(const std::string&)>& decide) {
       Row row{.id = id + ".N" + std::to_string(n), .subscribers = n, .decisions = publishes};
+      CpuMeter meter({});
       row.from_us = realtime_ns() / 1000;
       for (int k = 0; k < publishes; ++k) {
         std::string ip = doc_address(next_address++);
@@ -716,6 +727,7 @@ int run_bench(int argc, char** argv) {
         sleep_for(milliseconds(spacing_ms));
       }
       row.to_us = realtime_ns() / 1000;
+      row.cpu = meter.finish(0);
       return row;
     };
     std::vector<double> publish_wall;
@@ -817,6 +829,7 @@ int run_bench(int argc, char** argv) {
     if (round.rows[0].lost > 0) f.note = std::to_string(round.rows[0].lost) + " deliveries missing after 10 s";
     if (round.warnings > 0) add_note(f, std::to_string(round.warnings) + " subscriber warnings (see details)");
     add_note(f, stall_note(tail[0]));
+    add_note(f, steal_note(tail[0]));
     figures.push_back(f);
 
     Figure direct_figure{.id = "P2.direct.p99.N" + std::to_string(n),
@@ -834,6 +847,7 @@ int run_bench(int argc, char** argv) {
     if (round.rows[1].lost > 0)
       direct_figure.note = std::to_string(round.rows[1].lost) + " deliveries missing after 10 s";
     add_note(direct_figure, stall_note(tail[1]));
+    add_note(direct_figure, steal_note(tail[1]));
     figures.push_back(direct_figure);
 
     Figure log_figure{
@@ -854,6 +868,7 @@ int run_bench(int argc, char** argv) {
     }
     if (round.rows[2].lost > 0) log_figure.note = std::to_string(round.rows[2].lost) + " deliveries missing after 1 s";
     add_note(log_figure, stall_note(tail[2]));
+    add_note(log_figure, steal_note(tail[2]));
     figures.push_back(log_figure);
   }
   details["tail"] = tails;

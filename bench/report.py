@@ -66,8 +66,9 @@ def p2_tail(part):
     stages = [st["stage"] for st in rows[0]["slowest"]["stages"]]
     lines = ["", "#### P2 tail: every row's deliveries; the slowest 1% stage by stage (median / max ms)", "",
              "| row | deliveries (lost) | p50 | p99 | p99.9 | max | " + " | ".join(stages) +
-             " | largest stage | CPU stall overlapped (>2 / >20 ms) | slow fdatasync overlapped | worst stall in row |",
-             "| --- " * (10 + len(stages)) + "|"]
+             " | largest stage | CPU stall overlapped (>2 / >20 ms) | slow fdatasync overlapped | worst stall in row |"
+             " steal over row |",
+             "| --- " * (11 + len(stages)) + "|"]
     for r in rows:
         l, slow = r["latency_ms"], r["slowest"]
         cells = [f"{st['slowest_p50']:.2f} / {st['slowest_max']:.2f}" for st in slow["stages"]]
@@ -77,7 +78,8 @@ def p2_tail(part):
         lines.append(f"| `{r['id']}` | {r['deliveries']} ({r['lost']}) | {l['p50']:.2f} | {l['p99']:.2f} | "
                      f"{l.get('p999', 0):.2f} | {l['max']:.2f} | " + " | ".join(cells) +
                      f" | {largest or '—'} | {slow['with_stall_over_2ms']} / {slow['with_stall_over_20ms']} of "
-                     f"{slow['count']} | {slow.get('with_slow_fdatasync', 0)} | {stall} |")
+                     f"{slow['count']} | {slow.get('with_slow_fdatasync', 0)} | {stall} | "
+                     f"{100 * r.get('machine_steal', 0):.1f}% |")
     detector = details.get("stall_detector")
     if detector:
         late = detector["wake_lateness_ms"]
