@@ -4,6 +4,7 @@
 // from its live copy and republishes the broadcast; hosts list two relays and move to the second
 // when the first is killed.
 #include "prometheus_series.hpp"
+#include "require_postgres.hpp"
 #include "security_helpers.hpp"
 
 #include <gtest/gtest.h>
@@ -340,6 +341,45 @@ TEST_F(Relays, AStatusAskedBeforeTheRelayHasItsCopyIsAnsweredOnceItHasIt) {
   const auto status = run({program("fleetban"), "status", "--config", web01.config.string()}, kBound);
   EXPECT_EQ(status.exit_code, 0) << describe(status);
   EXPECT_TRUE(contains(status.output, "active bans:  1")) << describe(status);  // from the copy
+}
+
+// The line `active: HOST:PID since TIME UTC (HA epoch N)` of a `fleetban status` output, or "".
+std::string active_line(const std::string& status) {
+  std::istringstream lines(status);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("active:", 0) == 0) return line;
+  }
+  return "";
+}
+
+// An aggregator on PostgreSQL is the active member of an HA group (of one here): a host behind a
+// relay sees the same `active:` line as an operator asking the aggregator, taken from upstream's
+// status by the relay, and the relay's /metrics count it connected upstream.
+TEST_F(Relays, StatusThroughARelayNamesTheActiveMemberOfTheHaGroup) {
+  FLEETBAN_REQUIRE_POSTGRES();
+  PostgresServer server;
+  fleet.use_state(server.url());
+  Relay& relay = add_relay();
+  point_at(web01, {&relay});
+  ASSERT_TRUE(fleet.start_aggregator(ops));
+  ASSERT_TRUE(start(relay, web01));
+  const auto direct = run({program("fleetban"), "status", "--config", ops.config.string()}, kBound);
+  ASSERT_EQ(direct.exit_code, 0) << describe(direct);
+  const std::string expected = active_line(direct.out);
+  ASSERT_TRUE(contains(expected, " (HA epoch ")) << describe(direct);
+  RunResult through;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        through = run({program("fleetban"), "status", "--config", web01.config.string()}, kBound);
+        return through.exit_code == 0 && active_line(through.out) == expected;
+      },
+      deadline_in(kSoon), "`fleetban status` through the relay to name the active member"))
+      << "asked the aggregator:\n"
+      << direct.out << "\nthrough the relay:\n"
+      << describe(through);
+  const auto [code, metrics] = get(relay, "/metrics");
+  EXPECT_EQ(code, 200);
+  EXPECT_TRUE(contains(metrics, "\nfleetban_relay_upstream_connected 1\n")) << metrics;
 }
 
 TEST_F(Relays, WithTheAggregatorDownNothingIsAckedAndTheSpoolCatchesUpLater) {
