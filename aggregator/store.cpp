@@ -143,6 +143,7 @@ void Store::configure() {
   exec("PRAGMA journal_mode = WAL");
   exec("PRAGMA synchronous = FULL");   // an ack promises the event survives a power cut too
   exec("PRAGMA cache_size = -65536");  // 64 MiB: the records of a large fleet stay in memory
+  exec(("PRAGMA journal_size_limit = " + std::to_string(kWalSizeLimit)).c_str());
   // Replaces the automatic checkpoint inside the commit by the checkpointer's.
   sqlite3_wal_hook(db_, &Store::on_wal_commit, this);
   exec(kSchema);

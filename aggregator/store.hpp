@@ -27,6 +27,12 @@ class Store final : public StateStore {
   explicit Store(const std::filesystem::path& file, std::uint64_t history_row_cap = HistoryTable::kDefaultRowCap);
   ~Store() override;
 
+  // The size the WAL file is cut down to whenever it starts over after a checkpoint caught up with
+  // it (journal_size_limit). Without it the file keeps the size of the largest burst it ever held
+  // (a million-ban load, a flood) for as long as the aggregator runs. Above the ~40 MB that
+  // kCheckpointPages lets it reach between checkpoints, so steady running never truncates it.
+  static constexpr std::int64_t kWalSizeLimit = 64 << 20;
+
   StoredState load(const std::function<void(const FleetRecord&)>& each_record) override;
   void begin() override;
   void put(const FleetRecord& record) override;
