@@ -528,8 +528,17 @@ MachineCpu MachineCpu::now() {
           .steal = static_cast<double>(steal) / tick};
 }
 
+double MachineCpu::total_since(const MachineCpu& earlier) const {
+  return (busy - earlier.busy) + (idle - earlier.idle) + (steal - earlier.steal);
+}
+
+double MachineCpu::busy_fraction_since(const MachineCpu& earlier) const {
+  const double total = total_since(earlier);
+  return total > 0 ? (busy - earlier.busy) / total : 0.0;
+}
+
 double MachineCpu::steal_fraction_since(const MachineCpu& earlier) const {
-  const double total = (busy - earlier.busy) + (idle - earlier.idle) + (steal - earlier.steal);
+  const double total = total_since(earlier);
   return total > 0 ? (steal - earlier.steal) / total : 0.0;
 }
 

@@ -213,8 +213,12 @@ double own_cpu_seconds();
 struct MachineCpu {
   double busy = 0, idle = 0, steal = 0;
   static MachineCpu now();
-  // steal / (busy + idle + steal) between `earlier` and this.
+  // busy / (busy + idle + steal) and steal / (busy + idle + steal) between `earlier` and this.
+  double busy_fraction_since(const MachineCpu& earlier) const;
   double steal_fraction_since(const MachineCpu& earlier) const;
+
+ private:
+  double total_since(const MachineCpu& earlier) const;
 };
 
 struct Summary {

@@ -202,12 +202,10 @@ class CpuMeter {
       main_ += main_thread_cpu_seconds(pid);
     }
     auto machine = MachineCpu::now();
-    const double total =
-        (machine.busy - machine_.busy) + (machine.idle - machine_.idle) + (machine.steal - machine_.steal);
     const double per = deliveries > 0 ? 1e6 / static_cast<double>(deliveries) : 0.0;
     return {.us_per_delivery = all_ * per,
             .main_us_per_delivery = main_ * per,
-            .busy = total > 0 ? (machine.busy - machine_.busy) / total : 0.0,
+            .busy = machine.busy_fraction_since(machine_),
             .steal = machine.steal_fraction_since(machine_)};
   }
 
@@ -861,12 +859,14 @@ int run_bench(int argc, char** argv) {
             "line per message (bench_log_sink; p50 " +
             fmt::format("{:.2f}, p99.9 {:.2f} ms)", round.log_floor.latency.p50, round.log_floor.latency.p999),
         .baseline = round.log_floor.latency.p99,
-        .ratio = logged.p99 / round.log_floor.latency.p99};
+        .ratio = round.log_floor.latency.p99 > 0 ? logged.p99 / round.log_floor.latency.p99 : 0.0};
     if (n >= 10) {
       log_figure.target = "p99 < 10 ms and p99.9 < 50 ms (fleet path, no process per decision)";
       log_figure.met = logged.p99 < 10.0 && logged.p999 < 50.0 && round.rows[2].lost == 0;
     }
     if (round.rows[2].lost > 0) log_figure.note = std::to_string(round.rows[2].lost) + " deliveries missing after 1 s";
+    if (round.log_floor.lost > 0)
+      add_note(log_figure, std::to_string(round.log_floor.lost) + " of the floor's deliveries missing after 1 s");
     add_note(log_figure, stall_note(tail[2]));
     add_note(log_figure, steal_note(tail[2]));
     figures.push_back(log_figure);
