@@ -348,7 +348,10 @@ Expected<Reply> decode_reply(std::string_view frame) {
 }
 
 Expected<Broadcast> decode_broadcast(std::string_view frame) {
-  pb::Broadcast in;
+  // One message per thread, parsed into again and again: protobuf keeps its strings' and lists'
+  // memory across a parse, so a host decoding every decision of the fleet does not allocate and
+  // free a message each time. What it keeps is at most one frame's worth (the socket's size limit).
+  thread_local pb::Broadcast in;
   if (!parse(in, frame)) return Failure{"not a broadcast message"};
   if (in.has_decision()) {
     auto decision = from_proto(in.decision());

@@ -4,7 +4,10 @@
 #include <spdlog/sinks/base_sink.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <mutex>
 
@@ -47,11 +50,57 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
   spdlog::memory_buf_t buffer_;
 };
 
+// "2026-12-03T09:38:33.415 fleetban-subscriber info: what key=value": spdlog's pattern
+// "%Y-%m-%dT%H:%M:%S.%e %n %l: %v" (local time), written directly. spdlog's pattern engine runs a
+// formatter object per field and cost a subscriber more than its decision's decode; this
+// keeps the date text of the current second and appends the rest.
+class LineFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto since_epoch = msg.time.time_since_epoch();
+    const auto second = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    if (second != cached_second_) cache_date(second);
+    dest.append(date_.data(), date_.data() + date_length_);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - second).count();
+    const char millis[3] = {static_cast<char>('0' + ms / 100 % 10), static_cast<char>('0' + ms / 10 % 10),
+                            static_cast<char>('0' + ms % 10)};
+    dest.append(millis, millis + 3);
+    dest.push_back(' ');
+    dest.append(msg.logger_name.data(), msg.logger_name.data() + msg.logger_name.size());
+    dest.push_back(' ');
+    const auto level = spdlog::level::to_string_view(msg.level);
+    dest.append(level.data(), level.data() + level.size());
+    dest.push_back(':');
+    dest.push_back(' ');
+    dest.append(msg.payload.data(), msg.payload.data() + msg.payload.size());
+    dest.push_back('\n');
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LineFormatter>(); }
+
+ private:
+  void cache_date(std::chrono::seconds second) {
+    cached_second_ = second;
+    const std::time_t t = second.count();
+    std::tm local{};
+    localtime_r(&t, &local);
+    auto end = fmt::format_to_n(date_.data(), date_.size(), "{}-{:02}-{:02}T{:02}:{:02}:{:02}.", local.tm_year + 1900,
+                                local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec);
+    date_length_ = std::min(end.size, date_.size());
+  }
+
+  std::chrono::seconds cached_second_{std::chrono::seconds::min()};
+  std::array<char, 64> date_{};
+  std::size_t date_length_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> line_formatter() { return std::make_unique<LineFormatter>(); }
 
 void init_logging(const std::string& program) {
   auto logger = std::make_shared<spdlog::logger>(program, std::make_shared<StderrSink>());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
+  logger->set_formatter(line_formatter());
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::info);
   spdlog::cfg::load_env_levels();

@@ -5,12 +5,17 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace fleetban::common {
 
 // Each line is written to stderr at once (one write(2)), so a killed process loses none.
 void init_logging(const std::string& program);
+
+// How init_logging lays out a line: "2026-12-03T09:38:33.415 <program> <level>: <text>", local
+// time (spdlog's pattern "%Y-%m-%dT%H:%M:%S.%e %n %l: %v", without its per-field machinery).
+std::unique_ptr<spdlog::formatter> line_formatter();
 
 // For a loop that logs a line per event (the aggregator): from now on, lines below `warn` gather in
 // memory and are written by flush_log(), which the loop calls once per turn, or once 64 KiB have

@@ -42,13 +42,28 @@ void Enforcer::apply(const Decision& decision, common::UnixSeconds now) { apply(
 void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds now,
                      std::span<const std::int64_t> received_us) {
   // A decision is the whole state of its prefix, so within a batch the last one per prefix wins,
-  // and the backend gets one call for all the bans and one for all the unbans.
-  std::map<IpPrefix, const Decision*> latest;
-  for (const auto& d : decisions) latest.insert_or_assign(d.prefix, &d);
+  // and the backend gets one call for all the bans and one for all the unbans. A sorted list
+  // rather than a map: most batches hold one decision, and this runs for each on every host.
+  std::vector<const Decision*> latest;
+  latest.reserve(decisions.size());
+  for (const auto& d : decisions) latest.push_back(&d);
+  // By prefix, then by place in the batch (the pointers run in its order): std::sort, as
+  // std::stable_sort would allocate a buffer even for a batch of one.
+  std::sort(latest.begin(), latest.end(), [](const Decision* a, const Decision* b) {
+    return a->prefix != b->prefix ? a->prefix < b->prefix : std::less<>()(a, b);
+  });
+  // Of each run of one prefix, the last in the batch.
+  auto last_of_run = [&](std::size_t i) {
+    return i + 1 == latest.size() || latest[i + 1]->prefix != latest[i]->prefix;
+  };
   std::vector<Decision> to_ban;
   std::vector<IpPrefix> to_unban;
-  std::vector<std::uint64_t> unban_sequences;  // of to_unban's decisions, for the trace
-  for (const auto& [prefix, decision] : latest) {
+  const bool traced = received_us.size() == decisions.size();
+  std::vector<std::uint64_t> ban_sequences, unban_sequences;  // of to_ban's and to_unban's decisions, if traced
+  for (std::size_t i = 0; i < latest.size(); ++i) {
+    if (!last_of_run(i)) continue;
+    const Decision* decision = latest[i];
+    const IpPrefix& prefix = decision->prefix;
     // A newer decision replaces any retry still pending for the same prefix.
     failed_bans_.erase(prefix);
     failed_unbans_.erase(prefix);
@@ -56,25 +71,26 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
     if (!decision->active || expired(*decision, now)) {
       if (it != enforced_.end()) {
         to_unban.push_back(prefix);
-        unban_sequences.push_back(decision->sequence);
+        if (traced) unban_sequences.push_back(decision->sequence);
       }
     } else if (const char* why = not_enforced(prefix)) {
       spdlog::info("not_enforced ip={} reason=\"{}\"", prefix.to_string(), why);
     } else if (it != enforced_.end() && same_enforcement(it->second, *decision)) {
       it->second.sequence = decision->sequence;
     } else {
+      if (traced) ban_sequences.push_back(decision->sequence);
       to_ban.push_back(*decision);
     }
   }
-  if (received_us.size() != decisions.size()) {
+  if (!traced) {
     // Bans first: a prefix promoted over its addresses is in place before they are lifted.
     ban(std::move(to_ban));
     unban(std::move(to_unban));
     return;
   }
   // Traced: the same, with the times each decision was handed to the backend and back from it.
-  std::set<std::uint64_t> banned, unbanned(unban_sequences.begin(), unban_sequences.end());
-  for (const auto& d : to_ban) banned.insert(d.sequence);
+  std::sort(ban_sequences.begin(), ban_sequences.end());
+  std::sort(unban_sequences.begin(), unban_sequences.end());
   const std::int64_t ban_handed_us = common::trace_clock_us();
   ban(std::move(to_ban));
   const std::int64_t unban_handed_us = common::trace_clock_us();
@@ -82,8 +98,8 @@ void Enforcer::apply(std::span<const Decision> decisions, common::UnixSeconds no
   const std::int64_t unbanned_us = common::trace_clock_us();
   for (std::size_t i = 0; i < decisions.size(); ++i) {
     const auto seq = decisions[i].sequence;
-    if (banned.contains(seq) || unbanned.contains(seq)) {
-      const bool ban = banned.contains(seq);
+    const bool ban = std::binary_search(ban_sequences.begin(), ban_sequences.end(), seq);
+    if (ban || std::binary_search(unban_sequences.begin(), unban_sequences.end(), seq)) {
       spdlog::debug("trace seq={} received_us={} handed_us={} applied_us={}", seq, received_us[i],
                     ban ? ban_handed_us : unban_handed_us, ban ? unban_handed_us : unbanned_us);
     } else {

@@ -6,9 +6,10 @@ namespace fleetban::subscriber {
 
 std::vector<common::Decision> LogBackend::ban(std::span<const common::Decision> decisions) {
   for (const auto& d : decisions) {
+    const fmt::format_int expires(d.expires_at ? common::to_unix(*d.expires_at) : 0);
     spdlog::info("enforce_ban ip={} expires_at={} reporters={} jails={}", d.prefix.to_string(),
-                 d.expires_at ? std::to_string(common::to_unix(*d.expires_at)) : "never", fmt::join(d.reporters, ","),
-                 fmt::join(d.jails, ","));
+                 d.expires_at ? std::string_view(expires.data(), expires.size()) : std::string_view("never"),
+                 fmt::join(d.reporters, ","), fmt::join(d.jails, ","));
   }
   return {};
 }

@@ -378,6 +378,42 @@ TEST(Codec, HeartbeatRoundTrips) {
   EXPECT_EQ(got.time, hb.time);
 }
 
+// decode_broadcast parses into one message per thread, again and again: nothing of one broadcast
+// may show in the next, whatever came between (a larger decision, a heartbeat, a broken frame).
+TEST(Codec, NothingOfOneBroadcastShowsInTheNext) {
+  Decision large = sample_decision(false);
+  large.reporters = {"web-01", "web-02", "web-03", std::string(64, 'w')};
+  large.reason = std::string(256, 'r');
+  large.geo = std::make_shared<const Geo>(Geo{"NL", 64496, "Example AS"});
+  Decision small = sample_decision(true);
+  small.prefix = p("192.0.2.7");
+  small.sequence = 43;
+  small.reporters = {"db-1"};
+  small.jails.clear();
+  small.reason.clear();
+  const Heartbeat hb{99, std::string(16, '\x33'), from_unix(1795650000)};
+  std::string truncated = encode(Broadcast{large});
+  truncated.resize(truncated.size() / 2);
+  for (int round = 0; round < 2; ++round) {
+    auto first = decode_broadcast(encode(Broadcast{large}));
+    ASSERT_TRUE(first) << first.error();
+    EXPECT_EQ(std::get<Decision>(*first).reporters, large.reporters);
+    ASSERT_TRUE(std::get<Decision>(*first).geo);
+    EXPECT_FALSE(decode_broadcast(truncated));
+    auto second = decode_broadcast(encode(Broadcast{small}));
+    ASSERT_TRUE(second) << second.error();
+    expect_same(std::get<Decision>(*second), small);
+    EXPECT_FALSE(std::get<Decision>(*second).geo);
+    auto beat = decode_broadcast(encode(Broadcast{hb}));
+    ASSERT_TRUE(beat) << beat.error();
+    ASSERT_TRUE(std::holds_alternative<Heartbeat>(*beat));
+    EXPECT_EQ(std::get<Heartbeat>(*beat).sequence, 99u);
+    auto third = decode_broadcast(encode(Broadcast{small}));
+    ASSERT_TRUE(third) << third.error();
+    expect_same(std::get<Decision>(*third), small);
+  }
+}
+
 TEST(Codec, EmptyFramesAreFailures) {
   EXPECT_FALSE(decode_request(""));
   EXPECT_FALSE(decode_reply(""));

@@ -130,6 +130,32 @@ TEST(Enforcer, AppliesABanThenItsEnd) {
   EXPECT_EQ(s.script->ban_calls.size(), 1u);
 }
 
+// A batch (decisions that arrived together) is applied as its last decision per prefix says,
+// in one ban call and one unban call, whatever order the prefixes came in.
+TEST(Enforcer, WithinABatchTheLastDecisionOfEachPrefixWins) {
+  Subject s;
+  s.enforcer.apply(ban_decision("198.51.100.4", 1), kNow);
+  s.enforcer.apply(ban_decision("192.0.2.9", 2), kNow);
+  s.script->forget_calls();
+  std::vector<Decision> batch = {
+      ban_decision("192.0.2.7", 3, 60), end_decision("198.51.100.4", 4),      ban_decision("2001:db8::1", 5),
+      end_decision("192.0.2.7", 6),     ban_decision("198.51.100.4", 7, 900), ban_decision("192.0.2.7", 8, 1200),
+      end_decision("192.0.2.9", 9),     ban_decision("2001:db8::1", 10, 30),  end_decision("2001:db8::1", 11),
+  };
+  s.enforcer.apply(batch, kNow);
+  // 192.0.2.7: banned (its last says 1200 s); 198.51.100.4: banned again for 900 s, never lifted
+  // on the way; 192.0.2.9: lifted; 2001:db8::1: never enforced, its last is an end: nothing.
+  ASSERT_EQ(s.script->ban_calls.size(), 1u);
+  ASSERT_EQ(s.script->unban_calls, std::vector<Prefixes>{{p("192.0.2.9")}});
+  EXPECT_EQ(s.script->banned(), (Prefixes{p("192.0.2.7"), p("198.51.100.4")}));
+  for (const auto& d : s.script->ban_calls[0]) {
+    EXPECT_EQ(d.sequence, d.prefix == p("192.0.2.7") ? 8u : 7u) << d.prefix.to_string();
+    EXPECT_EQ(d.expires_at, from_unix(T + (d.prefix == p("192.0.2.7") ? 1200 : 900))) << d.prefix.to_string();
+  }
+  EXPECT_EQ(s.enforced_prefixes(), (Prefixes{p("192.0.2.7"), p("198.51.100.4")}));
+  EXPECT_EQ(s.enforcer.enforced().at(p("192.0.2.7")).sequence, 8u);
+}
+
 TEST(Enforcer, EndOfABanItNeverEnforcedCallsNothing) {
   Subject s;
   s.enforcer.apply(end_decision("192.0.2.7", 2), kNow);

@@ -1,9 +1,12 @@
 #include "common/ip_prefix.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "printers.hpp"
 
@@ -16,6 +19,81 @@ IpPrefix p(std::string_view text) {
   auto prefix = IpPrefix::parse(text);
   if (!prefix) throw std::runtime_error("test prefix does not parse: " + std::string(text));
   return *prefix;
+}
+
+// IPv4 text is written by hand (not inet_ntop): it must be exactly what inet_ntop writes, for
+// every byte value in every position, and with every prefix length.
+TEST(IpPrefix, Ipv4TextIsWhatInetNtopWrites) {
+  for (unsigned position = 0; position < 4; ++position) {
+    for (unsigned value = 0; value < 256; ++value) {
+      std::array<std::uint8_t, 4> bytes = {192, 0, 2, 7};
+      bytes[position] = static_cast<std::uint8_t>(value);
+      char expected[INET_ADDRSTRLEN] = {};
+      ASSERT_NE(inet_ntop(AF_INET, bytes.data(), expected, sizeof expected), nullptr);
+      auto prefix = IpPrefix::from_bytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), 4), 32);
+      ASSERT_TRUE(prefix);
+      ASSERT_EQ(prefix->to_string(), expected);
+      ASSERT_EQ(IpPrefix::parse(prefix->to_string()), prefix);
+    }
+  }
+  const std::array<std::uint8_t, 4> widest = {255, 255, 255, 255};
+  for (unsigned length = 0; length <= 32; ++length) {
+    auto prefix = IpPrefix::from_bytes(std::string_view(reinterpret_cast<const char*>(widest.data()), 4), length);
+    ASSERT_TRUE(prefix);
+    const std::string text = prefix->to_string();
+    EXPECT_EQ(IpPrefix::parse(text), prefix) << text;
+    if (length < 32) {
+      EXPECT_TRUE(text.ends_with("/" + std::to_string(length))) << text;
+    }
+  }
+  EXPECT_EQ(p("255.255.255.255").to_string(), "255.255.255.255");
+  EXPECT_EQ(p("255.255.255.254/31").to_string(), "255.255.255.254/31");
+  EXPECT_EQ(p("2001:db8:ffff:ffff:ffff:ffff:ffff:ff00/120").to_string(), "2001:db8:ffff:ffff:ffff:ffff:ffff:ff00/120");
+}
+
+// IPv6 text too: every pattern of zero and non-zero groups (which decides the "::" run and the
+// embedded IPv4 forms), with small, large and mixed group values, then random addresses.
+TEST(IpPrefix, Ipv6TextIsWhatInetNtopWrites) {
+  auto check = [](const std::array<std::uint8_t, 16>& bytes) {
+    char expected[INET6_ADDRSTRLEN] = {};
+    ASSERT_NE(inet_ntop(AF_INET6, bytes.data(), expected, sizeof expected), nullptr);
+    auto prefix = IpPrefix::from_bytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), 16), 128);
+    ASSERT_TRUE(prefix);
+    if (prefix->family() == Family::v4) return;  // ::ffff:a.b.c.d is kept as the IPv4 address it maps
+    ASSERT_EQ(prefix->to_string(), expected);
+    ASSERT_EQ(IpPrefix::parse(prefix->to_string()), prefix) << expected;
+  };
+  const std::vector<unsigned> values = {0x1, 0xffff, 0x0db8, 0x10, 0xabc, 0x100, 0xf00d};
+  for (unsigned mask = 0; mask < 256; ++mask) {
+    for (std::size_t v = 0; v < values.size(); ++v) {
+      std::array<std::uint8_t, 16> bytes{};
+      for (std::size_t g = 0; g < 8; ++g) {
+        if ((mask >> g & 1u) == 0) continue;
+        const unsigned value = values[(v + g) % values.size()];
+        bytes[2 * g] = static_cast<std::uint8_t>(value >> 8);
+        bytes[2 * g + 1] = static_cast<std::uint8_t>(value & 0xff);
+      }
+      check(bytes);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 100'000; ++i) {
+    std::array<std::uint8_t, 16> bytes{};
+    for (auto& byte : bytes) byte = static_cast<std::uint8_t>(random());
+    // Zero some groups, so that runs of every length and place come up.
+    for (std::size_t g = 0; g < 8; ++g) {
+      if (random() % 2 == 0) bytes[2 * g] = bytes[2 * g + 1] = 0;
+    }
+    if (random() % 8 == 0) bytes[10] = bytes[11] = 0xff;
+    check(bytes);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_EQ(p("::192.0.2.7").to_string(), "::192.0.2.7");
+  EXPECT_EQ(p("::1").to_string(), "::1");
+  EXPECT_EQ(p("::/0").to_string(), "::/0");
+  EXPECT_EQ(p("2001:db8:0:0:1:0:0:1").to_string(), "2001:db8::1:0:0:1");
+  EXPECT_EQ(p("2001:db8::/32").to_string(), "2001:db8::/32");
 }
 
 TEST(IpPrefix, ParsesIpv4AddressAsFullLength) {

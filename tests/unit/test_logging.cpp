@@ -4,7 +4,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spdlog/pattern_formatter.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <random>
 
 #include "temp_dir.hpp"
 
@@ -37,6 +42,49 @@ class CapturedStderr {
   int saved_;
   int fd_;
 };
+
+// The programs' lines are laid out by hand (line_formatter): byte for byte what spdlog's pattern
+// wrote before, for any time (each millisecond of a second, seconds apart and years apart, a time
+// zone with a half-hour offset), every level, and payloads from empty to long.
+TEST(Logging, LinesAreExactlyWhatSpdlogsPatternWrites) {
+  const char* saved_tz = std::getenv("TZ");
+  const std::string saved = saved_tz ? saved_tz : "";
+  for (const char* zone : {"UTC", "Asia/Kolkata", "America/St_Johns"}) {
+    ::setenv("TZ", zone, 1);
+    ::tzset();
+    spdlog::pattern_formatter reference("%Y-%m-%dT%H:%M:%S.%e %n %l: %v");
+    auto ours = fleetban::common::line_formatter();
+    std::mt19937_64 random(42);
+    const auto base = std::chrono::system_clock::from_time_t(1'795'650'000);
+    std::vector<std::chrono::system_clock::time_point> times;
+    for (int ms = 0; ms < 2000; ++ms) times.push_back(base + std::chrono::milliseconds(ms));
+    for (int i = 0; i < 2000; ++i) {
+      times.push_back(base + std::chrono::microseconds(static_cast<std::int64_t>(random() % 3'000'000'000'000'000ULL)));
+    }
+    times.push_back(std::chrono::system_clock::from_time_t(0));
+    times.push_back(std::chrono::system_clock::now());
+    const std::string long_text(10'000, 'x');
+    int i = 0;
+    for (const auto& at : times) {
+      const auto level = static_cast<spdlog::level::level_enum>(i % 7);
+      const std::string_view text = i % 3 == 0   ? std::string_view("decision seq=7 ip=192.0.2.7")
+                                    : i % 3 == 1 ? std::string_view()
+                                                 : std::string_view(long_text);
+      spdlog::details::log_msg msg(at, spdlog::source_loc{}, i % 2 ? "fleetban-subscriber" : "fleetban", level, text);
+      spdlog::memory_buf_t want, got;
+      reference.format(msg, want);
+      ours->format(msg, got);
+      ASSERT_EQ(std::string(got.data(), got.size()), std::string(want.data(), want.size())) << zone << " #" << i;
+      ++i;
+    }
+  }
+  if (saved_tz) {
+    ::setenv("TZ", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
+}
 
 TEST(Logging, EachLineIsWrittenAtOnce) {
   TempDir dir;
