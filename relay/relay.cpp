@@ -22,6 +22,7 @@
 #include "relay/relay_http.hpp"
 #include "relay/relay_metrics.hpp"
 #include "relay/upstream_follower.hpp"
+#include "relay/upstream_silence.hpp"
 #include "server/admission.hpp"
 #include "server/broadcast_channel.hpp"
 #include "server/peer_identity.hpp"
@@ -102,6 +103,7 @@ class Relay {
       }
       // Upstream first: a snapshot asked for this turn then holds what was broadcast before it.
       take_upstream();
+      hold_hosts();
       receive_replies();
       receive_requests();
       answer_deferred();
@@ -154,6 +156,27 @@ class Relay {
       if (update.heartbeat && copy_.ready()) broadcast_.heartbeat(copy_.sequence(), copy_.incarnation());
     }
     connect_upstream(follower_.followed());
+  }
+
+  // While upstream is silent, heartbeats of the relay's own keep its hosts (upstream_silence.hpp).
+  void hold_hosts() {
+    if (!copy_.ready()) return;
+    const auto now = Clock::now();
+    switch (silence_.step(now, last_heard_)) {
+      case UpstreamSilence::Step::none: return;
+      case UpstreamSilence::Step::first:
+        spdlog::warn(
+            "upstream_silent upstream={}; sending heartbeats of the relay's own (sequence={}) for up to {} s "
+            "so that its hosts stay",
+            forwarding_to_, copy_.sequence(), UpstreamSilence::kHoldHostsFor.count());
+        break;
+      case UpstreamSilence::Step::send: break;
+      case UpstreamSilence::Step::stop_holding:
+        spdlog::warn("upstream_silent upstream={} seconds={}; no more heartbeats of the relay's own: its hosts move on",
+                     forwarding_to_, UpstreamSilence::kHoldHostsFor.count());
+        return;
+    }
+    broadcast_.heartbeat(copy_.sequence(), copy_.incarnation());
   }
 
   // Acks and replies from upstream, each to the connections that wait for it.
@@ -381,6 +404,7 @@ class Relay {
   std::string forwarding_to_;
   zmq::socket_t upstream_;
   Clock::time_point last_heard_{};  // a heartbeat or decision from upstream
+  UpstreamSilence silence_;
   common::UnixSeconds started_at_ = common::now_seconds();
   UpstreamFollower follower_;  // after what it feeds; it is stopped first
   std::unique_ptr<RelayHttp> http_;

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -283,6 +284,48 @@ TEST_F(Relays, HostsMoveToTheNextRelayWhenTheirRelayIsKilled) {
   EXPECT_EQ(published.exit_code, 0) << describe(published);
   EXPECT_TRUE(spooled_events(web01.spool).empty()) << describe(published);
   EXPECT_TRUE(fleet.enforced(web02, "198.51.100.113"));
+}
+
+// An aggregator failing over is seconds of silence. The relay covers them with heartbeats of its
+// own, so its hosts neither move to another relay nor take a snapshot; after 15 s of silence it
+// stops, and its hosts move on as they would from a dead relay.
+TEST_F(Relays, HostsStayWithTheirRelayWhileItsUpstreamIsSilentAndMoveOnAfterTheHold) {
+  constexpr std::chrono::seconds kHoldHostsFor{15};  // REFERENCE.md, fleetban-relay
+  Relay& relay = add_relay();
+  Relay& other = add_relay();
+  point_at(web02, {&relay, &other});
+  ASSERT_TRUE(fleet.start_aggregator(ops));
+  ASSERT_TRUE(start(relay, web02));
+  ASSERT_TRUE(start(other, web02));
+  Process& host = fleet.start_subscriber(web02);
+  ASSERT_EQ(ban(ops, "198.51.100.141").exit_code, 0);
+  ASSERT_TRUE(fleet.enforced(web02, "198.51.100.141"));
+  const std::size_t snapshots = count_lines_with(host.log(), "snapshot sequence=");
+
+  // Frozen, the aggregator says nothing and closes nothing: the relays hear it go silent.
+  fleet.aggregator()->kill(SIGSTOP);
+  ASSERT_TRUE(poll_until([&] { return get(relay, "/healthz").first == 503; }, deadline_in(kSoon),
+                         "the relay's /healthz to say 503 (its upstream silent for 3 s)"));
+  // Then as long again: twice what a host waits for a heartbeat (three missed, REFERENCE.md).
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_TRUE(contains(relay.process->log(), "upstream_silent")) << last_lines(relay.process->log(), 20);
+  EXPECT_FALSE(contains(host.log(), "missed_heartbeats")) << last_lines(host.log(), 20);
+
+  // Back: the host, still on the first relay, gets the next ban without a new snapshot.
+  fleet.aggregator()->kill(SIGCONT);
+  ASSERT_EQ(ban(ops, "198.51.100.142").exit_code, 0);
+  ASSERT_TRUE(fleet.enforced(web02, "198.51.100.142"));
+  EXPECT_FALSE(contains(host.log(), "missed_heartbeats")) << last_lines(host.log(), 20);
+  EXPECT_FALSE(contains(host.log(), "following aggregator=")) << last_lines(host.log(), 20);
+  EXPECT_EQ(count_lines_with(host.log(), "snapshot sequence="), snapshots) << last_lines(host.log(), 20);
+
+  // Silent for good: after the hold the relay goes quiet and the host moves on.
+  fleet.aggregator()->kill(SIGSTOP);
+  EXPECT_TRUE(poll_until([&] { return contains(host.log(), "missed_heartbeats"); }, deadline_in(kHoldHostsFor + kBound),
+                         "the host to give up on its relay", [&] { return host.log(); }));
+  EXPECT_TRUE(contains(relay.process->log(), "no more heartbeats of the relay's own"))
+      << last_lines(relay.process->log(), 20);
+  fleet.aggregator()->kill(SIGCONT);
 }
 
 TEST_F(Relays, ARelayFollowsAnotherRelay) {
