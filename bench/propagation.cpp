@@ -886,10 +886,12 @@ int run_bench(int argc, char** argv) {
   details["stall_detector"] = detector.to_json();
   const auto& stalls = details["stall_detector"];
   std::printf(
-      "stall detector: %zu threads, wake lateness p99.9 %.2f ms, max %.2f ms; %zu stalls > %.0f ms, %zu > 20 ms\n",
-      stalls["threads"].get<std::size_t>(), stalls["wake_lateness_ms"]["p999"].get<double>(),
-      stalls["wake_lateness_ms"]["max"].get<double>(), stalls["stalls"].get<std::size_t>(),
-      stalls["threshold_ms"].get<double>(), stalls["stalls_over_20ms"].get<std::size_t>());
+      "stall detector: %zu threads (%s), wake lateness p99.9 %.2f ms, max %.2f ms; %zu stalls > %.0f ms, %zu > 20 "
+      "ms\n",
+      stalls["threads"].get<std::size_t>(), stalls["realtime"].get<bool>() ? "SCHED_FIFO" : "normal priority",
+      stalls["wake_lateness_ms"]["p999"].get<double>(), stalls["wake_lateness_ms"]["max"].get<double>(),
+      stalls["stalls"].get<std::size_t>(), stalls["threshold_ms"].get<double>(),
+      stalls["stalls_over_20ms"].get<std::size_t>());
   std::printf("fdatasync probe (4 KiB every 50 ms): p50 %.2f p99 %.2f max %.2f ms; %zu over %.0f ms\n",
               stalls["fdatasync_ms"]["p50"].get<double>(), stalls["fdatasync_ms"]["p99"].get<double>(),
               stalls["fdatasync_ms"]["max"].get<double>(), stalls["fdatasync_over_threshold"].get<std::size_t>(),

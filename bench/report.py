@@ -84,7 +84,11 @@ def p2_tail(part):
     if detector:
         late = detector["wake_lateness_ms"]
         worst = "; ".join(f"{w['late_ms']:.1f} ms at {w['at']}" for w in detector["worst"][:5]) or "none"
-        lines += ["", f"- stall detector ({detector['threads']} threads, one pinned to each CPU, 1 ms sleeps): wake "
+        # Runs before 12-03 13:30 UTC have no "realtime": their detector ran at normal priority.
+        priority = {True: "SCHED_FIFO", False: "normal priority: no privilege for SCHED_FIFO",
+                    None: "normal priority"}[detector.get("realtime")]
+        lines += ["", f"- stall detector ({detector['threads']} threads, one pinned to each CPU, {priority}, "
+                      f"1 ms sleeps): wake "
                       f"lateness p50 {late['p50']:.3f}, p99.9 {late.get('p999', 0):.2f}, max {late['max']:.1f} ms; "
                       f"{detector['stalls']} stalls over {detector['threshold_ms']:.0f} ms, "
                       f"{detector['stalls_over_20ms']} over 20 ms; worst: {worst}"]

@@ -1,6 +1,7 @@
 #pragma once
-// The machine's own stalls, measured beside the fleet: one thread per CPU, pinned to it, sleeps
-// 1 ms again and again and records how late it wakes. A decision that was slow while this thread
+// The machine's own stalls, measured beside the fleet: one thread per CPU, pinned to it, at
+// real-time priority (SCHED_FIFO 1, where allowed), sleeps 1 ms again and again and records how
+// late it wakes. A decision that was slow while this thread
 // was late too was slow because the machine was; one that was slow while it woke on time was not.
 // One more thread writes 4 KiB and fdatasync()s it every 50 ms in the fleet's directory (the disk
 // the aggregator's commits wait for), so a slow commit can be matched to a slow disk.
@@ -50,6 +51,7 @@ class StallDetector {
 
   std::chrono::microseconds threshold_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> not_realtime_{0};  // watch threads that could not get SCHED_FIFO
   std::vector<std::thread> threads_;
   std::vector<std::vector<Stall>> per_thread_;
   std::vector<std::vector<float>> late_per_thread_;  // every wake's lateness, ms
