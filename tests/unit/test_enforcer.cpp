@@ -88,6 +88,7 @@ struct Subject {
   std::vector<IpPrefix> enforced_prefixes() const {
     std::vector<IpPrefix> all;
     for (const auto& [prefix, d] : enforcer.enforced()) all.push_back(prefix);
+    std::sort(all.begin(), all.end());  // the table is hashed
     return all;
   }
 };
