@@ -20,7 +20,7 @@ std::uint64_t EventIdSet::hash_of(const common::EventId& id) const {
   std::uint64_t first = 0, second = 0;
   std::memcpy(&first, id.data(), sizeof first);
   std::memcpy(&second, id.data() + sizeof first, sizeof second);
-  return seeded_hash(first, second, 0, seed_);
+  return common::seeded_hash(first, second, 0, seed_);
 }
 
 std::size_t EventIdSet::slot_of(const common::EventId& id) const {

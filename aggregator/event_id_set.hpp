@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "aggregator/seeded_hash.hpp"
 #include "common/event.hpp"
+#include "common/seeded_hash.hpp"
 
 namespace fleetban::aggregator {
 
@@ -30,7 +30,7 @@ class EventIdSet {
   void grow_to(std::size_t capacity);
 
   // Linear probing; an all-zero slot is empty, so the all-zero id is kept aside in has_zero_.
-  HashSeed seed_ = HashSeed::random();
+  common::HashSeed seed_ = common::HashSeed::random();
   std::vector<common::EventId> slots_;
   std::size_t size_ = 0;
   bool has_zero_ = false;

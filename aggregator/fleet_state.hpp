@@ -20,6 +20,7 @@
 #include "aggregator/record_table.hpp"
 #include "common/event.hpp"
 #include "common/history.hpp"
+#include "common/seeded_hash.hpp"
 
 namespace fleetban::aggregator {
 
@@ -174,10 +175,10 @@ class FleetState {
   RecordTable records_;
   std::vector<RecordIndex> changed_;  // since the last take_changes()
   std::vector<common::IpPrefix> own_addresses_;
-  std::unordered_set<common::IpPrefix> member_addresses_;
+  std::unordered_set<common::IpPrefix, common::SeededPrefixHash> member_addresses_;
   std::deque<common::IpPrefix> member_order_;  // oldest first, to forget past kMaxMemberAddresses
   // For prefix promotion: the actively banned single addresses in each IPv4 /24 and IPv6 /64.
-  std::unordered_map<common::IpPrefix, std::vector<common::IpPrefix>> banned_in_group_;
+  std::unordered_map<common::IpPrefix, std::vector<common::IpPrefix>, common::SeededPrefixHash> banned_in_group_;
   // Expiry times with their record; an entry whose decision has changed since is skipped when popped.
   using Expiry = std::pair<common::UnixSeconds, RecordIndex>;
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;

@@ -22,11 +22,7 @@ void reassign(Pool& pool, typename Pool::Id& id, const T& value) {
 }  // namespace
 
 std::uint32_t RecordTable::hash32(const common::IpPrefix& prefix) const {
-  std::uint64_t words[2] = {0, 0};
-  std::string_view bytes = prefix.bytes();
-  std::memcpy(words, bytes.data(), bytes.size());
-  std::uint64_t tag = (static_cast<std::uint64_t>(prefix.family()) << 8) | prefix.length();
-  return static_cast<std::uint32_t>(seeded_hash(words[0], words[1], tag, seed_) >> 32);
+  return static_cast<std::uint32_t>(common::seeded_hash(prefix, seed_) >> 32);
 }
 
 std::size_t RecordTable::NamesHash::operator()(const std::vector<std::string>& names) const noexcept {

@@ -23,7 +23,7 @@
 
 #include "aggregator/fleet_record.hpp"
 #include "aggregator/intern_pool.hpp"
-#include "aggregator/seeded_hash.hpp"
+#include "common/seeded_hash.hpp"
 
 namespace fleetban::aggregator {
 
@@ -103,7 +103,7 @@ class RecordTable {
   void remove_from_index(std::size_t slot);
   void grow_index(std::size_t capacity);
 
-  HashSeed seed_ = HashSeed::random();
+  common::HashSeed seed_ = common::HashSeed::random();
   std::vector<std::unique_ptr<Entry[]>> chunks_;
   std::size_t size_ = 0;
   RecordIndex end_ = 0;            // indexes ever handed out

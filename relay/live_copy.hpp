@@ -11,6 +11,7 @@
 
 #include "common/decision.hpp"
 #include "common/ip_prefix.hpp"
+#include "common/seeded_hash.hpp"
 
 namespace fleetban::relay {
 
@@ -33,7 +34,8 @@ class LiveCopy {
   bool ready_ = false;
   std::uint64_t sequence_ = 0;
   std::string incarnation_;
-  std::unordered_map<common::IpPrefix, common::Decision> decisions_;
+  // Seeded: the fleet's decisions carry addresses an attacker may choose (common/seeded_hash.hpp).
+  std::unordered_map<common::IpPrefix, common::Decision, common::SeededPrefixHash> decisions_;
 };
 
 }  // namespace fleetban::relay

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/seeded_hash.hpp"
 #include "subscriber/backend.hpp"
 
 namespace fleetban::subscriber {
@@ -44,7 +45,9 @@ class Enforcer {
   // What is wrong with the backend for the report-in: "" while everything it was told took.
   std::string backend_error() const;
 
-  const std::unordered_map<common::IpPrefix, common::Decision>& enforced() const { return enforced_; }
+  // Seeded: the fleet's decisions carry addresses an attacker may choose (common/seeded_hash.hpp).
+  using EnforcedTable = std::unordered_map<common::IpPrefix, common::Decision, common::SeededPrefixHash>;
+  const EnforcedTable& enforced() const { return enforced_; }
 
  private:
   // Why this host does not enforce a ban of `prefix` (host allowlist, own link), if it does not.
@@ -61,8 +64,8 @@ class Enforcer {
   std::vector<common::IpPrefix> aggregator_;
   // What the backend was told to enforce. Hashed, not ordered: every decision looks its prefix up
   // here, and in a std::map of the fleet's bans that was a dozen cold nodes per wake, 7 % of the
-  // main thread's time in P2 (bench/README.md, "A hashed table").
-  std::unordered_map<common::IpPrefix, common::Decision> enforced_;
+  // main thread's time in P2 (bench/README.md, "Three runs in a row").
+  EnforcedTable enforced_;
   // When each enforced ban ends, soonest first, so that tick() looks only at what has expired: a
   // subscriber holding many bans wakes for every decision, and a walk of them all on each wake was
   // most of its work (bench/README.md, P2's tail). Entries of bans changed or lifted since are

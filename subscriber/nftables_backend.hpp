@@ -24,6 +24,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/seeded_hash.hpp"
 #include "subscriber/backend.hpp"
 
 namespace fleetban::subscriber {
@@ -119,8 +120,8 @@ class NftablesBackend final : public Backend {
   std::vector<std::string> nft_;
   bool set_up_ = false;  // the table was set up by this backend, and no batch has failed since
   // The addresses written (or found by enforced()) and not removed since: a ban of one of these
-  // is a rewrite, of any other an insert.
-  std::unordered_set<common::IpPrefix> addresses_;
+  // is a rewrite, of any other an insert. Seeded, as the addresses are the fleet's decisions.
+  std::unordered_set<common::IpPrefix, common::SeededPrefixHash> addresses_;
   // The prefix decisions enforced: the prefix sets are rewritten from this map.
   std::map<common::IpPrefix, common::Decision> prefixes_;
 };
