@@ -1,7 +1,7 @@
 #pragma once
 // The hash of every table keyed by what comes from outside (the addresses a fleet bans, the event
-// ids hosts pick), keyed with a random seed per process: the aggregator's record and event-id
-// tables, and each subscriber's table of what it enforces. With a fixed hash, someone who controls
+// ids hosts pick), with a random seed per table: the aggregator's record, event-id and address
+// tables, a subscriber's enforced table and nftables set, a relay's live copy. With a fixed hash, someone who controls
 // a block of IPv6 addresses (a /64 sets the whole second word) could choose ones that collide and
 // make every lookup a long probe, in the aggregator or in every host of the fleet at once. Not
 // cryptographic, but the seed is never shown, so collisions cannot be computed.
