@@ -156,8 +156,9 @@ IpPrefix IpPrefix::truncated(unsigned length) const {
 }  // namespace fleetban::common
 
 std::size_t std::hash<fleetban::common::IpPrefix>::operator()(const fleetban::common::IpPrefix& p) const noexcept {
-  // Two 64-bit words of the (zero-padded) address and the length, mixed by multiplication: this
-  // runs on every lookup and rehash of the aggregator's tables, so it must be cheap.
+  // Two 64-bit words of the (zero-padded) address and the length, mixed by multiplication. Fixed
+  // and invertible: anyone can choose addresses that collide under it, so no table keyed by
+  // addresses from outside may use it. Those take common::SeededPrefixHash (common/seeded_hash.hpp).
   std::uint64_t words[2] = {0, 0};
   std::string_view bytes = p.bytes();
   std::memcpy(words, bytes.data(), bytes.size());

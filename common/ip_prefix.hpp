@@ -59,6 +59,7 @@ class IpPrefix {
 
 }  // namespace fleetban::common
 
+// Fixed and unseeded: not for a table keyed by addresses from outside (common/seeded_hash.hpp).
 template <>
 struct std::hash<fleetban::common::IpPrefix> {
   std::size_t operator()(const fleetban::common::IpPrefix& p) const noexcept;
