@@ -17,6 +17,7 @@
 #include "aggregator/host_table.hpp"
 #include "aggregator/http_server.hpp"
 #include "aggregator/lease.hpp"
+#include "aggregator/lease_keeper.hpp"
 #include "aggregator/metrics.hpp"
 #include "aggregator/pg_connection.hpp"
 #include "aggregator/postgres_store.hpp"
@@ -142,6 +143,9 @@ class Service {
 
  private:
   void load() {
+    // A large state takes seconds to read from PostgreSQL, longer than the lease's term: the lease
+    // is renewed from another thread meanwhile (aggregator/lease_keeper.hpp).
+    LeaseKeeper keeper(lease_);
     state_ = FleetState(config_.policy);
     state_.set_own_addresses(own_addresses_);
     // Records go straight into the state as they are read: a million decoded copies at once would
@@ -160,6 +164,7 @@ class Service {
     seen_.reserve(stored.seen_events.size());
     for (const auto& id : stored.seen_events) seen_.insert(id);
     update_gauges();
+    keeper.finish();
   }
 
   void reload_policy() {

@@ -6,7 +6,8 @@
 // for kTerm; a waiting member takes the lease once it has lapsed (epoch + 1). Every commit of the
 // active member checks the epoch in its own transaction (PostgresStore::fence), so a member that
 // lost the lease while paused or cut off can never commit, ack or broadcast again. Its own
-// connection, used by the loop's thread only.
+// connection, used by one thread at a time: the loop's, or a LeaseKeeper's while the loop loads the
+// state (aggregator/lease_keeper.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -22,10 +23,11 @@ class Lease {
  public:
   // A takeover comes kTerm after the active member's last renewal (bench P7: the last ack of a
   // member killed -9 to the first ack of the next, 3-4 s with these; 5.5 s with a term of 5 s and
-  // a poll of 0.5 s, over the 5 s target). The active member renews from its loop, so a
-  // loop turn longer than kTerm - kRenewEvery (2.5 s) costs it the lease: a commit or a snapshot
-  // walk that long (a million bans take about one second) makes it step down, and another member
-  // carries on; nothing acked is lost either way.
+  // a poll of 0.5 s, over the 5 s target). The active member renews from its loop, between
+  // turns, so a turn longer than kTerm - kRenewEvery (2.5 s) costs it the lease: a commit or a
+  // snapshot walk that long (a million bans take about one second) makes it step down, and another
+  // member carries on; nothing acked is lost either way. Loading the state, which takes longer than
+  // the term with a million bans, renews from a LeaseKeeper's thread instead.
   static constexpr std::chrono::seconds kTerm{3};
   static constexpr std::chrono::milliseconds kRenewEvery{500};
   static constexpr std::chrono::milliseconds kPollEvery{200};  // how often a waiting member looks

@@ -9,13 +9,17 @@
 #include "require_postgres.hpp"
 
 #include <httplib.h>
+#include <libpq-fe.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
+#include <memory>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace fleetban::testing {
 namespace {
@@ -235,6 +239,50 @@ TEST_F(HaGroup, APausedLeaderThatLostTheLeaseNeverAcksOrCommitsAgain) {
   ASSERT_TRUE(becomes(a, "1"));
   EXPECT_TRUE(publish(&a, "192.0.2.4"));
   EXPECT_EQ(server_->query("SELECT epoch FROM lease"), "3");
+}
+
+// A state that takes longer than the lease's term to load (a million bans take about that long
+// here) must not cost the member its lease at the end of the load: else every member that takes
+// the lease loses it again, and the group never has an active member. The load is made slow for
+// certain by holding the records table locked for over twice the term.
+TEST_F(HaGroup, AMemberWhoseLoadOutlastsTheLeaseTermStaysActive) {
+  Member& a = members_[0];
+  start(a);
+  ASSERT_TRUE(becomes(a, "1"));
+  ASSERT_TRUE(publish(&a, "192.0.2.1"));
+  ASSERT_EQ(a.process->terminate(), 0);  // a clean stop releases the lease
+
+  // The lease's term is 3 s (aggregator/lease.hpp, Lease::kTerm): the lock is held for over twice that.
+  std::atomic<int> locked{0};  // 1 locked, -1 failed
+  std::jthread holder([&] {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(server_->url().c_str()), &PQfinish);
+    auto exec = [&](const char* sql) {
+      std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(db.get(), sql), &PQclear);
+      return PQresultStatus(result.get()) == PGRES_COMMAND_OK || PQresultStatus(result.get()) == PGRES_TUPLES_OK;
+    };
+    if (PQstatus(db.get()) != CONNECTION_OK || !exec("BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE")) {
+      locked = -1;
+      return;
+    }
+    locked = 1;
+    exec("SELECT pg_sleep(8); COMMIT");
+  });
+  ASSERT_TRUE(poll_until([&] { return locked.load() != 0; }, deadline_in(kSoon), "the records table to be locked"));
+  ASSERT_EQ(locked.load(), 1) << "could not lock the records table";
+  start(a);
+  // The member took the lease and waits in its load behind the lock.
+  EXPECT_TRUE(poll_until([&] { return a.process->log().find("ha_active") != std::string::npos; }, deadline_in(kSoon),
+                         "a to take the lease", [&] { return a.process->log(); }));
+  holder.join();
+
+  ASSERT_TRUE(becomes(a, "1"));
+  EXPECT_TRUE(publish(&a, "192.0.2.2"));
+  EXPECT_TRUE(a.process->running()) << a.process->log();
+  EXPECT_EQ(a.process->log().find("ha_leadership_lost"), std::string::npos) << a.process->log();
+  nlohmann::json document = list(a);
+  EXPECT_NE(find_ban(document, "192.0.2.1"), nullptr) << document.dump();
+  EXPECT_NE(find_ban(document, "192.0.2.2"), nullptr) << document.dump();
+  EXPECT_EQ(server_->query("SELECT epoch FROM lease"), "2");  // one takeover per start, none lost
 }
 
 }  // namespace
