@@ -46,6 +46,24 @@ void write_pairs(PgConnection& db, const Map& rows, PgArray::Of keys, const char
 const std::vector<std::string> kSessionSettings = {"SET idle_in_transaction_session_timeout = '" +
                                                    std::to_string(Lease::kTerm.count()) + "s'"};
 
+// Calls fn(rows, r) for each row of `query`, read kFetchRows at a time through a cursor of the
+// caller's transaction. libpq holds a whole result in memory: a million records read at once
+// raised a member's peak from 199 to 271 MB, and left it at 240 MB rather than 186 MB afterwards
+// (heap fragments). A fetch of 100,000 records is about 10 MB and loads as fast as one SELECT
+// (a million in 2.6 s here); fetches of 10,000 made that 3.9 s, a round trip each.
+constexpr int kFetchRows = 100'000;
+template <typename Fn>
+void for_each_row(PgConnection& db, const std::string& query, const char* what, Fn&& fn) {
+  db.script("DECLARE load_rows NO SCROLL CURSOR FOR " + query, what);
+  const std::string fetch = "FETCH FORWARD " + std::to_string(kFetchRows) + " FROM load_rows";
+  for (;;) {
+    auto rows = db.exec(fetch, what);
+    if (rows.rows() == 0) break;
+    for (int r = 0; r < rows.rows(); ++r) fn(rows, r);
+  }
+  db.script("CLOSE load_rows", what);
+}
+
 }  // namespace
 
 PostgresStore::PostgresStore(const std::string& url, std::uint64_t history_row_cap) : db_(url, kSessionSettings) {
@@ -79,15 +97,14 @@ StoredState PostgresStore::load(const std::function<void(const FleetRecord&)>& e
   try {
     auto meta = db_.exec("SELECT key, value FROM meta", "cannot read meta");
     for (int r = 0; r < meta.rows(); ++r) read_meta_row(meta.bytes(r, 0), meta.bytes(r, 1), state);
-    auto records = db_.exec("SELECT record FROM records", "cannot read records");
-    for (int r = 0; r < records.rows(); ++r) {
-      auto bytes = records.bytes(r, 0);
+    for_each_row(db_, "SELECT record FROM records", "cannot read records", [&](const PgResult& rows, int r) {
+      auto bytes = rows.bytes(r, 0);
       auto record = decode_record(bytes.data(), static_cast<int>(bytes.size()));
       if (!record) throw common::RuntimeError("state \"" + db_.name() + "\": corrupt record: " + record.error());
       each_record(*record);
-    }
-    auto seen = db_.exec("SELECT ids FROM seen_event_batches", "cannot read event ids");
-    for (int r = 0; r < seen.rows(); ++r) append_event_ids(seen.bytes(r, 0), state.seen_events);
+    });
+    for_each_row(db_, "SELECT ids FROM seen_event_batches", "cannot read event ids",
+                 [&](const PgResult& rows, int r) { append_event_ids(rows.bytes(r, 0), state.seen_events); });
     db_.script("COMMIT", "cannot end the read");
   } catch (...) {
     rollback();

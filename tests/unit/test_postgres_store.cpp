@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <limits>
 #include <memory>
+#include <set>
 #include <stdexcept>
 
 #include "aggregator/history_reader.hpp"
@@ -150,6 +151,18 @@ TEST_F(PostgresStoreTest, PutReplacesEraseDeletesAndManyRowsGoInOneCommit) {
   }
   store.set_sequence(n);
   store.commit();
+  {
+    // Read back through the load's cursor: each record once.
+    PostgresStore reopened(url());
+    Loaded all = load(reopened);
+    ASSERT_EQ(all.records.size(), n);
+    std::set<std::uint64_t> sequences;
+    for (const auto& r : all.records) sequences.insert(r.decision.sequence);
+    EXPECT_EQ(sequences.size(), n);
+    EXPECT_EQ(*sequences.begin(), 1u);
+    EXPECT_EQ(*sequences.rbegin(), n);
+    EXPECT_EQ(all.seen_events.size(), 256u);
+  }
   store.begin();
   store.put(record("10.0.0.0", false, 99'999));  // replaced
   for (std::size_t i = 1; i < n - 1; ++i)
