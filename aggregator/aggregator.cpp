@@ -290,11 +290,13 @@ class Service {
     if (const auto* snapshot = std::get_if<common::SnapshotRequest>(&query.request)) {
       snapshots_.serve(identity, *snapshot, state_.sequence(), incarnation_,
                        [&](const std::function<bool(Decision &&)>& take) {
-                         if (!snapshot->with_geo) return state_.for_each_active(take);
+                         // Seconds with a million bans on a busy machine: the lease is renewed on the way.
+                         auto taking = renewing_on_the_way<Decision>(lease_, take);
+                         if (!snapshot->with_geo) return state_.for_each_active(taking);
                          // `fleetban list`: each decision with its country and network (GeoIP).
                          state_.for_each_active([&](Decision&& d) {
                            d.geo = geoip_->tag(d.prefix);
-                           return take(std::move(d));
+                           return taking(std::move(d));
                          });
                        });
       return;
