@@ -456,10 +456,10 @@ void FleetState::track_expiry(RecordIndex index, const Decision& decision) {
   if (decision.active && decision.expires_at) expiries_.emplace(*decision.expires_at, index);
 }
 
-std::vector<Decision> FleetState::expire(UnixSeconds now) {
+std::vector<Decision> FleetState::expire(UnixSeconds now, std::size_t limit) {
   now_ = now;
   std::vector<Decision> ended;
-  while (!expiries_.empty() && expiries_.top().first <= now) {
+  while (ended.size() < limit && !expiries_.empty() && expiries_.top().first <= now) {
     auto [when, index] = expiries_.top();
     expiries_.pop();
     // A stale entry: the ban was extended, made permanent or ended since this was queued.

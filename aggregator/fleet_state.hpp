@@ -40,8 +40,13 @@ class FleetState {
   // One host's ban or unban, at `now`.
   ApplyResult apply(const common::Event& event, common::UnixSeconds now);
 
-  // Ends every ban whose expiry is at or before `now`; returns the resulting decisions.
-  std::vector<common::Decision> expire(common::UnixSeconds now);
+  // Ends (at most `limit`, earliest first) bans whose expiry is at or before `now`; returns the
+  // resulting decisions. The rest end in the next turns: next_expiry() is still at or before `now`.
+  std::vector<common::Decision> expire(common::UnixSeconds now, std::size_t limit = kMaxExpiriesPerCall);
+  // Bounds one loop turn's transaction and broadcast: a wave of bans with one bantime ends in one
+  // second, and a turn that commits a million unbans holds every ack (and on PostgreSQL outlasts the
+  // HA lease's term).
+  static constexpr std::size_t kMaxExpiriesPerCall = 10'000;
   std::optional<common::UnixSeconds> next_expiry();
 
   // Deletes (at most `limit`) ended records that passed forget_after by `now`: not active, changed

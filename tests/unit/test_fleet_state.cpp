@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <set>
 
 #include "printers.hpp"
 
@@ -320,6 +323,41 @@ TEST(FleetState, ExpireEndsABanExactlyAtItsExpiry) {
   EXPECT_TRUE(state.active_decisions().empty());
   EXPECT_FALSE(state.next_expiry());
   EXPECT_TRUE(state.expire(at(T + 1000)).empty());  // ended once only
+}
+
+// A wave of 25,000 bans with one bantime ends in one second: at most kMaxExpiriesPerCall a turn,
+// earliest first, the rest left due for the next turns.
+TEST(FleetState, ExpireEndsAtMostItsLimitEarliestFirstAndLeavesTheRestDue) {
+  FleetState state(policy(1));
+  const int n = 25'000;
+  for (int i = 0; i < n; ++i) {
+    // The first 100 expire a second earlier than the wave.
+    state.apply(ban("web-01", fmt::format("2001:db8::{:x}", i + 1), T, i < 100 ? 599 : 600), at(T));
+  }
+  const auto now = at(T + 700);
+  std::vector<std::size_t> sizes;
+  std::set<IpPrefix> ended;
+  for (int turn = 0; turn < 5; ++turn) {
+    auto decisions = state.expire(now);
+    sizes.push_back(decisions.size());
+    if (turn == 0) {
+      ASSERT_GE(decisions.size(), 100u);
+      for (int i = 0; i < 100; ++i) {
+        EXPECT_LE(decisions[i].prefix, p("2001:db8::64")) << "the earliest end first";
+      }
+    }
+    for (const auto& d : decisions) {
+      EXPECT_FALSE(d.active);
+      EXPECT_TRUE(ended.insert(d.prefix).second) << "ended twice: " << d.prefix.to_string();
+    }
+    if (ended.size() < static_cast<std::size_t>(n)) {
+      EXPECT_LE(state.next_expiry(), now) << "the rest are due at once";
+    }
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{FleetState::kMaxExpiriesPerCall, FleetState::kMaxExpiriesPerCall,
+                                             n - 2 * FleetState::kMaxExpiriesPerCall, 0, 0}));
+  EXPECT_EQ(state.active_count(), 0u);
+  EXPECT_FALSE(state.next_expiry());
 }
 
 TEST(FleetState, NextExpiryIsTheEarliestLiveOne) {
