@@ -24,10 +24,10 @@ class Lease {
   // A takeover comes kTerm after the active member's last renewal (bench P7: the last ack of a
   // member killed -9 to the first ack of the next, 3-4 s with these; 5.5 s with a term of 5 s and
   // a poll of 0.5 s, over the 5 s target). The active member renews from its loop, between
-  // turns, so a turn longer than kTerm - kRenewEvery (2.5 s) costs it the lease: a commit or a
-  // snapshot walk that long (a million bans take about one second) makes it step down, and another
-  // member carries on; nothing acked is lost either way. Loading the state, which takes longer than
-  // the term with a million bans, renews from a LeaseKeeper's thread instead.
+  // turns, so a turn longer than kTerm - kRenewEvery (2.5 s) costs it the lease: a commit that long
+  // makes it step down, and another member carries on; nothing acked is lost either way. The two
+  // long pieces of work renew on their own (lease_keeper.hpp): loading the state, from a
+  // LeaseKeeper's thread, and a snapshot's walk of the state, as it goes.
   static constexpr std::chrono::seconds kTerm{3};
   static constexpr std::chrono::milliseconds kRenewEvery{500};
   static constexpr std::chrono::milliseconds kPollEvery{200};  // how often a waiting member looks

@@ -1,10 +1,12 @@
 #pragma once
 // Keeps an HA member's lease (aggregator/lease.hpp) while its loop's thread is busy with one long
-// piece of work: loading the state (LeaseKeeper), or walking it for a snapshot (renewing_on_the_way). A million bans
-// take seconds to read from PostgreSQL, longer than the lease's term, and the loop renews only between turns; without
-// this, a member with a large state loses the lease at the end of every load, and so does the next member that takes
-// it, and the group never has an active member. A thread of its own renews meanwhile, on the lease's own connection,
-// which the loop's thread leaves alone until finish().
+// piece of work, since the loop renews only between turns:
+// - loading the state (LeaseKeeper): a million bans take seconds to read from PostgreSQL, longer
+//   than the lease's term. Without it, a member with a large state loses the lease at the end of
+//   every load, and so does the next member that takes it: the group never has an active member.
+//   A thread of its own renews meanwhile, on the lease's own connection, which the loop's thread
+//   leaves alone until finish();
+// - walking it for a snapshot (renewing_on_the_way): the walking thread renews as it goes.
 
 #include <condition_variable>
 #include <cstddef>
