@@ -42,7 +42,7 @@ void BatchStep::take(Route route, std::string_view payload, const server::Sender
     received_.push_back({route, sender, std::move(*event)});
     return;
   }
-  if (auto refusal = admission_.admit_query(sender, *request, server::Admission::Clock::now())) {
+  if (auto refusal = admission_.admit_query(sender, *request, server::Admission::Clock::now(), state_.active_count())) {
     // Floods of either kind are logged apart, so one never hides the other.
     metrics_.count_rejected(refusal->reason);
     (refusal->reason == RejectReason::rate_limited ? throttled_ : rejected_).warn(query_log_line(*refusal, sender));

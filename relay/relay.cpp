@@ -236,7 +236,7 @@ class Relay {
       return;
     }
     if (auto* event = std::get_if<common::Event>(&*request)) return forward_event(identity, std::move(*event), sender);
-    if (auto refusal = admission_.admit_query(sender, *request, Clock::now())) {
+    if (auto refusal = admission_.admit_query(sender, *request, Clock::now(), copy_.active())) {
       return reject(refusal->reason, query_log_line(*refusal, sender));
     }
     const auto* report = std::get_if<common::HostReport>(&*request);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <variant>
 
 namespace fleetban::server {
@@ -25,7 +26,8 @@ Admission::Admission(bool insecure, KeyCheck still_admitted, unsigned events_per
       still_admitted_(std::move(still_admitted)),
       names_(std::move(names)),
       events_(events_per_second),
-      queries_(kQueriesPerKeyPerSecond) {}
+      queries_(kQueriesPerKeyPerSecond),
+      snapshot_decisions_(kSnapshotDecisionsPerKeyPerSecond) {}
 
 std::optional<Refusal> Admission::admit_event(const Sender& sender, common::Event& event) const {
   if (insecure_) return std::nullopt;
@@ -75,14 +77,22 @@ bool Admission::query_within_share(const Sender& sender, Clock::time_point now, 
   return queries_.allow(sender.peer->key, now);
 }
 
-std::optional<Refusal> Admission::admit_query(const Sender& sender, const common::Request& query,
-                                              Clock::time_point now) {
+std::optional<Refusal> Admission::admit_query(const Sender& sender, const common::Request& query, Clock::time_point now,
+                                              std::size_t walked) {
   if (auto refusal = admit_query(sender)) return refusal;
   const auto* report = std::get_if<common::HostReport>(&query);
   std::string_view on_behalf_of = report != nullptr ? std::string_view(report->host_id) : std::string_view();
-  if (query_within_share(sender, now, on_behalf_of)) return std::nullopt;
-  return Refusal{RejectReason::rate_limited,
-                 fmt::format("over {} queries and reports a second", kQueriesPerKeyPerSecond)};
+  if (!query_within_share(sender, now, on_behalf_of)) {
+    return Refusal{RejectReason::rate_limited,
+                   fmt::format("over {} queries and reports a second", kQueriesPerKeyPerSecond)};
+  }
+  if (sender.peer && sender.peer->role != PeerRole::operator_ &&
+      std::holds_alternative<common::SnapshotRequest>(query) &&
+      !snapshot_decisions_.allow(sender.peer->key, now, static_cast<double>(std::max<std::size_t>(walked, 1)))) {
+    return Refusal{RejectReason::rate_limited,
+                   fmt::format("over {} snapshot decisions a second", kSnapshotDecisionsPerKeyPerSecond)};
+  }
+  return std::nullopt;
 }
 
 std::string query_log_line(const Refusal& refusal, const Sender& sender) {

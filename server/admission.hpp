@@ -4,10 +4,12 @@
 // vouches for the host or operator it admitted, named by the event, and only for a name admitted
 // here too under the same role), a connection
 // made with a key removed since (SIGHUP) is refused, and every key gets its fair share: events per
-// second per reporter, snapshot and status requests per second per key. Socket-free: it reads only
+// second per reporter, snapshot and status requests per second per key, and a host's or relay's
+// snapshots by the decisions they walk. Socket-free: it reads only
 // what the frame's metadata said (Sender), so unit tests drive it directly.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -36,6 +38,12 @@ class Admission {
   // Snapshot and status requests per key and second (with a burst as large): each snapshot walks
   // the whole state on the loop thread, so one key must not take the loop from ingest and heartbeats.
   static constexpr unsigned kQueriesPerKeyPerSecond = 20;
+  // Besides, a host's or relay's snapshots, counted in the decisions they walk: a snapshot of a
+  // million bans costs the loop about a second, and a key that opened a new connection for each of
+  // its 20 queries a second would take the loop whole. This lets one key walk about a tenth of
+  // the loop's time: a snapshot of a million, then the next 10 s later; of 10,000, 10 a second.
+  // Operator keys are not counted (`fleetban list` in a loop is an administrator's right).
+  static constexpr unsigned kSnapshotDecisionsPerKeyPerSecond = 100'000;
 
   // insecure: no keys, so nobody is told apart (every event is taken as its message says).
   // `names` empty: no relay may vouch for anyone.
@@ -57,7 +65,9 @@ class Admission {
   // All a query (any request but an event) must pass, as the aggregator and a relay both take it:
   // admit_query, then query_within_share (for a host report, the share of the host it names). A
   // refusal whose reason is rate_limited: drop the query; query_log_line() says which in the log.
-  std::optional<Refusal> admit_query(const Sender& sender, const common::Request& query, Clock::time_point now);
+  // `walked`: what a snapshot would walk now (the active decisions), for the snapshot share.
+  std::optional<Refusal> admit_query(const Sender& sender, const common::Request& query, Clock::time_point now,
+                                     std::size_t walked = 0);
   // The reporter's share of events; false: answer THROTTLED (the client keeps it and retries).
   bool event_within_share(const std::string& reporter, Clock::time_point now) { return events_.allow(reporter, now); }
   void set_event_rate(unsigned events_per_second) { events_.set_rate(events_per_second); }
@@ -66,8 +76,9 @@ class Admission {
   bool insecure_;
   KeyCheck still_admitted_;
   NameCheck names_;
-  RateLimiter events_;   // per reporter
-  RateLimiter queries_;  // per key
+  RateLimiter events_;              // per reporter
+  RateLimiter queries_;             // per key
+  RateLimiter snapshot_decisions_;  // per host or relay key
 };
 
 // The log line of a query admit_query() refused: `query_dropped key=NAME` when over its share,

@@ -4,7 +4,7 @@
 
 namespace fleetban::server {
 
-bool RateLimiter::allow(const std::string& reporter, Clock::time_point now) {
+bool RateLimiter::allow(const std::string& reporter, Clock::time_point now, double cost) {
   auto [it, inserted] = buckets_.try_emplace(reporter);
   Bucket& bucket = it->second;
   double capacity = static_cast<double>(rate_);
@@ -16,7 +16,7 @@ bool RateLimiter::allow(const std::string& reporter, Clock::time_point now) {
   }
   bucket.updated = now;
   if (bucket.tokens < 1.0) return false;
-  bucket.tokens -= 1.0;
+  bucket.tokens -= cost;
   return true;
 }
 

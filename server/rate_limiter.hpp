@@ -16,7 +16,12 @@ class RateLimiter {
   explicit RateLimiter(unsigned rate_per_second) : rate_(rate_per_second) {}
 
   // True if `reporter` may send one more event at `now`.
-  bool allow(const std::string& reporter, Clock::time_point now);
+  bool allow(const std::string& reporter, Clock::time_point now) { return allow(reporter, now, 1.0); }
+  // Whether a request costing `cost` tokens may go at `now`: it may while the bucket holds a token,
+  // and then takes its whole cost, which may leave the bucket in debt. So a request dearer than a
+  // second's worth (a snapshot of a large state) still goes from a full bucket, and the next waits
+  // until the debt is repaid at the rate.
+  bool allow(const std::string& reporter, Clock::time_point now, double cost);
 
   void set_rate(unsigned rate_per_second) { rate_ = rate_per_second; }
 

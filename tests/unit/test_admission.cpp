@@ -194,6 +194,51 @@ TEST(Admission, AQueryIsAdmittedThenCountedAndEachRefusalSaysWhich) {
   EXPECT_TRUE(admission.admit_query(relay, Request{StatusRequest{}}, now));
 }
 
+// A snapshot walks the whole state on the loop's thread: a host's or relay's key pays for the
+// decisions it walks, an operator's does not, and status requests keep their own share.
+TEST(Admission, ASnapshotIsPaidForByTheDecisionsItWalksExceptAnOperators) {
+  using fleetban::common::Request;
+  using fleetban::common::SnapshotRequest;
+  using fleetban::common::StatusRequest;
+  using std::chrono::milliseconds;
+  auto admission = admitting({kKeyA, kKeyB});
+  const auto now = Admission::Clock::now();
+  const std::size_t million = 1'000'000;
+  // A full bucket holds one second's worth: the first snapshot leaves the rest of it in debt.
+  const std::size_t rate = Admission::kSnapshotDecisionsPerKeyPerSecond;
+  const auto repaid = milliseconds(1000 * (million - rate) / rate);
+  auto host = sender(PeerRole::host, "web-01");
+  EXPECT_FALSE(admission.admit_query(host, Request{SnapshotRequest{}}, now, million));
+  auto again = admission.admit_query(host, Request{SnapshotRequest{}}, now + milliseconds(100), million);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->reason, RejectReason::rate_limited);
+  EXPECT_EQ(query_log_line(*again, host),
+            "query_dropped key=web-01 reason=\"over 100000 snapshot decisions a second\"");
+  EXPECT_FALSE(admission.admit_query(host, Request{StatusRequest{}}, now + milliseconds(200), million));
+  EXPECT_TRUE(admission.admit_query(host, Request{SnapshotRequest{}}, now + repaid - milliseconds(100), million));
+  EXPECT_FALSE(admission.admit_query(host, Request{SnapshotRequest{}}, now + repaid + milliseconds(100), million));
+  // Another key has its own share; so does a relay's.
+  EXPECT_FALSE(
+      admission.admit_query(sender(PeerRole::host, "web-02", kKeyB), Request{SnapshotRequest{}}, now, million));
+  // Small states: the 20 queries a second are the bound.
+  auto small = admitting({kKeyA});
+  int served = 0;
+  for (int i = 0; i < 25; ++i) served += small.admit_query(host, Request{SnapshotRequest{}}, now, 1000) ? 0 : 1;
+  EXPECT_EQ(served, static_cast<int>(Admission::kQueriesPerKeyPerSecond));
+  // An operator lists a million bans three times in a row.
+  auto operators = admitting({kKeyA});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(operators.admit_query(sender(PeerRole::operator_, "alice"), Request{SnapshotRequest{}},
+                                       now + milliseconds(100 * i), million))
+        << i;
+  }
+  // A relay's key pays too.
+  auto relays = admitting({kKeyA});
+  EXPECT_FALSE(relays.admit_query(sender(PeerRole::relay, "relay-eu1"), Request{SnapshotRequest{}}, now, million));
+  EXPECT_TRUE(relays.admit_query(sender(PeerRole::relay, "relay-eu1"), Request{SnapshotRequest{}},
+                                 now + milliseconds(100), million));
+}
+
 TEST(Admission, WithoutCurveNothingIsChecked) {
   Admission admission(
       true, [](const PeerIdentity&) { return false; }, 100);

@@ -3,6 +3,7 @@
 
 #include "aggregator/batch_step.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/codec.hpp"
@@ -224,6 +225,24 @@ TEST(BatchStep, AKeyGetsItsShareOfQueriesAndNoMore) {
   EXPECT_EQ(batch.queries.size(), share + 1);  // web-01's share, and web-02 is not held up by it
   EXPECT_EQ(batch.queries.back().route, 999u);
   EXPECT_EQ(s.rejected(RejectReason::rate_limited), 5u);
+}
+
+// A snapshot costs a host's key the bans it would walk (Admission::kSnapshotDecisionsPerKeyPerSecond):
+// with 150,000 active, its second request in the same second is dropped; an operator's are not.
+TEST(BatchStep, ASnapshotCostsAHostKeyTheBansItWouldWalk) {
+  Subject s;
+  for (int i = 0; i < 150'000; ++i)
+    s.state.apply(ban("web-02", fmt::format("2001:db8::{:x}:{:x}", i >> 16, i & 0xffff)), kNow);
+  ASSERT_EQ(s.state.active_count(), 150'000u);
+  s.step.take(1, encode(Request{fleetban::common::SnapshotRequest{"r1", ""}}), host("web-01"));
+  s.step.take(2, encode(Request{fleetban::common::SnapshotRequest{"r2", ""}}), host("web-01"));
+  s.step.take(3, encode(Request{fleetban::common::SnapshotRequest{"r3", ""}}), operator_key("alice"));
+  s.step.take(4, encode(Request{fleetban::common::SnapshotRequest{"r4", ""}}), operator_key("alice"));
+  Batch batch = s.step.finish(kNow);
+  std::vector<Route> routes;
+  for (const auto& query : batch.queries) routes.push_back(query.route);
+  EXPECT_EQ(routes, (std::vector<Route>{1, 3, 4}));
+  EXPECT_EQ(s.rejected(RejectReason::rate_limited), 1u);
 }
 
 TEST(BatchStep, AMembersAddressIsNeverBanned) {

@@ -56,4 +56,15 @@ TEST(RateLimiter, LoweredRateAppliesToExistingReporters) {
   EXPECT_EQ(allowed(limiter, "web-01", t0 + 1ms, 10), 2);
 }
 
+// A request dearer than a second's worth (a snapshot of a large state) goes from a full bucket and
+// leaves it in debt: the next waits until the rate has repaid it.
+TEST(RateLimiter, ACostlyRequestGoesFromAFullBucketAndTheNextWaitsOutItsDebt) {
+  RateLimiter limiter(100);
+  EXPECT_TRUE(limiter.allow("web-01", t0, 1000));     // 100 - 1000: 900 in debt
+  EXPECT_FALSE(limiter.allow("web-01", t0 + 5s, 1));  // -400
+  EXPECT_FALSE(limiter.allow("web-01", t0 + 9s, 1));  // 0: not yet a whole token
+  EXPECT_TRUE(limiter.allow("web-01", t0 + 9020ms, 1000));
+  EXPECT_TRUE(limiter.allow("web-02", t0, 1000));  // another reporter's bucket is its own
+}
+
 }  // namespace
