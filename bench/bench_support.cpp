@@ -445,12 +445,18 @@ std::optional<std::uint64_t> wait_for_status(const std::string& endpoint, const 
   socket.connect(endpoint);
   std::string frame = common::encode(common::Request{common::StatusRequest{"bench-status"}});
   auto deadline = Clock::now() + timeout;
+  // Asked again every second: a request can be dropped unanswered, as a relay drops what it held
+  // for longer than 5 s before its first snapshot came (a million bans on a busy machine).
+  constexpr auto kAskAgainAfter = milliseconds(1000);
   bool sent = false;
+  Clock::time_point sent_at{};
   while (Clock::now() < deadline) {
     check_interrupted();
     if (watched != nullptr && !const_cast<Process*>(watched)->running()) return std::nullopt;
+    if (sent && Clock::now() - sent_at >= kAskAgainAfter) sent = false;
     if (!sent) {
       sent = socket.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+      sent_at = Clock::now();
       if (!sent) {
         zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
         zmq::poll(&item, 1, milliseconds(5));

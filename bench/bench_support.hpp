@@ -180,8 +180,9 @@ class Aggregator {
   std::vector<std::string> env_;
 };
 
-// Waits until the aggregator at `endpoint` answers a StatusRequest (over a DEALER that reconnects
-// every 10 ms); returns the status's active_bans, or nullopt at the timeout.
+// Waits until the aggregator or relay at `endpoint` answers a StatusRequest (over a DEALER that
+// reconnects every 10 ms, asking again every second); returns the status's active_bans, or
+// nullopt at the timeout.
 std::optional<std::uint64_t> wait_for_status(const std::string& endpoint, const fs::path& server_public,
                                              const fs::path& client_secret, milliseconds timeout,
                                              const Process* watched = nullptr);
