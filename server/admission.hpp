@@ -5,8 +5,8 @@
 // here too under the same role), a connection
 // made with a key removed since (SIGHUP) is refused, and every key gets its fair share: events per
 // second per reporter, snapshot and status requests per second per key, and a host's or relay's
-// snapshots by the decisions they walk. Socket-free: it reads only
-// what the frame's metadata said (Sender), so unit tests drive it directly.
+// snapshots by the decisions they walk. Socket-free: it reads only what the frame's metadata said
+// (Sender), so unit tests drive it directly.
 
 #include <chrono>
 #include <cstddef>
@@ -41,7 +41,8 @@ class Admission {
   // Besides, a host's or relay's snapshots, counted in the decisions they walk: a snapshot of a
   // million bans costs the loop about a second, and a key that opened a new connection for each of
   // its 20 queries a second would take the loop whole. This lets one key walk about a tenth of
-  // the loop's time: a snapshot of a million, then the next 10 s later; of 10,000, 10 a second.
+  // the loop's time: a snapshot of a million, then the next 9 s later (a full bucket holds one
+  // second's worth); of 10,000, 10 a second.
   // Operator keys are not counted (`fleetban list` in a loop is an administrator's right).
   static constexpr unsigned kSnapshotDecisionsPerKeyPerSecond = 100'000;
 
