@@ -311,8 +311,19 @@ TEST_F(Relays, HostsStayWithTheirRelayWhileItsUpstreamIsSilentAndMoveOnAfterTheH
   EXPECT_TRUE(contains(relay.process->log(), "upstream_silent")) << last_lines(relay.process->log(), 20);
   EXPECT_FALSE(contains(host.log(), "missed_heartbeats")) << last_lines(host.log(), 20);
 
-  // Back: the host, still on the first relay, gets the next ban without a new snapshot.
+  // Back: the host, still on the first relay, gets the next ban without a new snapshot. The relay
+  // moved on to the same upstream while it was silent: the next ban waits until it is in step
+  // again (a new snapshot, or carrying on), else it could reach the relay inside that snapshot
+  // rather than on the broadcast, and the relay's hosts would then see a gap and take one too.
+  const auto in_step = [&] {
+    const std::string log = relay.process->log();
+    return count_lines_with(log, "live_copy sequence=") + count_lines_with(log, "carrying_on");
+  };
+  const std::size_t in_step_before = in_step();
   fleet.aggregator()->kill(SIGCONT);
+  ASSERT_TRUE(poll_until([&] { return in_step() > in_step_before && get(relay, "/healthz").first == 200; },
+                         deadline_in(kSoon), "the relay to be in step with its upstream again",
+                         [&] { return last_lines(relay.process->log(), 20); }));
   ASSERT_EQ(ban(ops, "198.51.100.142").exit_code, 0);
   ASSERT_TRUE(fleet.enforced(web02, "198.51.100.142"));
   EXPECT_FALSE(contains(host.log(), "missed_heartbeats")) << last_lines(host.log(), 20);
